@@ -1,0 +1,1 @@
+//! Runnable examples for idp; see the `[[example]]` entries (`cargo run --example NAME`).

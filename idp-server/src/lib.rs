@@ -1,0 +1,1 @@
+//! The idp provider (issue 3 onwards).
