@@ -1,1 +1,15 @@
-//! The idp provider (issue 3 onwards).
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod client_auth;
+mod crypto;
+mod error;
+mod http;
+mod keys;
+pub mod manage;
+mod provider;
+pub mod store;
+
+pub use crypto::EncryptionKey;
+pub use error::Error;
+pub use provider::{ClientHook, Provider, ProviderBuilder, UserHook};

@@ -1,0 +1,354 @@
+//! Key material: the at-rest encryption key, signing keys (generation, sealing, loading,
+//! JWT signing), password and client-secret hashing.
+
+use std::fmt;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm as Argon2Algorithm, Argon2, Params, Version};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
+    RsaKeyPair,
+};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idp_core::{Algorithm, Jwk};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::Error;
+use crate::store::SecretHash;
+
+/// The key that encrypts signing keys at rest (AES-256-GCM). Built from a secret of at least
+/// 32 bytes; `Debug` is redacted.
+#[derive(Clone)]
+pub struct EncryptionKey {
+    key: [u8; 32],
+}
+
+impl fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EncryptionKey([redacted])")
+    }
+}
+
+impl EncryptionKey {
+    /// Derives the AES-256 key from a configured secret of at least 32 bytes.
+    pub fn from_secret(secret: &str) -> Result<Self, Error> {
+        if secret.len() < 32 {
+            return Err(Error::Config(
+                "encryption_key must be at least 32 bytes (e.g. 64 hex characters)".into(),
+            ));
+        }
+        let mut input = Zeroizing::new(b"idp key-encryption v1\0".to_vec());
+        input.extend_from_slice(secret.as_bytes());
+        Ok(Self {
+            key: idp_core::sha256(&input),
+        })
+    }
+
+    /// A fresh random secret (64 hex characters), for `--dev`.
+    pub fn generate_secret() -> String {
+        let mut b = [0u8; 32];
+        // The system RNG failing is unrecoverable for a security product.
+        #[allow(clippy::expect_used)]
+        aws_lc_rs::rand::fill(&mut b).expect("system random number generator failed");
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn cipher(&self) -> Result<RandomizedNonceKey, Error> {
+        RandomizedNonceKey::new(&AES_256_GCM, &self.key)
+            .map_err(|_| Error::Crypto("AES-256-GCM key setup failed".into()))
+    }
+
+    /// Seals `plaintext`, binding it to `aad`; returns nonce || ciphertext || tag.
+    pub(crate) fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut buf = plaintext.to_vec();
+        let nonce = self
+            .cipher()?
+            .seal_in_place_append_tag(Aad::from(aad), &mut buf)
+            .map_err(|_| Error::Crypto("sealing failed".into()))?;
+        let mut out = nonce.as_ref().to_vec();
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    /// Opens what [`EncryptionKey::seal`] produced.
+    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let wrong = || {
+            Error::Crypto(
+                "cannot decrypt a stored signing key: wrong encryption_key or corrupt row".into(),
+            )
+        };
+        if sealed.len() < NONCE_LEN + 16 {
+            return Err(wrong());
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
+        let mut buf = Zeroizing::new(ct.to_vec());
+        let len = self
+            .cipher()?
+            .open_in_place(nonce, Aad::from(aad), &mut buf)
+            .map_err(|_| wrong())?
+            .len();
+        buf.truncate(len);
+        Ok(buf)
+    }
+}
+
+enum Pair {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// A private signing key, parsed once and kept ready to sign.
+pub(crate) struct SigningKey {
+    kid: String,
+    alg: Algorithm,
+    pair: Pair,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+fn crypto_err(what: &str) -> Error {
+    Error::Crypto(what.to_owned())
+}
+
+impl SigningKey {
+    /// Generates a key for `alg` (RS256 → RSA 2048, ES256 → P-256, EdDSA → Ed25519) and
+    /// returns it with its PKCS#8 encoding.
+    pub(crate) fn generate(alg: Algorithm) -> Result<(Self, Zeroizing<Vec<u8>>), Error> {
+        let (pair, pkcs8) = match alg {
+            Algorithm::RS256 => {
+                let kp = RsaKeyPair::generate(KeySize::Rsa2048)
+                    .map_err(|_| crypto_err("RSA key generation failed"))?;
+                let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(&kp)
+                    .map_err(|_| crypto_err("RSA key encoding failed"))?;
+                let der = Zeroizing::new(der.as_ref().to_vec());
+                (Pair::Rsa(kp), der)
+            }
+            Algorithm::ES256 => {
+                let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .map_err(|_| crypto_err("EC key generation failed"))?;
+                let der = kp
+                    .to_pkcs8v1()
+                    .map_err(|_| crypto_err("EC key encoding failed"))?;
+                (Pair::Ec(kp), Zeroizing::new(der.as_ref().to_vec()))
+            }
+            Algorithm::EdDSA => {
+                let kp = Ed25519KeyPair::generate()
+                    .map_err(|_| crypto_err("Ed25519 key generation failed"))?;
+                let der = kp
+                    .to_pkcs8()
+                    .map_err(|_| crypto_err("Ed25519 key encoding failed"))?;
+                (Pair::Ed(kp), Zeroizing::new(der.as_ref().to_vec()))
+            }
+            other => {
+                return Err(Error::Config(format!(
+                    "signing with {other} is not supported; use RS256, ES256 or EdDSA"
+                )));
+            }
+        };
+        let mut key = Self {
+            kid: String::new(),
+            alg,
+            pair,
+        };
+        key.kid = key
+            .public_jwk_without_kid()
+            .thumbprint()
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        Ok((key, pkcs8))
+    }
+
+    /// Parses a PKCS#8 key.
+    pub(crate) fn from_pkcs8(kid: &str, alg: Algorithm, der: &[u8]) -> Result<Self, Error> {
+        let bad = || crypto_err("stored signing key does not parse");
+        let pair = match alg {
+            Algorithm::RS256 => Pair::Rsa(RsaKeyPair::from_pkcs8(der).map_err(|_| bad())?),
+            Algorithm::ES256 => Pair::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|_| bad())?,
+            ),
+            Algorithm::EdDSA => Pair::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(|_| bad())?),
+            _ => return Err(bad()),
+        };
+        Ok(Self {
+            kid: kid.to_owned(),
+            alg,
+            pair,
+        })
+    }
+
+    pub(crate) fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub(crate) fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    fn public_jwk_without_kid(&self) -> Jwk {
+        match &self.pair {
+            Pair::Rsa(kp) => {
+                let pk = kp.public_key();
+                Jwk::rsa(
+                    pk.modulus().big_endian_without_leading_zero(),
+                    pk.exponent().big_endian_without_leading_zero(),
+                )
+            }
+            Pair::Ec(kp) => {
+                let point = kp.public_key().as_ref();
+                // Uncompressed point: 0x04 || x || y.
+                let (x, y) = point.get(1..).unwrap_or_default().split_at(32);
+                Jwk::ec("P-256", x, y)
+            }
+            Pair::Ed(kp) => Jwk::ed25519(kp.public_key().as_ref()),
+        }
+    }
+
+    /// The public JWK with `kid`, `alg` and `use: sig`.
+    pub(crate) fn public_jwk(&self) -> Jwk {
+        self.public_jwk_without_kid()
+            .with_kid(self.kid.clone())
+            .for_signing(self.alg)
+    }
+
+    /// Signs `claims` as a compact JWS with header `{"alg","typ","kid"}`.
+    pub(crate) fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, Error> {
+        #[derive(Serialize)]
+        struct Header<'a> {
+            alg: &'a str,
+            typ: &'a str,
+            kid: &'a str,
+        }
+        let header = serde_json::to_vec(&Header {
+            alg: self.alg.as_str(),
+            typ,
+            kid: &self.kid,
+        })
+        .map_err(|_| crypto_err("header encoding"))?;
+        let payload = serde_json::to_vec(claims).map_err(|_| crypto_err("claims encoding"))?;
+        let mut out = String::with_capacity(64 + payload.len() * 4 / 3 + 400);
+        URL_SAFE_NO_PAD.encode_string(&header, &mut out);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        let sig = self.sign(out.as_bytes())?;
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&sig, &mut out);
+        Ok(out)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+        let rng = SystemRandom::new();
+        match &self.pair {
+            Pair::Rsa(kp) => {
+                let mut sig = vec![0; kp.public_modulus_len()];
+                kp.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                    .map_err(|_| crypto_err("RSA signing failed"))?;
+                Ok(sig)
+            }
+            Pair::Ec(kp) => Ok(kp
+                .sign(&rng, message)
+                .map_err(|_| crypto_err("ECDSA signing failed"))?
+                .as_ref()
+                .to_vec()),
+            Pair::Ed(kp) => Ok(kp.sign(message).as_ref().to_vec()),
+        }
+    }
+}
+
+/// argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane).
+fn argon2() -> Argon2<'static> {
+    // These parameters are constants within argon2's accepted ranges.
+    #[allow(clippy::expect_used)]
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Argon2Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password or client secret with argon2id.
+pub(crate) fn hash_secret(secret: &str) -> Result<SecretHash, Error> {
+    let mut salt_bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut salt_bytes).map_err(|_| crypto_err("random salt"))?;
+    let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| crypto_err("salt encoding"))?;
+    argon2()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| SecretHash::new(h.to_string()))
+        .map_err(|_| crypto_err("password hashing failed"))
+}
+
+/// Verifies a secret against an argon2 PHC hash (constant time inside argon2).
+pub(crate) fn verify_secret(secret: &str, hash: &SecretHash) -> bool {
+    match PasswordHash::new(hash.as_str()) {
+        Ok(parsed) => argon2().verify_password(secret.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_round_trip_and_wrong_key_fails() {
+        let k = EncryptionKey::from_secret(&"k".repeat(32)).unwrap();
+        let sealed = k.seal(b"kid-1", b"private key bytes").unwrap();
+        assert_eq!(
+            &k.open(b"kid-1", &sealed).unwrap()[..],
+            b"private key bytes"
+        );
+        assert!(k.open(b"kid-2", &sealed).is_err());
+        let other = EncryptionKey::from_secret(&"x".repeat(32)).unwrap();
+        assert!(other.open(b"kid-1", &sealed).is_err());
+        assert!(k.open(b"kid-1", &sealed[..10]).is_err());
+        assert!(EncryptionKey::from_secret("short").is_err());
+    }
+
+    #[test]
+    fn generated_keys_reload_and_sign_verifiably() {
+        for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+            let (key, der) = SigningKey::generate(alg).unwrap();
+            let again = SigningKey::from_pkcs8(key.kid(), alg, &der).unwrap();
+            assert_eq!(again.public_jwk(), key.public_jwk());
+            let jwt = again
+                .sign_jwt(
+                    "JWT",
+                    &serde_json::json!({"iss":"i","aud":"a","exp": i64::MAX / 2}),
+                )
+                .unwrap();
+            let keys = idp_core::VerificationKeys::from_jwks(&idp_core::JwkSet::new(vec![
+                key.public_jwk(),
+            ]));
+            let policy = idp_core::ValidationPolicy::builder()
+                .issuer("i")
+                .audience("a")
+                .algorithms([alg])
+                .build()
+                .unwrap();
+            policy
+                .validate::<serde_json::Value>(&jwt, &keys, &idp_core::SystemClock)
+                .unwrap();
+        }
+        assert!(SigningKey::generate(Algorithm::PS256).is_err());
+    }
+
+    #[test]
+    fn secret_hash_verifies() {
+        let h = hash_secret("s3cret").unwrap();
+        assert!(h.as_str().starts_with("$argon2id$"));
+        assert!(verify_secret("s3cret", &h));
+        assert!(!verify_secret("s3creT", &h));
+        assert!(!verify_secret("s3cret", &SecretHash::new("garbage")));
+    }
+}

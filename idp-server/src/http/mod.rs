@@ -1,0 +1,89 @@
+//! The provider's HTTP endpoints.
+
+pub(crate) mod error;
+pub(crate) mod meta;
+mod token;
+mod tokeninfo;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http::{HeaderMap, header};
+
+use crate::http::error::OAuthError;
+use crate::provider::{Inner, Provider};
+
+/// Paths of the endpoints, relative to the issuer.
+pub(crate) mod paths {
+    pub(crate) const DISCOVERY: &str = "/.well-known/openid-configuration";
+    pub(crate) const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
+    pub(crate) const JWKS: &str = "/.well-known/jwks.json";
+    pub(crate) const TOKEN: &str = "/oauth/token";
+    pub(crate) const INTROSPECT: &str = "/oauth/introspect";
+    pub(crate) const REVOKE: &str = "/oauth/revoke";
+    pub(crate) const LIVE: &str = "/health/live";
+    pub(crate) const READY: &str = "/health/ready";
+}
+
+impl Provider {
+    /// The provider's endpoints as an `axum::Router`, to serve alone or to `nest`/`merge`
+    /// into an application. URLs in responses come from the configured issuer, so mounting
+    /// under a prefix works when the issuer includes that prefix.
+    pub fn router(&self) -> Router {
+        let state = Arc::clone(&self.inner);
+        Router::new()
+            .route(paths::DISCOVERY, get(meta::discovery))
+            .route(paths::AS_METADATA, get(meta::discovery))
+            .route(paths::JWKS, get(meta::jwks))
+            .route(paths::TOKEN, post(token::token))
+            .route(paths::INTROSPECT, post(tokeninfo::introspect))
+            .route(paths::REVOKE, post(tokeninfo::revoke))
+            .route(paths::LIVE, get(meta::live))
+            .route(paths::READY, get(meta::ready))
+            .layer(DefaultBodyLimit::max(64 * 1024))
+            .with_state(state)
+    }
+}
+
+pub(crate) type State = axum::extract::State<Arc<Inner>>;
+
+/// Decodes an `application/x-www-form-urlencoded` body into pairs.
+pub(crate) fn form_pairs(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Vec<(String, String)>, OAuthError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    if std::str::from_utf8(body).is_err() {
+        return Err(OAuthError::invalid_request("the body is not UTF-8"));
+    }
+    Ok(form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
+}
+
+/// The single value of `name`; `invalid_request` if it is repeated.
+pub(crate) fn single<'a>(
+    pairs: &'a [(String, String)],
+    name: &str,
+) -> Result<Option<&'a str>, OAuthError> {
+    let mut it = pairs.iter().filter(|(k, _)| k == name);
+    let first = it.next().map(|(_, v)| v.as_str());
+    if it.next().is_some() {
+        return Err(OAuthError::invalid_request(format!(
+            "parameter {name} given more than once"
+        )));
+    }
+    Ok(first.filter(|v| !v.is_empty()))
+}

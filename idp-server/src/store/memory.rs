@@ -1,0 +1,361 @@
+//! In-memory store, for tests and throwaway development servers.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{
+    AuthCodeRecord, Client, ConsentRecord, ConsumeOutcome, RefreshTokenRecord, SessionRecord,
+    SigningKeyRecord, Store, StoreError, User,
+};
+
+#[derive(Debug, Default)]
+struct Inner {
+    users: Vec<User>,
+    clients: Vec<Client>,
+    keys: Vec<SigningKeyRecord>,
+    codes: HashMap<String, AuthCodeRecord>,
+    refresh: HashMap<String, RefreshTokenRecord>,
+    sessions: HashMap<String, SessionRecord>,
+    consents: HashMap<(String, String), ConsentRecord>,
+    revoked: HashMap<String, i64>,
+}
+
+/// A [`Store`] that keeps everything in process memory; nothing survives a restart.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than losing the process's state, so recover the guard.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn same_tenant(a: &Option<String>, b: Option<&str>) -> bool {
+    a.as_deref() == b
+}
+
+fn email_taken(inner: &Inner, user: &User) -> bool {
+    inner.users.iter().any(|u| {
+        u.id != user.id
+            && u.tenant_id == user.tenant_id
+            && u.email.eq_ignore_ascii_case(&user.email)
+    })
+}
+
+fn sorted<T: Clone>(mut v: Vec<T>, key: impl Fn(&T) -> (i64, String)) -> Vec<T> {
+    v.sort_by_key(|x| key(x));
+    v
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.users.iter().any(|u| u.id == user.id) {
+            return Err(StoreError::Conflict("user id already exists".into()));
+        }
+        if email_taken(&g, user) {
+            return Err(StoreError::Conflict("email already registered".into()));
+        }
+        g.users.push(user.clone());
+        Ok(())
+    }
+
+    async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.iter().find(|u| u.id == id).cloned())
+    }
+
+    async fn find_user_by_email(
+        &self,
+        tenant_id: Option<&str>,
+        email: &str,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .lock()
+            .users
+            .iter()
+            .find(|u| same_tenant(&u.tenant_id, tenant_id) && u.email.eq_ignore_ascii_case(email))
+            .cloned())
+    }
+
+    async fn list_users(&self, tenant_id: Option<&str>) -> Result<Vec<User>, StoreError> {
+        let users = self
+            .lock()
+            .users
+            .iter()
+            .filter(|u| tenant_id.is_none() || same_tenant(&u.tenant_id, tenant_id))
+            .cloned()
+            .collect();
+        Ok(sorted(users, |u: &User| (u.created_at, u.id.clone())))
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if !g.users.iter().any(|u| u.id == user.id) {
+            return Err(StoreError::NotFound);
+        }
+        if email_taken(&g, user) {
+            return Err(StoreError::Conflict("email already registered".into()));
+        }
+        if let Some(slot) = g.users.iter_mut().find(|u| u.id == user.id) {
+            *slot = user.clone();
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        let before = g.users.len();
+        g.users.retain(|u| u.id != id);
+        Ok(g.users.len() != before)
+    }
+
+    async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.clients.iter().any(|c| c.client_id == client.client_id) {
+            return Err(StoreError::Conflict("client_id already exists".into()));
+        }
+        g.clients.push(client.clone());
+        Ok(())
+    }
+
+    async fn get_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+        Ok(self
+            .lock()
+            .clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .cloned())
+    }
+
+    async fn list_clients(&self, tenant_id: Option<&str>) -> Result<Vec<Client>, StoreError> {
+        let clients = self
+            .lock()
+            .clients
+            .iter()
+            .filter(|c| tenant_id.is_none() || same_tenant(&c.tenant_id, tenant_id))
+            .cloned()
+            .collect();
+        Ok(sorted(clients, |c: &Client| {
+            (c.created_at, c.client_id.clone())
+        }))
+    }
+
+    async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let slot = g
+            .clients
+            .iter_mut()
+            .find(|c| c.client_id == client.client_id)
+            .ok_or(StoreError::NotFound)?;
+        *slot = client.clone();
+        Ok(())
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let mut g = self.lock();
+        let before = g.clients.len();
+        g.clients.retain(|c| c.client_id != client_id);
+        Ok(g.clients.len() != before)
+    }
+
+    async fn insert_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.keys.iter().any(|k| k.kid == key.kid) {
+            return Err(StoreError::Conflict("kid already exists".into()));
+        }
+        g.keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let keys = self.lock().keys.clone();
+        Ok(sorted(keys, |k: &SigningKeyRecord| {
+            (k.created_at, k.kid.clone())
+        }))
+    }
+
+    async fn retire_key(
+        &self,
+        kid: &str,
+        retired_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let k = g
+            .keys
+            .iter_mut()
+            .find(|k| k.kid == kid)
+            .ok_or(StoreError::NotFound)?;
+        k.retired_at = Some(retired_at);
+        k.expires_at = Some(expires_at);
+        Ok(())
+    }
+
+    async fn delete_expired_keys(&self, now: i64) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let before = g.keys.len();
+        g.keys.retain(|k| k.expires_at.is_none_or(|e| e >= now));
+        Ok((before - g.keys.len()) as u64)
+    }
+
+    async fn insert_code(&self, code: &AuthCodeRecord) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.codes.contains_key(&code.code_hash) {
+            return Err(StoreError::Conflict("code exists".into()));
+        }
+        g.codes.insert(code.code_hash.clone(), code.clone());
+        Ok(())
+    }
+
+    async fn consume_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<ConsumeOutcome<AuthCodeRecord>, StoreError> {
+        let mut g = self.lock();
+        let Some(c) = g.codes.get_mut(code_hash) else {
+            return Ok(ConsumeOutcome::NotFound);
+        };
+        if c.consumed_at.is_some() {
+            return Ok(ConsumeOutcome::AlreadyUsed(c.clone()));
+        }
+        if c.expires_at <= now {
+            return Ok(ConsumeOutcome::NotFound);
+        }
+        c.consumed_at = Some(now);
+        Ok(ConsumeOutcome::Consumed(c.clone()))
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.refresh.contains_key(&token.token_hash) {
+            return Err(StoreError::Conflict("refresh token exists".into()));
+        }
+        g.refresh.insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        Ok(self.lock().refresh.get(token_hash).cloned())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        successor: &RefreshTokenRecord,
+        now: i64,
+    ) -> Result<ConsumeOutcome<RefreshTokenRecord>, StoreError> {
+        let mut g = self.lock();
+        if g.refresh.contains_key(&successor.token_hash) {
+            return Err(StoreError::Conflict("refresh token exists".into()));
+        }
+        let Some(t) = g.refresh.get_mut(token_hash) else {
+            return Ok(ConsumeOutcome::NotFound);
+        };
+        if t.rotated_at.is_some() || t.revoked_at.is_some() {
+            return Ok(ConsumeOutcome::AlreadyUsed(t.clone()));
+        }
+        if t.expires_at <= now {
+            return Ok(ConsumeOutcome::NotFound);
+        }
+        t.rotated_at = Some(now);
+        let old = t.clone();
+        g.refresh
+            .insert(successor.token_hash.clone(), successor.clone());
+        Ok(ConsumeOutcome::Consumed(old))
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let mut n = 0;
+        for t in g.refresh.values_mut() {
+            if t.family_id == family_id && t.revoked_at.is_none() {
+                t.revoked_at = Some(now);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.sessions.contains_key(&session.session_hash) {
+            return Err(StoreError::Conflict("session exists".into()));
+        }
+        g.sessions
+            .insert(session.session_hash.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn get_session(
+        &self,
+        session_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .sessions
+            .get(session_hash)
+            .filter(|s| s.expires_at > now)
+            .cloned())
+    }
+
+    async fn delete_session(&self, session_hash: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().sessions.remove(session_hash).is_some())
+    }
+
+    async fn get_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<ConsentRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .consents
+            .get(&(user_id.to_owned(), client_id.to_owned()))
+            .cloned())
+    }
+
+    async fn put_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError> {
+        self.lock().consents.insert(
+            (consent.user_id.clone(), consent.client_id.clone()),
+            consent.clone(),
+        );
+        Ok(())
+    }
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        self.lock().revoked.insert(jti.to_owned(), expires_at);
+        Ok(())
+    }
+
+    async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().revoked.contains_key(jti))
+    }
+
+    async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let before = g.codes.len() + g.refresh.len() + g.sessions.len() + g.revoked.len();
+        g.codes.retain(|_, c| c.expires_at > now);
+        g.refresh.retain(|_, t| t.expires_at > now);
+        g.sessions.retain(|_, s| s.expires_at > now);
+        g.revoked.retain(|_, exp| *exp > now);
+        let after = g.codes.len() + g.refresh.len() + g.sessions.len() + g.revoked.len();
+        Ok((before - after) as u64)
+    }
+}
