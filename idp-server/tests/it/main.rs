@@ -1,3 +1,12 @@
-//! Integration tests of idp-server: one binary, one module per area.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Integration tests of idp-server: one binary, one module per area. Each test starts the
+//! real server on 127.0.0.1:0 and talks HTTP to it.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+
+mod cli;
+mod client_credentials;
+mod common;
+mod discovery;
+mod keys;
+mod manage;
 mod storage;
+mod tokeninfo;

@@ -1,0 +1,281 @@
+//! The `idp` binary: `serve --dev`, graceful shutdown, and the management subcommands.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_idp");
+
+fn idp(dir: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .env_remove("IDP_ENCRYPTION_KEY")
+        .env_remove("IDP_DATABASE_URL")
+        .env_remove("IDP_ISSUER")
+        .env_remove("IDP_LISTEN")
+        .env_remove("IDP_CONFIG")
+        .kill_on_drop(true);
+    c
+}
+
+/// Starts `idp serve --dev` on an ephemeral port; returns the child, its base URL and the
+/// lines it printed up to "listening".
+async fn serve_dev(dir: &Path) -> (Child, String, Vec<String>) {
+    let mut child = idp(dir)
+        .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mut base = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while seen.len() < 5 || base.is_none() {
+        let line = tokio::time::timeout_at(deadline, lines.next_line())
+            .await
+            .expect("idp serve --dev did not start in time")
+            .unwrap()
+            .expect("idp exited early");
+        if let Some(url) = line.strip_prefix("idp listening on ") {
+            base = Some(url.to_owned());
+        }
+        seen.push(line);
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, base.unwrap(), seen)
+}
+
+async fn output(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = idp(dir).args(args).output().await.unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (ok, out, err) = output(dir, &all).await;
+    assert!(ok, "idp {args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+fn terminate(child: &Child) {
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn serve_dev_prints_credentials_is_idempotent_and_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base, lines) = serve_dev(dir.path()).await;
+    let text = lines.join("\n");
+    assert!(text.contains("issuer: http://localhost:4000"), "{text}");
+    assert!(
+        text.contains("dev@example.com / dev-password-123"),
+        "{text}"
+    );
+    assert!(text.contains("test-app / test-secret"), "{text}");
+    assert!(text.contains("http://localhost:3000/callback"), "{text}");
+    assert!(dir.path().join("idp.db").exists());
+    assert!(dir.path().join("idp.db.key").exists());
+
+    let http = reqwest::Client::new();
+    let d: serde_json::Value = http
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], "http://localhost:4000");
+    let jwks: serde_json::Value = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids_before = jwks["keys"].clone();
+
+    terminate(&child);
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+
+    // Second start: same keys, still one dev user and one dev client.
+    let (child2, base2, _) = serve_dev(dir.path()).await;
+    let jwks2: serde_json::Value = http
+        .get(format!("{base2}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks2["keys"], kids_before);
+    let users = json(dir.path(), &["users", "list"]).await;
+    assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
+    let clients = json(dir.path(), &["clients", "list"]).await;
+    assert_eq!(clients.as_array().unwrap().len(), 1, "{clients}");
+    assert_eq!(clients[0]["client_id"], "test-app");
+    drop(child2);
+}
+
+#[tokio::test]
+async fn management_subcommands_against_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("m.db").display());
+    let d = dir.path();
+    let key = "a management test key that is long enough";
+    let with = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        v.extend([
+            "--db".into(),
+            db.clone(),
+            "--encryption-key".into(),
+            key.into(),
+        ]);
+        v
+    };
+    let run = |args: Vec<String>| async move {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        output(d, &refs).await
+    };
+
+    let (ok, out, err) = run(with(&[
+        "users",
+        "add",
+        "--email",
+        "ada@example.com",
+        "--password",
+        "long enough pw",
+        "--tenant",
+        "acme",
+    ]))
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("created user ada@example.com"), "{out}");
+    let (ok, _, err) = run(with(&[
+        "users",
+        "add",
+        "--email",
+        "ada@example.com",
+        "--tenant",
+        "acme",
+    ]))
+    .await;
+    assert!(!ok);
+    assert!(err.contains("already registered"), "{err}");
+    let (ok, _, err) = run(with(&["users", "add", "--email", "broken"])).await;
+    assert!(!ok && err.contains("malformed email"), "{err}");
+
+    let list = {
+        let mut a = with(&["users", "list", "--tenant", "acme"]);
+        a.push("--json".into());
+        let (ok, out, err) = run(a).await;
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    assert_eq!(list[0]["email"], "ada@example.com");
+    let (ok, out, _) = run(with(&[
+        "users",
+        "disable",
+        "ada@example.com",
+        "--tenant",
+        "acme",
+    ]))
+    .await;
+    assert!(ok && out.contains("disabled"), "{out}");
+    let (ok, _, err) = run(with(&[
+        "users",
+        "set-password",
+        "ada@example.com",
+        "--tenant",
+        "acme",
+        "--password",
+        "short",
+    ]))
+    .await;
+    assert!(!ok && err.contains("at least 8"), "{err}");
+
+    let (ok, out, err) = run(with(&[
+        "clients",
+        "add",
+        "--id",
+        "svc",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "read write",
+        "--audience",
+        "api",
+    ]))
+    .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("client secret (shown once): "), "{out}");
+    let (ok, _, err) = run(with(&[
+        "clients",
+        "add",
+        "--id",
+        "bad",
+        "--redirect-uri",
+        "http://example.com/cb",
+    ]))
+    .await;
+    assert!(!ok && err.contains("non-loopback"), "{err}");
+    let (ok, _, err) = run(with(&[
+        "clients",
+        "add",
+        "--id",
+        "bad",
+        "--grant",
+        "telepathy",
+    ]))
+    .await;
+    assert!(!ok && err.contains("grant type"), "{err}");
+    let (ok, out, err) = run(with(&["clients", "rotate-secret", "--id", "svc"])).await;
+    assert!(ok && out.contains("shown once"), "{out}{err}");
+
+    let mut a = with(&["keys", "list"]);
+    a.push("--json".into());
+    let (_, out, _) = run(a).await;
+    let keys: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    let (ok, _, err) = run(with(&["keys", "rotate"])).await;
+    assert!(ok, "{err}");
+    let mut a = with(&["keys", "list"]);
+    a.push("--json".into());
+    let (_, out, _) = run(a).await;
+    let keys: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 4);
+    assert_eq!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| !k["retired_at"].is_null())
+            .count(),
+        2
+    );
+
+    let (ok, out, _) = run(with(&["clients", "delete", "--id", "svc"])).await;
+    assert!(ok && out.contains("deleted"), "{out}");
+    // Without an encryption key the CLI says what is missing.
+    let (ok, _, err) = output(d, &["keys", "list", "--db", &db]).await;
+    assert!(!ok && err.contains("encryption key"), "{err}");
+}
