@@ -2,6 +2,9 @@
 
 use crate::common::{TestServer, verify_with_jsonwebtoken};
 
+type Form<'a> = Vec<(&'a str, &'a str)>;
+type Basic<'a> = Option<(&'a str, &'a str)>;
+
 #[tokio::test]
 async fn token_verifies_independently_with_jsonwebtoken_and_the_jwks() {
     let s = TestServer::start().await;
@@ -115,7 +118,7 @@ async fn client_errors_are_invalid_client_401_with_basic_challenge() {
     let secret = s.service_client("worker").await;
     s.service_client("disabled").await;
     s.provider.clients().disable("disabled").await.unwrap();
-    let cases: Vec<(Option<(&str, &str)>, Vec<(&str, &str)>)> = vec![
+    let cases: Vec<(Basic<'_>, Form<'_>)> = vec![
         (Some(("worker", "wrong")), vec![]),
         (Some(("nobody", "x")), vec![]),
         (Some(("disabled", "disabled-secret")), vec![]),
@@ -147,7 +150,7 @@ async fn request_errors_get_the_rfc_error_never_a_5xx() {
     let s = TestServer::start().await;
     let secret = s.service_client("worker").await;
     let auth = Some(("worker", secret.as_str()));
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<(Form<'_>, u16, &str)> = vec![
         (
             vec![
                 ("grant_type", "password"),
