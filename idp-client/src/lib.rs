@@ -1,7 +1,26 @@
-//! Relying-party SDK for OAuth 2.0 / OpenID Connect providers.
-//!
-//! Planned (issue 5): discovery, a cached JWKS, PKCE authorization requests, code exchange,
-//! refresh, revocation, introspection, userinfo and a service-token cache. Until then this
-//! crate only re-exports the protocol types of [`idp_core`].
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod auth;
+mod authorize;
+mod client;
+mod discovery;
+mod error;
+mod flight;
+mod jwks;
+mod service_token;
+mod transport;
+
+pub use auth::ClientAuth;
+pub use authorize::{AuthorizationRequestBuilder, PendingAuthorization};
+pub use client::{Client, ClientBuilder, TokenRef, TokenSet, UserInfo};
+pub use discovery::{Discovery, DiscoveryBuilder, WellKnown};
+pub use error::{CallbackError, Error, TransportError};
+pub use jwks::{JwksCache, JwksCacheBuilder};
+pub use service_token::{
+    AudienceParameter, ServiceTokenCache, ServiceTokenCacheBuilder, ServiceTokenRequest,
+};
+pub use transport::{HttpClient, HttpClientBuilder};
+
+/// The protocol types this crate's API uses (tokens, claims, metadata, errors, clocks).
 pub use idp_core;

@@ -198,8 +198,9 @@ impl TokenRequest {
     }
 }
 
-/// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3). `Debug` redacts the
+/// tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TokenResponse {
     /// The access token.
@@ -218,6 +219,19 @@ pub struct TokenResponse {
     /// An ID token.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub id_token: Option<String>,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token)
+            .field("scope", &self.scope)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 impl TokenResponse {

@@ -1,0 +1,674 @@
+//! The relying-party client: authorization requests, code exchange, refresh, revocation,
+//! introspection, userinfo and ID-token verification.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response};
+use idp_core::{
+    AccessToken, Algorithm, AuthorizationCode, Clock, GrantType, IdTokenClaims,
+    IntrospectionResponse, ProviderMetadata, RefreshToken, Scope, StandardClaims, SystemClock,
+    TokenRequest, TokenResponse, TokenTypeHint, ValidationPolicy, at_hash,
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::authorize::{self, AuthorizationRequestBuilder, PendingAuthorization};
+use crate::transport::{self as h, HttpClient};
+use crate::{ClientAuth, Error, JwksCache};
+
+/// An OAuth 2.0 / OpenID Connect client of one provider. Cheap to clone.
+///
+/// Built from the provider's metadata (see [`Discovery`](crate::Discovery)), a `client_id`
+/// and a [`ClientAuth`]. Unless given one, it makes a [`JwksCache`] for the metadata's
+/// `jwks_uri` sharing its HTTP client and clock.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), idp_client::Error> {
+/// use idp_client::{Client, ClientAuth, Discovery};
+///
+/// let metadata = Discovery::builder("https://id.example.com").build()?.metadata().await?;
+/// let client = Client::builder(metadata, "web-app")
+///     .auth(ClientAuth::basic("s3cret"))
+///     .redirect_uri("https://app.example.com/callback")
+///     .build()?;
+/// let (url, pending) = client.authorization_request().scope("openid email").build()?;
+/// // Redirect the user to `url`; keep `pending` in the session. On the callback:
+/// # let callback_query = "";
+/// let code = client.validate_callback(&pending, callback_query)?;
+/// let tokens = client.exchange_code(&pending, code).await?;
+/// println!("signed in: {:?}", tokens.id_token.map(|c| c.sub));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    metadata: Arc<ProviderMetadata>,
+    client_id: String,
+    auth: ClientAuth,
+    redirect_uri: Option<String>,
+    http: HttpClient,
+    clock: Arc<dyn Clock>,
+    jwks: Option<JwksCache>,
+    id_token_policy: ValidationPolicy,
+}
+
+/// Builder for [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    metadata: Arc<ProviderMetadata>,
+    client_id: String,
+    auth: ClientAuth,
+    redirect_uri: Option<String>,
+    http: Option<HttpClient>,
+    clock: Option<Arc<dyn Clock>>,
+    jwks: Option<JwksCache>,
+    algorithms: Option<Vec<Algorithm>>,
+    leeway: Duration,
+}
+
+/// The result of a code exchange or a refresh: the token response and, when it carried an
+/// ID token, that token's verified claims. `Debug` prints no token.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct TokenSet {
+    /// The token response. After a refresh, `refresh_token` is the one to use next: the
+    /// rotated token, or the one sent if the provider did not rotate it.
+    pub tokens: TokenResponse,
+    /// The verified claims of `tokens.id_token`, if there was one.
+    pub id_token: Option<IdTokenClaims>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = &self.tokens;
+        f.debug_struct("TokenSet")
+            .field("access_token", &t.access_token)
+            .field("token_type", &t.token_type)
+            .field("expires_in", &t.expires_in)
+            .field("refresh_token", &t.refresh_token)
+            .field("scope", &t.scope)
+            .field("id_token", &t.id_token.as_ref().map(|_| "[redacted]"))
+            .field("id_token_claims", &self.id_token)
+            .finish()
+    }
+}
+
+/// A token to revoke or introspect; its type gives the `token_type_hint`.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum TokenRef<'a> {
+    /// An access token (`token_type_hint=access_token`).
+    Access(&'a AccessToken),
+    /// A refresh token (`token_type_hint=refresh_token`).
+    Refresh(&'a RefreshToken),
+}
+
+impl TokenRef<'_> {
+    fn secret(&self) -> &str {
+        match self {
+            Self::Access(t) => t.secret(),
+            Self::Refresh(t) => t.secret(),
+        }
+    }
+
+    /// The `token_type_hint` sent with this token.
+    pub fn hint(&self) -> TokenTypeHint {
+        match self {
+            Self::Access(_) => TokenTypeHint::AccessToken,
+            Self::Refresh(_) => TokenTypeHint::RefreshToken,
+        }
+    }
+}
+
+impl<'a> From<&'a AccessToken> for TokenRef<'a> {
+    fn from(t: &'a AccessToken) -> Self {
+        Self::Access(t)
+    }
+}
+
+impl<'a> From<&'a RefreshToken> for TokenRef<'a> {
+    fn from(t: &'a RefreshToken) -> Self {
+        Self::Refresh(t)
+    }
+}
+
+/// A UserInfo response (OIDC Core §5.3): `sub`, the standard profile claims, and every
+/// claim as received.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UserInfo {
+    /// The subject. Check it equals the ID token's `sub` before trusting the rest (OIDC Core
+    /// §5.3.2).
+    pub sub: String,
+    /// The standard claims; claims of the wrong JSON type are left out.
+    pub profile: StandardClaims,
+    /// Every claim, as received.
+    pub claims: Map<String, Value>,
+}
+
+impl Client {
+    /// Starts a builder for `client_id` at the provider described by `metadata`.
+    pub fn builder(
+        metadata: impl Into<Arc<ProviderMetadata>>,
+        client_id: impl Into<String>,
+    ) -> ClientBuilder {
+        ClientBuilder {
+            metadata: metadata.into(),
+            client_id: client_id.into(),
+            auth: ClientAuth::None,
+            redirect_uri: None,
+            http: None,
+            clock: None,
+            jwks: None,
+            algorithms: None,
+            leeway: Duration::from_secs(60),
+        }
+    }
+
+    /// The provider's metadata.
+    pub fn metadata(&self) -> &ProviderMetadata {
+        &self.inner.metadata
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
+    }
+
+    /// The key cache used for ID tokens, if the provider publishes a `jwks_uri`.
+    pub fn jwks(&self) -> Option<&JwksCache> {
+        self.inner.jwks.as_ref()
+    }
+
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// The registered name of the client authentication method.
+    pub fn auth_method(&self) -> &'static str {
+        self.inner.auth.method()
+    }
+
+    /// Starts an authorization request (authorization code flow with PKCE S256, `state` and,
+    /// for `openid`, `nonce`).
+    pub fn authorization_request(&self) -> AuthorizationRequestBuilder<'_> {
+        AuthorizationRequestBuilder::new(self, self.inner.redirect_uri.clone())
+    }
+
+    /// Checks the callback of an authorization request and returns the code: `state` must
+    /// match, `iss` (RFC 9207) must name this provider when present (and must be present
+    /// when the provider advertises `authorization_response_iss_parameter_supported`), and
+    /// an `error` from the provider becomes [`CallbackError::Authorization`](crate::CallbackError::Authorization).
+    ///
+    /// `callback` is the redirect's query string or its whole URL.
+    pub fn validate_callback(
+        &self,
+        pending: &PendingAuthorization,
+        callback: &str,
+    ) -> Result<AuthorizationCode, Error> {
+        let m = &self.inner.metadata;
+        let iss_required = m.authorization_response_iss_parameter_supported == Some(true);
+        authorize::validate_callback(pending, callback, &m.issuer, iss_required)
+    }
+
+    /// Exchanges an authorization code (with the PKCE verifier and `redirect_uri` of
+    /// `pending`). An ID token in the response is verified (signature, issuer, audience,
+    /// expiry, `nonce`, `azp`, `at_hash`); when `pending` has a nonce (an `openid` request),
+    /// an ID token is required.
+    pub async fn exchange_code(
+        &self,
+        pending: &PendingAuthorization,
+        code: AuthorizationCode,
+    ) -> Result<TokenSet, Error> {
+        let mut req = TokenRequest::new(GrantType::AuthorizationCode);
+        req.code = Some(code);
+        req.redirect_uri = pending.redirect_uri().map(str::to_owned);
+        req.code_verifier = Some(pending.code_verifier().secret().to_owned());
+        let tokens = self.token(&req).await?;
+        let id_token = match (&tokens.id_token, pending.nonce()) {
+            (Some(t), nonce) => Some(
+                self.verify_id_token(t, nonce, Some(&tokens.access_token))
+                    .await?,
+            ),
+            (None, Some(_)) => {
+                return Err(Error::invalid_response(
+                    "an openid authorization returned no id_token",
+                ));
+            }
+            (None, None) => None,
+        };
+        Ok(TokenSet { tokens, id_token })
+    }
+
+    /// Uses a refresh token. The returned `tokens.refresh_token` is the token to use next:
+    /// the provider's rotated token, or `refresh_token` itself if it did not rotate. An ID
+    /// token in the response is verified (without a nonce, OIDC Core §12.2).
+    pub async fn refresh(
+        &self,
+        refresh_token: &RefreshToken,
+        scope: Option<&Scope>,
+    ) -> Result<TokenSet, Error> {
+        let mut req = TokenRequest::new(GrantType::RefreshToken);
+        req.refresh_token = Some(refresh_token.clone());
+        req.scope = scope.cloned();
+        let mut tokens = self.token(&req).await?;
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = Some(refresh_token.clone());
+        }
+        let id_token = match &tokens.id_token {
+            Some(t) => Some(
+                self.verify_id_token(t, None, Some(&tokens.access_token))
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok(TokenSet { tokens, id_token })
+    }
+
+    /// A `client_credentials` grant, uncached; see
+    /// [`ServiceTokenCache`](crate::ServiceTokenCache) for the cached form. `audience` is
+    /// sent as the `audience` parameter, `resources` as RFC 8707 `resource` parameters.
+    pub async fn client_credentials(
+        &self,
+        scope: Option<&Scope>,
+        audience: Option<&str>,
+        resources: &[String],
+    ) -> Result<TokenResponse, Error> {
+        let mut req = TokenRequest::new(GrantType::ClientCredentials);
+        req.scope = scope.filter(|s| !s.is_empty()).cloned();
+        req.audience = audience.map(str::to_owned);
+        req.resource = resources.to_vec();
+        self.token(&req).await
+    }
+
+    /// Sends a token request and parses the response.
+    pub(crate) async fn token(&self, req: &TokenRequest) -> Result<TokenResponse, Error> {
+        let http_req = self.token_request(req)?;
+        let resp = self.inner.http.send(http_req).await?;
+        parse_token_response(&resp, self.inner.clock.now())
+    }
+
+    /// The HTTP request for a token request (pure).
+    pub(crate) fn token_request(&self, req: &TokenRequest) -> Result<Request<Vec<u8>>, Error> {
+        let url = self.endpoint(
+            self.inner.metadata.token_endpoint.as_deref(),
+            "token_endpoint",
+        )?;
+        let mut form = req.to_form();
+        self.form_post(&url, &mut form)
+    }
+
+    fn endpoint(&self, url: Option<&str>, name: &'static str) -> Result<Url, Error> {
+        h::parse_url(url.ok_or(Error::MissingEndpoint(name))?)
+    }
+
+    fn form_post(
+        &self,
+        url: &Url,
+        form: &mut Vec<(&'static str, String)>,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        let authorization = self.inner.auth.apply(&self.inner.client_id, form)?;
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        h::post_form(url, &pairs, authorization)
+    }
+
+    /// Revokes a token (RFC 7009), with its `token_type_hint`. Revoking a token the
+    /// provider does not know is a success, as the RFC says.
+    pub async fn revoke<'a>(&self, token: impl Into<TokenRef<'a>>) -> Result<(), Error> {
+        let token = token.into();
+        let url = self.endpoint(
+            self.inner.metadata.revocation_endpoint.as_deref(),
+            "revocation_endpoint",
+        )?;
+        let mut form = vec![
+            ("token", token.secret().to_owned()),
+            ("token_type_hint", token.hint().as_str().to_owned()),
+        ];
+        let req = self.form_post(&url, &mut form)?;
+        let resp = self.inner.http.send(req).await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(h::error_from_response(&resp, self.inner.clock.now()))
+        }
+    }
+
+    /// Introspects a token (RFC 7662), with its `token_type_hint`.
+    pub async fn introspect<'a>(
+        &self,
+        token: impl Into<TokenRef<'a>>,
+    ) -> Result<IntrospectionResponse, Error> {
+        let token = token.into();
+        let url = self.endpoint(
+            self.inner.metadata.introspection_endpoint.as_deref(),
+            "introspection_endpoint",
+        )?;
+        let mut form = vec![
+            ("token", token.secret().to_owned()),
+            ("token_type_hint", token.hint().as_str().to_owned()),
+        ];
+        let req = self.form_post(&url, &mut form)?;
+        let resp = self.inner.http.send(req).await?;
+        h::parse_json(&resp, self.inner.clock.now(), "introspection response")
+    }
+
+    /// Calls the UserInfo endpoint with an access token (OIDC Core §5.3). Signed or
+    /// encrypted (JWT) UserInfo responses are not supported.
+    pub async fn userinfo(&self, access_token: &AccessToken) -> Result<UserInfo, Error> {
+        let url = self.endpoint(
+            self.inner.metadata.userinfo_endpoint.as_deref(),
+            "userinfo_endpoint",
+        )?;
+        let req = userinfo_request(&url, access_token)?;
+        let resp = self.inner.http.send(req).await?;
+        parse_userinfo_response(&resp, self.inner.clock.now())
+    }
+
+    /// Verifies an ID token with the provider's keys: signature (algorithms from the
+    /// builder), `iss`, `aud` (this client), `exp`/`nbf` with leeway, `azp`, `nonce` when
+    /// given, and `at_hash` when the token has one and `access_token` is given.
+    pub async fn verify_id_token<C: DeserializeOwned>(
+        &self,
+        id_token: &str,
+        nonce: Option<&str>,
+        access_token: Option<&AccessToken>,
+    ) -> Result<IdTokenClaims<C>, Error> {
+        let jwks = self
+            .inner
+            .jwks
+            .as_ref()
+            .ok_or(Error::MissingEndpoint("jwks_uri"))?;
+        let validated = match nonce {
+            Some(n) => {
+                let policy = self.inner.id_token_policy.with_nonce(n);
+                jwks.validate::<IdTokenClaims<C>>(&policy, id_token).await?
+            }
+            None => {
+                jwks.validate::<IdTokenClaims<C>>(&self.inner.id_token_policy, id_token)
+                    .await?
+            }
+        };
+        if let (Some(expected), Some(at)) = (&validated.claims.at_hash, access_token)
+            && at_hash(at.secret(), validated.header.alg) != *expected
+        {
+            return Err(Error::AtHashMismatch);
+        }
+        Ok(validated.claims)
+    }
+}
+
+/// The UserInfo request (pure).
+fn userinfo_request(url: &Url, token: &AccessToken) -> Result<Request<Vec<u8>>, Error> {
+    let mut req = h::get_json(url)?;
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.secret()))
+        .map_err(|_| Error::Config("the access token cannot form a header"))?;
+    v.set_sensitive(true);
+    req.headers_mut().insert(header::AUTHORIZATION, v);
+    Ok(req)
+}
+
+/// Parses a UserInfo response (pure).
+fn parse_userinfo_response(resp: &Response<Bytes>, now: SystemTime) -> Result<UserInfo, Error> {
+    let claims: Map<String, Value> = h::parse_json(resp, now, "userinfo response")?;
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::invalid_response("userinfo response has no sub"))?
+        .to_owned();
+    let profile = serde_json::from_value::<StandardClaims>(Value::Object(claims.clone()))
+        .unwrap_or_else(|_| lenient_profile(&claims));
+    Ok(UserInfo {
+        sub,
+        profile,
+        claims,
+    })
+}
+
+/// The standard claims that have the right JSON type, one by one.
+fn lenient_profile(claims: &Map<String, Value>) -> StandardClaims {
+    let mut ok = Map::new();
+    for (k, v) in claims {
+        let mut one = Map::new();
+        one.insert(k.clone(), v.clone());
+        if serde_json::from_value::<StandardClaims>(Value::Object(one)).is_ok() {
+            ok.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(Value::Object(ok)).unwrap_or_default()
+}
+
+/// Parses a token response (pure): a 2xx JSON body with a Bearer token, or the provider's
+/// error.
+pub(crate) fn parse_token_response(
+    resp: &Response<Bytes>,
+    now: SystemTime,
+) -> Result<TokenResponse, Error> {
+    let t: TokenResponse = h::parse_json(resp, now, "token response")?;
+    if !t.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(Error::invalid_response("token_type is not Bearer"));
+    }
+    if t.access_token.secret().is_empty() {
+        return Err(Error::invalid_response("empty access_token"));
+    }
+    Ok(t)
+}
+
+impl ClientBuilder {
+    /// How the client authenticates (default [`ClientAuth::None`], a public client).
+    pub fn auth(mut self, auth: ClientAuth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The default `redirect_uri` of authorization requests.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// The HTTP client (default: [`HttpClient::new`]).
+    pub fn http_client(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The clock for every time check (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The key cache for ID tokens (default: one for the metadata's `jwks_uri`, with this
+    /// client's HTTP client and clock).
+    pub fn jwks(mut self, jwks: JwksCache) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
+    /// The algorithms accepted for ID tokens (default: those of the metadata's
+    /// `id_token_signing_alg_values_supported` that idp supports, else RS256).
+    pub fn id_token_algorithms<I: IntoIterator<Item = Algorithm>>(mut self, algs: I) -> Self {
+        self.algorithms = Some(algs.into_iter().collect());
+        self
+    }
+
+    /// Clock skew tolerated on ID-token `exp`/`nbf` (default 60 s, at most 5 min).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Checks the settings and builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        if self.client_id.is_empty() {
+            return Err(Error::Config("client_id is empty"));
+        }
+        let http = match self.http {
+            Some(h) => h,
+            None => HttpClient::new()?,
+        };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let jwks = match (self.jwks, &self.metadata.jwks_uri) {
+            (Some(j), _) => Some(j),
+            (None, Some(uri)) => Some(
+                JwksCache::builder(uri.clone())
+                    .http_client(http.clone())
+                    .clock(clock.clone())
+                    .build()?,
+            ),
+            (None, None) => None,
+        };
+        let algorithms = match self.algorithms {
+            Some(a) => a,
+            None => {
+                let advertised: Vec<Algorithm> = self
+                    .metadata
+                    .id_token_signing_alg_values_supported
+                    .iter()
+                    .flatten()
+                    .filter_map(|a| a.parse().ok())
+                    .collect();
+                if advertised.is_empty() {
+                    vec![Algorithm::RS256]
+                } else {
+                    advertised
+                }
+            }
+        };
+        let id_token_policy = ValidationPolicy::builder()
+            .issuer(self.metadata.issuer.clone())
+            .audience(self.client_id.clone())
+            .authorized_party(self.client_id.clone())
+            .algorithms(algorithms)
+            .leeway(self.leeway)
+            .build()?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                metadata: self.metadata,
+                client_id: self.client_id,
+                auth: self.auth,
+                redirect_uri: self.redirect_uri,
+                http,
+                clock,
+                jwks,
+                id_token_policy,
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+    use std::time::UNIX_EPOCH;
+
+    fn client(auth: ClientAuth) -> Client {
+        let mut m = ProviderMetadata::new("https://id.example.com");
+        m.token_endpoint = Some("https://id.example.com/oauth/token".into());
+        m.authorization_endpoint = Some("https://id.example.com/oauth/authorize?tenant=a".into());
+        Client::builder(m, "web").auth(auth).build().unwrap()
+    }
+
+    fn body(req: &Request<Vec<u8>>) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(req.body())
+            .into_owned()
+            .collect()
+    }
+
+    #[test]
+    fn token_requests_carry_the_client_auth() {
+        let mut tr = TokenRequest::new(GrantType::RefreshToken);
+        tr.refresh_token = Some(RefreshToken::new("rt"));
+        let r = client(ClientAuth::basic("s")).token_request(&tr).unwrap();
+        assert!(
+            r.headers()[header::AUTHORIZATION]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic ")
+        );
+        assert!(!body(&r).iter().any(|(k, _)| k == "client_secret"));
+        let r = client(ClientAuth::post("s")).token_request(&tr).unwrap();
+        assert!(r.headers().get(header::AUTHORIZATION).is_none());
+        let b = body(&r);
+        assert!(b.contains(&("client_secret".into(), "s".into())));
+        assert!(b.contains(&("refresh_token".into(), "rt".into())));
+        assert_eq!(r.uri(), "https://id.example.com/oauth/token");
+    }
+
+    #[test]
+    fn authorization_url_has_pkce_state_nonce() {
+        let c = client(ClientAuth::None);
+        let (url, pending) = c
+            .authorization_request()
+            .scope("openid email")
+            .redirect_uri("https://app.example/cb")
+            .param("prompt", "login")
+            .build()
+            .unwrap();
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["tenant"], "a");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "web");
+        assert_eq!(q["scope"], "email openid");
+        assert_eq!(q["state"], pending.state());
+        assert_eq!(q["nonce"], pending.nonce().unwrap());
+        assert_eq!(
+            q["code_challenge"],
+            pending.code_verifier().challenge().as_str()
+        );
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["redirect_uri"], "https://app.example/cb");
+        assert_eq!(q["prompt"], "login");
+        let (_, p2) = c.authorization_request().scope("api").build().unwrap();
+        assert!(p2.nonce().is_none());
+        assert_ne!(p2.state(), pending.state());
+        assert!(
+            c.authorization_request()
+                .param("state", "x")
+                .build()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn token_responses() {
+        let ok = |b: &str| {
+            let r = Response::new(Bytes::from(b.to_owned()));
+            parse_token_response(&r, UNIX_EPOCH)
+        };
+        assert!(ok(r#"{"access_token":"a","token_type":"bearer","expires_in":60}"#).is_ok());
+        assert!(ok(r#"{"access_token":"a","token_type":"DPoP"}"#).is_err());
+        assert!(ok(r#"{"access_token":"","token_type":"Bearer"}"#).is_err());
+        assert!(ok(r#"{"token_type":"Bearer"}"#).is_err());
+        let mut r = Response::new(Bytes::from_static(br#"{"error":"invalid_client"}"#));
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        let e = parse_token_response(&r, UNIX_EPOCH).unwrap_err();
+        assert_eq!(
+            e.oauth_error().unwrap().error,
+            idp_core::ErrorCode::InvalidClient
+        );
+    }
+
+    #[test]
+    fn userinfo_is_lenient_with_wrong_types() {
+        let r = Response::new(Bytes::from_static(
+            br#"{"sub":"u1","email":"a@b.c","email_verified":"yes","custom":[1]}"#,
+        ));
+        let u = parse_userinfo_response(&r, UNIX_EPOCH).unwrap();
+        assert_eq!(u.sub, "u1");
+        assert_eq!(u.profile.email.as_deref(), Some("a@b.c"));
+        assert_eq!(u.profile.email_verified, None);
+        assert_eq!(u.claims["custom"][0], 1);
+        let r = Response::new(Bytes::from_static(br#"{"email":"a@b.c"}"#));
+        assert!(parse_userinfo_response(&r, UNIX_EPOCH).is_err());
+    }
+}
