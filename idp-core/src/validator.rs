@@ -59,6 +59,7 @@ pub struct ValidationPolicy {
     typ: Option<String>,
     nonce: Option<String>,
     azp: Option<String>,
+    allow_expired: bool,
 }
 
 /// Builder for [`ValidationPolicy`].
@@ -73,6 +74,7 @@ pub struct ValidationPolicyBuilder {
     typ: Option<String>,
     nonce: Option<String>,
     azp: Option<String>,
+    allow_expired: bool,
 }
 
 impl ValidationPolicy {
@@ -88,6 +90,7 @@ impl ValidationPolicy {
             typ: None,
             nonce: None,
             azp: None,
+            allow_expired: false,
         }
     }
 
@@ -223,7 +226,7 @@ impl ValidationPolicy {
         let now = clock.unix_now() as f64;
         let leeway = self.leeway.as_secs() as f64;
         let exp = reg.exp.ok_or(TokenError::MissingClaim("exp"))?;
-        if now > exp + leeway {
+        if now > exp + leeway && !self.allow_expired {
             return Err(TokenError::Expired);
         }
         if let Some(nbf) = reg.nbf
@@ -330,6 +333,13 @@ impl ValidationPolicyBuilder {
         self
     }
 
+    /// Accepts tokens whose `exp` has passed (the claim must still be present). Only for
+    /// hints about a past sign-in, such as OIDC's `id_token_hint`, never for access.
+    pub fn insecure_allow_expired(mut self) -> Self {
+        self.allow_expired = true;
+        self
+    }
+
     /// Checks the settings.
     pub fn build(self) -> Result<ValidationPolicy, Error> {
         if self.issuer.is_none() && !self.any_issuer {
@@ -356,6 +366,7 @@ impl ValidationPolicyBuilder {
             typ: self.typ,
             nonce: self.nonce,
             azp: self.azp,
+            allow_expired: self.allow_expired,
         })
     }
 }

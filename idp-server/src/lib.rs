@@ -5,6 +5,7 @@ mod client_auth;
 mod crypto;
 mod error;
 mod http;
+mod issue;
 mod keys;
 pub mod manage;
 mod provider;

@@ -18,8 +18,6 @@ pub type UserHook = Arc<dyn Fn(&mut NewUser) -> Result<(), String> + Send + Sync
 pub type ClientHook = Arc<dyn Fn(&mut NewClient) -> Result<(), String> + Send + Sync>;
 
 /// Settings read by request handlers.
-// The refresh and ID-token settings are read by the authorization-code flow.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) issuer: String,
@@ -32,6 +30,10 @@ pub(crate) struct Settings {
     pub(crate) scopes_supported: Scope,
     pub(crate) insecure_http_redirect_uris: bool,
     pub(crate) jwks_max_age: u64,
+    pub(crate) session_ttl: i64,
+    /// Path of the provider's cookies: the issuer's path, so that a provider mounted under
+    /// a prefix does not send its cookies to the rest of the application.
+    pub(crate) cookie_path: String,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) keys: KeyRing,
     pub(crate) discovery: bytes::Bytes,
+    pub(crate) templates: crate::http::pages::Templates,
     pub(crate) client_auth_cache: crate::client_auth::VerifiedSecrets,
     pub(crate) user_hook: Option<UserHook>,
     pub(crate) client_hook: Option<ClientHook>,
@@ -63,6 +66,10 @@ impl fmt::Debug for Inner {
 impl Inner {
     pub(crate) fn now(&self) -> i64 {
         self.clock.unix_now()
+    }
+
+    pub(crate) fn users_api(&self) -> Users<'_> {
+        Users::new(self)
     }
 }
 
@@ -140,6 +147,8 @@ pub struct ProviderBuilder {
     scopes_supported: Vec<String>,
     insecure_http_redirect_uris: bool,
     jwks_max_age: Duration,
+    session_ttl: Duration,
+    templates_dir: Option<std::path::PathBuf>,
     user_hook: Option<UserHook>,
     client_hook: Option<ClientHook>,
 }
@@ -172,6 +181,8 @@ impl Default for ProviderBuilder {
                 .to_vec(),
             insecure_http_redirect_uris: false,
             jwks_max_age: Duration::from_secs(300),
+            session_ttl: Duration::from_secs(12 * 3600),
+            templates_dir: None,
             user_hook: None,
             client_hook: None,
         }
@@ -259,6 +270,19 @@ impl ProviderBuilder {
         self
     }
 
+    /// How long a browser stays signed in (default 12 hours).
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// A directory whose `login.html`, `consent.html`, `error.html`, `logged_out.html` or
+    /// `base.html` replace the built-in page templates (minijinja syntax).
+    pub fn templates_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.templates_dir = Some(dir.into());
+        self
+    }
+
     /// Allows registering `http` redirect URIs on non-loopback hosts. Insecure: codes travel
     /// in clear text.
     pub fn insecure_allow_http_redirect_uris(mut self) -> Self {
@@ -292,6 +316,8 @@ impl ProviderBuilder {
             .issuer
             .ok_or_else(|| Error::Config("issuer is required".into()))?;
         let issuer = validate_issuer(&issuer)?;
+        let issuer_for_path = issuer.clone();
+        let templates = crate::http::pages::Templates::load(self.templates_dir.as_deref())?;
         let store = self
             .store
             .ok_or_else(|| Error::Config("a store is required".into()))?;
@@ -316,6 +342,7 @@ impl ProviderBuilder {
             ("refresh_token_ttl", self.refresh_token_ttl),
             ("id_token_ttl", self.id_token_ttl),
             ("key_rotation", self.key_rotation),
+            ("session_ttl", self.session_ttl),
         ] {
             if d.as_secs() == 0 {
                 return Err(Error::Config(format!("{name} must be positive")));
@@ -340,6 +367,8 @@ impl ProviderBuilder {
             scopes_supported,
             insecure_http_redirect_uris: self.insecure_http_redirect_uris,
             jwks_max_age: self.jwks_max_age.as_secs(),
+            session_ttl: secs(self.session_ttl),
+            cookie_path: cookie_path(&issuer_for_path),
         };
         let inner = Inner {
             settings,
@@ -347,6 +376,7 @@ impl ProviderBuilder {
             clock: self.clock,
             keys,
             discovery: bytes::Bytes::new(),
+            templates,
             client_auth_cache: crate::client_auth::VerifiedSecrets::new(),
             user_hook: self.user_hook,
             client_hook: self.client_hook,
@@ -358,6 +388,13 @@ impl ProviderBuilder {
         Ok(Provider {
             inner: Arc::new(inner),
         })
+    }
+}
+
+fn cookie_path(issuer: &str) -> String {
+    match url::Url::parse(issuer) {
+        Ok(u) if !u.path().is_empty() => u.path().to_owned(),
+        _ => "/".to_owned(),
     }
 }
 

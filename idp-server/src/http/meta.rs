@@ -25,22 +25,67 @@ fn json_bytes(body: bytes::Bytes, cache: String) -> Response {
 pub(crate) fn discovery_document(inner: &Inner) -> bytes::Bytes {
     let s = &inner.settings;
     let mut m = ProviderMetadata::new(s.issuer.clone());
+    m.authorization_endpoint = Some(s.endpoint(paths::AUTHORIZE));
     m.token_endpoint = Some(s.endpoint(paths::TOKEN));
+    m.userinfo_endpoint = Some(s.endpoint(paths::USERINFO));
     m.jwks_uri = Some(s.endpoint(paths::JWKS));
+    m.end_session_endpoint = Some(s.endpoint(paths::LOGOUT));
     m.introspection_endpoint = Some(s.endpoint(paths::INTROSPECT));
     m.revocation_endpoint = Some(s.endpoint(paths::REVOKE));
     m.scopes_supported = Some(s.scopes_supported.iter().map(String::from).collect());
-    // No authorization endpoint yet, so no response type is supported.
-    m.response_types_supported = Some(Vec::new());
-    m.grant_types_supported = Some(vec!["client_credentials".into()]);
+    m.response_types_supported = Some(vec!["code".into()]);
+    m.response_modes_supported = Some(vec!["query".into()]);
+    m.grant_types_supported = Some(vec![
+        "authorization_code".into(),
+        "refresh_token".into(),
+        "client_credentials".into(),
+    ]);
     let auth = vec![
         "client_secret_basic".to_owned(),
         "client_secret_post".to_owned(),
     ];
-    m.token_endpoint_auth_methods_supported = Some(auth.clone());
+    let mut token_auth = auth.clone();
+    token_auth.push("none".into());
+    m.token_endpoint_auth_methods_supported = Some(token_auth);
     m.introspection_endpoint_auth_methods_supported = Some(auth.clone());
     m.revocation_endpoint_auth_methods_supported = Some(auth);
     m.subject_types_supported = Some(vec!["public".into()]);
+    m.id_token_signing_alg_values_supported = Some(vec![s.id_token_alg.as_str().to_owned()]);
+    m.code_challenge_methods_supported = Some(vec!["S256".into()]);
+    m.authorization_response_iss_parameter_supported = Some(true);
+    m.claims_parameter_supported = Some(false);
+    m.request_parameter_supported = Some(false);
+    m.request_uri_parameter_supported = Some(false);
+    m.claims_supported = Some(
+        [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "azp",
+            "at_hash",
+            "sid",
+            "amr",
+            "name",
+            "given_name",
+            "family_name",
+            "picture",
+            "locale",
+            "updated_at",
+            "email",
+            "email_verified",
+            "tenant",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    m.other.insert(
+        "prompt_values_supported".into(),
+        serde_json::json!(["none", "login", "consent"]),
+    );
     match serde_json::to_vec(&m) {
         Ok(v) => bytes::Bytes::from(v),
         Err(_) => bytes::Bytes::from_static(b"{}"),

@@ -1,7 +1,11 @@
 //! The provider's HTTP endpoints.
 
+mod authorize;
 pub(crate) mod error;
+mod grants;
 pub(crate) mod meta;
+pub(crate) mod pages;
+mod session_endpoints;
 mod token;
 mod tokeninfo;
 
@@ -21,7 +25,10 @@ pub(crate) mod paths {
     pub(crate) const DISCOVERY: &str = "/.well-known/openid-configuration";
     pub(crate) const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
     pub(crate) const JWKS: &str = "/.well-known/jwks.json";
+    pub(crate) const AUTHORIZE: &str = "/oauth/authorize";
     pub(crate) const TOKEN: &str = "/oauth/token";
+    pub(crate) const USERINFO: &str = "/oauth/userinfo";
+    pub(crate) const LOGOUT: &str = "/oauth/logout";
     pub(crate) const INTROSPECT: &str = "/oauth/introspect";
     pub(crate) const REVOKE: &str = "/oauth/revoke";
     pub(crate) const LIVE: &str = "/health/live";
@@ -38,7 +45,16 @@ impl Provider {
             .route(paths::DISCOVERY, get(meta::discovery))
             .route(paths::AS_METADATA, get(meta::discovery))
             .route(paths::JWKS, get(meta::jwks))
+            .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
             .route(paths::TOKEN, post(token::token))
+            .route(
+                paths::USERINFO,
+                get(session_endpoints::userinfo_get).post(session_endpoints::userinfo_post),
+            )
+            .route(
+                paths::LOGOUT,
+                get(session_endpoints::logout_get).post(session_endpoints::logout_post),
+            )
             .route(paths::INTROSPECT, post(tokeninfo::introspect))
             .route(paths::REVOKE, post(tokeninfo::revoke))
             .route(paths::LIVE, get(meta::live))

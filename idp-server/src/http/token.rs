@@ -36,6 +36,10 @@ async fn handle(inner: &Inner, headers: &HeaderMap, body: &Bytes) -> Result<Resp
     let client = authenticate(inner, creds).await?;
     let response = match &req.grant_type {
         GrantType::ClientCredentials => client_credentials(inner, &client, &req).await?,
+        GrantType::AuthorizationCode => {
+            super::grants::authorization_code(inner, &client, &req).await?
+        }
+        GrantType::RefreshToken => super::grants::refresh_token(inner, &client, &req).await?,
         GrantType::Other(g) if g.is_empty() => {
             return Err(OAuthError::invalid_request("missing grant_type"));
         }

@@ -38,7 +38,11 @@ async fn read(inner: &Inner, headers: &HeaderMap, body: &Bytes) -> Result<Reques
 
 /// Verifies one of our access tokens: signature, issuer and type; `exp` is checked by the
 /// caller so that revocation can also accept recently expired tokens.
-fn our_access_token(inner: &Inner, token: &str, leeway_ok: bool) -> Option<AccessTokenClaims> {
+pub(crate) fn our_access_token(
+    inner: &Inner,
+    token: &str,
+    leeway_ok: bool,
+) -> Option<AccessTokenClaims> {
     if token.len() > 8192 || token.matches('.').count() != 2 {
         return None;
     }

@@ -168,7 +168,7 @@ async fn request_errors_get_the_rfc_error_never_a_5xx() {
         (
             vec![("grant_type", "authorization_code"), ("code", "x")],
             400,
-            "unsupported_grant_type",
+            "unauthorized_client",
         ),
         (
             vec![("grant_type", "client_credentials"), ("scope", "admin")],

@@ -25,16 +25,35 @@ async fn discovery_lists_exactly_what_is_implemented() {
         assert_eq!(d["revocation_endpoint"], s.url("/oauth/revoke"));
         assert_eq!(
             d["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
         );
         assert_eq!(
             d["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post"])
+            serde_json::json!(["client_secret_basic", "client_secret_post", "none"])
         );
-        // Not implemented yet, so not advertised.
-        assert!(d.get("authorization_endpoint").is_none());
-        assert!(d.get("userinfo_endpoint").is_none());
-        assert!(d.get("end_session_endpoint").is_none());
+        assert_eq!(d["authorization_endpoint"], s.url("/oauth/authorize"));
+        assert_eq!(d["userinfo_endpoint"], s.url("/oauth/userinfo"));
+        assert_eq!(d["end_session_endpoint"], s.url("/oauth/logout"));
+        assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+        assert_eq!(
+            d["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(
+            d["id_token_signing_alg_values_supported"],
+            serde_json::json!(["RS256"])
+        );
+        assert!(
+            d["claims_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&"email".into())
+        );
+        // Not implemented, so not advertised.
+        assert!(d.get("device_authorization_endpoint").is_none());
+        assert!(d.get("registration_endpoint").is_none());
+        assert!(d.get("pushed_authorization_request_endpoint").is_none());
         let scopes: Vec<&str> = d["scopes_supported"]
             .as_array()
             .unwrap()

@@ -2,10 +2,12 @@
 //! real server on 127.0.0.1:0 and talks HTTP to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
 
+mod browser;
 mod cli;
 mod client_credentials;
 mod common;
 mod discovery;
+mod flows;
 mod keys;
 mod manage;
 mod storage;

@@ -1,0 +1,105 @@
+//! HTML pages (login, consent, error, signed-out) from minijinja templates that a deployer
+//! may override, and the security headers every page carries.
+
+use std::path::Path;
+
+use axum::response::{Html, IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::Error;
+
+const NAMES: [(&str, &str); 5] = [
+    ("base.html", include_str!("../../templates/base.html")),
+    ("login.html", include_str!("../../templates/login.html")),
+    ("consent.html", include_str!("../../templates/consent.html")),
+    ("error.html", include_str!("../../templates/error.html")),
+    (
+        "logged_out.html",
+        include_str!("../../templates/logged_out.html"),
+    ),
+];
+
+/// The page templates: the built-in ones, each replaced by a file of the same name in the
+/// configured directory when there is one.
+pub(crate) struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates")
+    }
+}
+
+impl Templates {
+    pub(crate) fn load(dir: Option<&Path>) -> Result<Self, Error> {
+        let mut env = Environment::new();
+        for (name, builtin) in NAMES {
+            let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
+                Some(path) => std::fs::read_to_string(&path)
+                    .map_err(|e| Error::Config(format!("template {}: {e}", path.display())))?,
+                None => builtin.to_owned(),
+            };
+            env.add_template_owned(name, source)
+                .map_err(|e| Error::Config(format!("template {name}: {e}")))?;
+        }
+        // Render each once so that a broken override fails at start-up, not on a request.
+        let t = Self { env };
+        for (name, _) in NAMES {
+            if name != "base.html" {
+                t.env
+                    .get_template(name)
+                    .and_then(|tpl| tpl.render(minijinja::context! {}))
+                    .map_err(|e| Error::Config(format!("template {name}: {e}")))?;
+            }
+        }
+        Ok(t)
+    }
+
+    pub(crate) fn render<S: Serialize>(&self, name: &str, status: StatusCode, ctx: S) -> Response {
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(body) => page(status, body),
+            Err(e) => {
+                tracing::error!(error = %e, template = name, "template rendering failed");
+                page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "<!doctype html><title>Error</title><p>Internal error.</p>".to_owned(),
+                )
+            }
+        }
+    }
+
+    /// An error page that never redirects anywhere.
+    pub(crate) fn error(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        self.render(
+            "error.html",
+            status,
+            minijinja::context! { code => code, message => message },
+        )
+    }
+}
+
+/// An HTML response with headers that keep it out of frames and caches and forbid scripts.
+pub(crate) fn page(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, Html(body)).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
