@@ -208,6 +208,8 @@ struct FileConfig {
     access_token_alg: Option<Algorithm>,
     id_token_alg: Option<Algorithm>,
     scopes_supported: Option<Vec<String>>,
+    session_ttl: Option<HumanDuration>,
+    templates_dir: Option<PathBuf>,
     #[serde(default)]
     insecure_allow_http_redirect_uris: bool,
 }
@@ -340,6 +342,12 @@ async fn build_provider(
     }
     if let Some(s) = &file.scopes_supported {
         b = b.scopes_supported(s.clone());
+    }
+    if let Some(d) = file.session_ttl {
+        b = b.session_ttl(d.get());
+    }
+    if let Some(dir) = &file.templates_dir {
+        b = b.templates_dir(dir.clone());
     }
     if file.insecure_allow_http_redirect_uris {
         b = b.insecure_allow_http_redirect_uris();

@@ -279,3 +279,90 @@ async fn management_subcommands_against_a_database() {
     let (ok, _, err) = output(d, &["keys", "list", "--db", &db]).await;
     assert!(!ok && err.contains("encryption key"), "{err}");
 }
+
+#[tokio::test]
+async fn config_file_sets_issuer_and_lifetimes_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("idp.toml"),
+        format!(
+            "issuer = \"https://id.example.com\"\n\
+             database_url = \"sqlite://{}\"\n\
+             encryption_key = \"a config-file key that is long enough!!\"\n\
+             access_token_ttl = \"5m\"\n\
+             jwks_max_age = \"1m\"\n",
+            d.join("cfg.db").display()
+        ),
+    )
+    .unwrap();
+    let mut child = idp(d)
+        .args(["serve", "--config", "idp.toml", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = first.strip_prefix("idp listening on ").unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let d_json: serde_json::Value = http
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d_json["issuer"], "https://id.example.com");
+    assert_eq!(
+        d_json["token_endpoint"],
+        "https://id.example.com/oauth/token"
+    );
+    let jwks = http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.headers()["cache-control"], "public, max-age=60");
+    drop(child);
+
+    // A flag wins over the file.
+    let mut child = idp(d)
+        .args([
+            "serve",
+            "--config",
+            "idp.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--issuer",
+            "https://other.example.com",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut issuer_line = String::new();
+    for _ in 0..3 {
+        let l = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if l.starts_with("issuer:") {
+            issuer_line = l;
+        }
+    }
+    assert_eq!(issuer_line, "issuer: https://other.example.com");
+    drop(child);
+
+    // Unknown settings are refused.
+    std::fs::write(d.join("bad.toml"), "isuer = \"typo\"\n").unwrap();
+    let (ok, _, err) = output(d, &["serve", "--config", "bad.toml"]).await;
+    assert!(!ok && err.contains("isuer"), "{err}");
+}

@@ -297,3 +297,43 @@ async fn before_insert_hooks_assign_tenants_and_reject() {
     assert_eq!(c.client.tenant_id.as_deref(), Some("acme"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn page_templates_can_be_overridden_and_broken_ones_fail_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("login.html"),
+        r#"{% extends "base.html" %}{% block content %}<h1>Welcome to ACME</h1><form method="post" action="{{ action }}"><input type="hidden" name="csrf_token" value="{{ csrf }}"><input id="password" name="password"></form>{% endblock %}"#,
+    )
+    .unwrap();
+    let d = dir.path().to_owned();
+    let s = TestServer::start_with(Arc::new(MemoryStore::new()), move |b| b.templates_dir(d)).await;
+    crate::browser::web_client(&s, "web", true).await;
+    let page = crate::browser::Browser::new()
+        .authorize(
+            &s,
+            &[
+                ("client_id", "web"),
+                ("redirect_uri", crate::browser::REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+            ],
+        )
+        .await;
+    assert!(page.body.contains("Welcome to ACME"), "{}", page.body);
+    s.stop().await;
+
+    std::fs::write(dir.path().join("consent.html"), "{% if %}").unwrap();
+    let err = idp_server::Provider::builder()
+        .issuer("http://localhost:4000")
+        .store(Arc::new(MemoryStore::new()))
+        .encryption_key(crate::common::KEY)
+        .templates_dir(dir.path())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Config(ref m) if m.contains("consent.html")),
+        "{err}"
+    );
+}

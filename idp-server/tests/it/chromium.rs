@@ -1,0 +1,254 @@
+//! End to end in a real Chromium through WebDriver: open the authorize URL, type the
+//! credentials, submit, land on the redirect URI with a code and the right state; then a
+//! second client's authorize request completes without the form (SSO).
+//!
+//! Runs when `IDP_TEST_CHROMEDRIVER` names a chromedriver binary (`.ci/run` installs
+//! Debian's chromium and chromium-driver and sets it); otherwise it says it was skipped.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::RawQuery;
+use axum::routing::get;
+use idp_server::manage::NewClient;
+use serde_json::{Value, json};
+
+use crate::browser::{PASSWORD, setup};
+use crate::common::TestServer;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Driver {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    _child: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    async fn start(chromedriver: &str) -> Self {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let child = tokio::process::Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if let Ok(r) = http.get(format!("{base}/status")).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let binary =
+            std::env::var("IDP_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": binary,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--disable-quic",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        }}});
+        let resp: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let session = resp["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {resp}"))
+            .to_owned();
+        Self {
+            http,
+            base,
+            session,
+            _child: child,
+            _profile: profile,
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, url);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let v: Value = req.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
+    }
+
+    async fn url(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    async fn quit(self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+    }
+}
+
+/// Waits until `pred` holds for what the callback server received.
+async fn wait_for<T: Clone>(seen: &Mutex<Vec<T>>, n: usize) -> T {
+    for _ in 0..200 {
+        if let Some(v) = seen.lock().unwrap().get(n) {
+            return v.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the browser never reached the redirect URI");
+}
+
+#[tokio::test]
+async fn chromium_signs_in_and_gets_sso_for_a_second_client() {
+    let Ok(chromedriver) = std::env::var("IDP_TEST_CHROMEDRIVER") else {
+        eprintln!("skipped: IDP_TEST_CHROMEDRIVER not set");
+        return;
+    };
+    // The application the browser comes back to.
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/callback",
+        get(move |RawQuery(q): RawQuery| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push(q.unwrap_or_default());
+                "signed in"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/callback", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let s = TestServer::start().await;
+    setup(&s).await;
+    for id in ["app-one", "app-two"] {
+        s.provider
+            .clients()
+            .insert(NewClient {
+                client_id: id.into(),
+                secret: Some("s3cret".into()),
+                redirect_uris: vec![callback.clone()],
+                allowed_scopes: vec!["openid".into(), "email".into()],
+                first_party: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let authorize = |client: &str, state: &str| {
+        let mut u = url::Url::parse(&s.url("/oauth/authorize")).unwrap();
+        u.query_pairs_mut()
+            .append_pair("client_id", client)
+            .append_pair("redirect_uri", &callback)
+            .append_pair("response_type", "code")
+            .append_pair("scope", "openid email")
+            .append_pair("state", state);
+        u.to_string()
+    };
+
+    let d = Driver::start(&chromedriver).await;
+    d.goto(&authorize("app-one", "state-one")).await;
+    d.type_into("#email", "ada@example.com").await;
+    d.type_into("#password", PASSWORD).await;
+    d.click("#submit").await;
+    let q = wait_for(&seen, 0).await;
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(params["state"], "state-one");
+    assert_eq!(params["iss"], s.base);
+    assert!(params["code"].len() >= 43);
+    assert!(d.url().await.starts_with(&callback));
+
+    // Second client: no form, straight back with a code.
+    d.goto(&authorize("app-two", "state-two")).await;
+    let q = wait_for(&seen, 1).await;
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(params["state"], "state-two");
+    assert!(params.contains_key("code"));
+    let (status, _, body) = s
+        .post_form(
+            "/oauth/token",
+            Some(("app-two", "s3cret")),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &params["code"]),
+                ("redirect_uri", &callback),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    d.quit().await;
+    s.stop().await;
+}
