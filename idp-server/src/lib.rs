@@ -7,10 +7,12 @@ mod error;
 mod http;
 mod issue;
 mod keys;
+mod layer;
 pub mod manage;
 mod provider;
 pub mod store;
 
 pub use crypto::EncryptionKey;
 pub use error::Error;
+pub use layer::{ProviderLayer, ProviderService, ResponseFuture};
 pub use provider::{ClientHook, Provider, ProviderBuilder, UserHook};

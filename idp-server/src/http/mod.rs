@@ -33,6 +33,21 @@ pub(crate) mod paths {
     pub(crate) const REVOKE: &str = "/oauth/revoke";
     pub(crate) const LIVE: &str = "/health/live";
     pub(crate) const READY: &str = "/health/ready";
+
+    /// Every path the provider answers.
+    pub(crate) const ALL: [&str; 11] = [
+        DISCOVERY,
+        AS_METADATA,
+        JWKS,
+        AUTHORIZE,
+        TOKEN,
+        USERINFO,
+        LOGOUT,
+        INTROSPECT,
+        REVOKE,
+        LIVE,
+        READY,
+    ];
 }
 
 impl Provider {

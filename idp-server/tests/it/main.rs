@@ -11,5 +11,6 @@ mod discovery;
 mod flows;
 mod keys;
 mod manage;
+mod mount;
 mod storage;
 mod tokeninfo;
