@@ -22,6 +22,9 @@ const DEV_PASSWORD: &str = "dev-password-123";
 const DEV_CLIENT: &str = "test-app";
 const DEV_SECRET: &str = "test-secret";
 const DEV_REDIRECT: &str = "http://localhost:3000/callback";
+const DEV_NATIVE_CLIENT: &str = "test-cli";
+const DEV_SERVICE: &str = "test-service";
+const DEV_SERVICE_SECRET: &str = "test-service-secret";
 
 #[derive(Parser, Debug)]
 #[command(name = "idp", version, about = "OAuth 2.0 / OpenID Connect provider")]
@@ -386,6 +389,35 @@ async fn ensure_dev_fixtures(p: &Provider) -> Result<(), Error> {
             })
             .await?;
     }
+    if p.clients().get(DEV_NATIVE_CLIENT).await?.is_none() {
+        p.clients()
+            .insert(NewClient {
+                client_id: DEV_NATIVE_CLIENT.into(),
+                public: true,
+                name: Some("Test CLI (native app, PKCE)".into()),
+                redirect_uris: vec!["http://127.0.0.1/callback".into()],
+                allowed_scopes: ["openid", "profile", "email", "offline_access"]
+                    .map(String::from)
+                    .to_vec(),
+                grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+                first_party: true,
+                ..Default::default()
+            })
+            .await?;
+    }
+    if p.clients().get(DEV_SERVICE).await?.is_none() {
+        p.clients()
+            .insert(NewClient {
+                client_id: DEV_SERVICE.into(),
+                secret: Some(DEV_SERVICE_SECRET.into()),
+                name: Some("Test service (client_credentials)".into()),
+                allowed_scopes: vec!["read:orders".into(), "write:orders".into()],
+                grant_types: vec!["client_credentials".into()],
+                audiences: vec!["orders-api".into()],
+                ..Default::default()
+            })
+            .await?;
+    }
     Ok(())
 }
 
@@ -435,6 +467,12 @@ async fn serve(global: &Global, file: &FileConfig, args: &ServeArgs) -> Result<(
     if args.dev {
         println!("dev user: {DEV_USER} / {DEV_PASSWORD}");
         println!("dev client: {DEV_CLIENT} / {DEV_SECRET} (redirect {DEV_REDIRECT})");
+        println!(
+            "dev native client: {DEV_NATIVE_CLIENT} (public, PKCE, redirect http://127.0.0.1:ANY-PORT/callback)"
+        );
+        println!(
+            "dev service client: {DEV_SERVICE} / {DEV_SERVICE_SECRET} (client_credentials, audience orders-api)"
+        );
     }
     let maint = provider.clone();
     tokio::spawn(async move {

@@ -34,7 +34,7 @@ async fn serve_dev(dir: &Path) -> (Child, String, Vec<String>) {
     let mut seen = Vec::new();
     let mut base = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while seen.len() < 5 || base.is_none() {
+    while seen.len() < 7 || base.is_none() {
         let line = tokio::time::timeout_at(deadline, lines.next_line())
             .await
             .expect("idp serve --dev did not start in time")
@@ -132,8 +132,13 @@ async fn serve_dev_prints_credentials_is_idempotent_and_shuts_down_gracefully() 
     let users = json(dir.path(), &["users", "list"]).await;
     assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
     let clients = json(dir.path(), &["clients", "list"]).await;
-    assert_eq!(clients.as_array().unwrap().len(), 1, "{clients}");
-    assert_eq!(clients[0]["client_id"], "test-app");
+    let ids: Vec<&str> = clients
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["test-app", "test-cli", "test-service"], "{clients}");
     drop(child2);
 }
 

@@ -1,0 +1,374 @@
+//! Each example run against a real provider on loopback, checking what its user sees.
+//!
+//! `cargo test` builds the examples into `target/<profile>/examples/`; these tests start
+//! them as processes with `IDP_*` variables pointing at an in-process provider.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use idp_server::Provider;
+use idp_server::manage::{NewClient, NewUser};
+use idp_server::store::MemoryStore;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn example(name: &str) -> Command {
+    let exe = std::env::current_exe().unwrap();
+    let dir: PathBuf = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    assert!(path.exists(), "{} not built", path.display());
+    let mut c = Command::new(path);
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env_remove("IDP_CLIENT_ID")
+        .env_remove("IDP_CLIENT_SECRET")
+        .env_remove("IDP_SCOPES")
+        .env_remove("IDP_AUDIENCE")
+        .kill_on_drop(true);
+    c
+}
+
+struct Running {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Running {
+    fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd.spawn().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    async fn line(&mut self) -> Option<String> {
+        tokio::time::timeout(Duration::from_secs(60), self.lines.next_line())
+            .await
+            .expect("example went quiet")
+            .unwrap()
+    }
+
+    /// Reads lines until one starts with `prefix`; returns the rest of it.
+    async fn until(&mut self, prefix: &str) -> String {
+        loop {
+            let l = self
+                .line()
+                .await
+                .unwrap_or_else(|| panic!("ended before {prefix:?}"));
+            if let Some(rest) = l.strip_prefix(prefix) {
+                return rest.to_owned();
+            }
+        }
+    }
+
+    async fn rest(&mut self) -> String {
+        let mut out = String::new();
+        while let Some(l) = self.line().await {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        let _ = self.child.wait().await;
+        out
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A provider with the `idp serve --dev` fixtures (the web client's redirect URI given).
+async fn provider(web_redirect: &str) -> (Provider, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let p = Provider::builder()
+        .issuer(base.clone())
+        .store(Arc::new(MemoryStore::new()))
+        .encryption_key("smoke test key, at least 32 bytes long")
+        .build()
+        .await
+        .unwrap();
+    p.users()
+        .insert(NewUser {
+            email: "ada@example.com".into(),
+            password: Some(PASSWORD.into()),
+            name: Some("Ada Lovelace".into()),
+            email_verified: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let oidc = ["openid", "profile", "email", "offline_access"]
+        .map(String::from)
+        .to_vec();
+    p.clients()
+        .insert(NewClient {
+            client_id: "test-app".into(),
+            secret: Some("test-secret".into()),
+            redirect_uris: vec![web_redirect.into()],
+            allowed_scopes: oidc.clone(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            first_party: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    p.clients()
+        .insert(NewClient {
+            client_id: "test-cli".into(),
+            public: true,
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            allowed_scopes: oidc,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            first_party: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    p.clients()
+        .insert(NewClient {
+            client_id: "test-service".into(),
+            secret: Some("test-service-secret".into()),
+            allowed_scopes: vec!["read:orders".into(), "write:orders".into()],
+            grant_types: vec!["client_credentials".into()],
+            audiences: vec!["orders-api".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let router = p.router();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (p, base)
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Submits the provider's login form found at `url`; returns the redirect after sign-in.
+async fn sign_in(b: &reqwest::Client, issuer: &str, url: &str) -> String {
+    let page = b.get(url).send().await.unwrap().text().await.unwrap();
+    let mut form: Vec<(String, String)> = page
+        .split("<input")
+        .skip(1)
+        .filter(|t| t.contains(r#"type="hidden""#))
+        .filter_map(|t| {
+            let attr = |n: &str| {
+                let key = format!(r#"{n}=""#);
+                let i = t.find(&key)? + key.len();
+                let end = t[i..].find('"')?;
+                Some(t[i..i + end].replace("&#x2f;", "/").replace("&amp;", "&"))
+            };
+            Some((attr("name")?, attr("value")?))
+        })
+        .collect();
+    assert!(!form.is_empty(), "no login form at {url}: {page}");
+    form.push(("email".into(), "ada@example.com".into()));
+    form.push(("password".into(), PASSWORD.into()));
+    let r = b
+        .post(format!("{issuer}/oauth/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    location(&r)
+}
+
+#[tokio::test]
+async fn dev_sso_serves_discovery() {
+    let mut cmd = example("dev-sso");
+    cmd.env("IDP_LISTEN", "127.0.0.1:0")
+        .env_remove("IDP_ISSUER");
+    let mut run = Running::spawn(cmd);
+    let base = run.until("dev-sso listening on ").await;
+    let issuer = run.until("issuer: ").await;
+    let port = base.rsplit(':').next().unwrap();
+    assert_eq!(issuer, format!("http://localhost:{port}"));
+    let d: serde_json::Value = reqwest::get(format!("{base}/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["issuer"], issuer);
+    assert_eq!(
+        d["authorization_endpoint"],
+        format!("{issuer}/oauth/authorize")
+    );
+}
+
+#[tokio::test]
+async fn multi_tenant_prints_the_tenant_rules() {
+    let mut run = Running::spawn(example("multi-tenant"));
+    let out = run.rest().await;
+    for want in [
+        "user road@acme.example -> tenant acme",
+        "user hank@globex.example -> tenant globex",
+        "user eve@unknown.example refused",
+        "tenant acme: 2 users",
+        "tenant globex: 1 users",
+        "globex-worker token: active=true tenant=\"globex\"",
+        "acme-web signs in hank@globex.example: refused",
+        "acme-web signs in road@acme.example: yes",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in:\n{out}");
+    }
+}
+
+#[tokio::test]
+async fn web_backend_signs_in_refreshes_and_signs_out_with_revocation() {
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let (_p, issuer) = provider(&format!("{app}/callback")).await;
+    let mut cmd = example("web-backend");
+    cmd.env("IDP_ISSUER", &issuer)
+        .env("APP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("APP_URL", &app);
+    let mut run = Running::spawn(cmd);
+    run.until("web-backend listening on ").await;
+
+    let b = browser();
+    let home = b.get(&app).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("Not signed in"), "{home}");
+    let r = b.get(format!("{app}/login")).send().await.unwrap();
+    let authorize = location(&r);
+    assert!(authorize.starts_with(&format!("{issuer}/oauth/authorize?")));
+    assert!(authorize.contains("code_challenge_method=S256"));
+    let callback = sign_in(&b, &issuer, &authorize).await;
+    assert!(callback.starts_with(&format!("{app}/callback?")));
+    let r = b.get(&callback).send().await.unwrap();
+    assert_eq!(location(&r), "/");
+    let home = b.get(&app).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("Signed in as ada@example.com"), "{home}");
+    let me: serde_json::Value = b
+        .get(format!("{app}/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "ada@example.com");
+    let refreshed = b
+        .get(format!("{app}/refresh"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(refreshed.contains("Refreshed"), "{refreshed}");
+    let out = b
+        .get(format!("{app}/logout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(out.contains("2 tokens revoked"), "{out}");
+    let home = b.get(&app).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("Not signed in"), "{home}");
+}
+
+#[tokio::test]
+async fn pkce_cli_signs_in_through_a_loopback_redirect() {
+    let (_p, issuer) = provider("http://localhost:3000/callback").await;
+    let mut cmd = example("pkce-cli");
+    cmd.env("IDP_ISSUER", &issuer);
+    let mut run = Running::spawn(cmd);
+    run.until("Open this URL").await;
+    let url = run.line().await.unwrap();
+    assert!(
+        url.contains("client_id=test-cli") && url.contains("code_challenge="),
+        "{url}"
+    );
+    let b = browser();
+    let back = sign_in(&b, &issuer, &url).await;
+    assert!(back.starts_with("http://127.0.0.1:"), "{back}");
+    let page = b.get(&back).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("You can close this window"));
+    let out = run.rest().await;
+    assert!(out.contains(r#""email": "ada@example.com""#), "{out}");
+    assert!(out.contains("kept in memory only"), "{out}");
+}
+
+#[tokio::test]
+async fn service_worker_calls_the_gateway_with_cached_tokens() {
+    let (_p, issuer) = provider("http://localhost:3000/callback").await;
+    let port = free_port();
+    let gateway = format!("http://127.0.0.1:{port}");
+    let mut cmd = example("api-gateway");
+    cmd.env("IDP_ISSUER", &issuer)
+        .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"));
+    let mut gw = Running::spawn(cmd);
+    gw.until("api-gateway listening on ").await;
+
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{gateway}/api/orders"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    // A token without read:orders is refused with 403.
+    let t: serde_json::Value = http
+        .post(format!("{issuer}/oauth/token"))
+        .basic_auth("test-service", Some("test-service-secret"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "write:orders"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .get(format!("{gateway}/api/orders"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+
+    let mut cmd = example("service-worker");
+    cmd.env("IDP_ISSUER", &issuer)
+        .env("GATEWAY_URL", &gateway)
+        .env("WORKER_CALLS", "3");
+    let out = Running::spawn(cmd).rest().await;
+    assert!(out.contains("call 1: 200"), "{out}");
+    assert!(out.contains(r#""caller":"test-service""#), "{out}");
+    assert!(out.contains("call 3: 200"), "{out}");
+    assert!(out.contains("(token reused from cache)"), "{out}");
+}
