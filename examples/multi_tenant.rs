@@ -65,7 +65,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for tenant in ["acme", "globex"] {
         let users = provider.users().list(Some(tenant)).await?;
-        let emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+        let mut emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
+        emails.sort_unstable();
         println!("tenant {tenant}: {} users {emails:?}", users.len());
     }
 
