@@ -126,6 +126,10 @@ pub(crate) async fn authenticate(
     let failed = || OAuthError::invalid_client("client authentication failed");
     let p =
         presented.ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
+    inner
+        .limiters
+        .client(&p.client_id)
+        .map_err(OAuthError::too_many)?;
     let client = inner
         .store
         .get_client(&p.client_id)

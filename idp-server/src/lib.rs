@@ -10,9 +10,11 @@ mod keys;
 mod layer;
 pub mod manage;
 mod provider;
+mod rate_limit;
 pub mod store;
 
 pub use crypto::EncryptionKey;
 pub use error::Error;
 pub use layer::{ProviderLayer, ProviderService, ResponseFuture};
 pub use provider::{ClientHook, Provider, ProviderBuilder, UserHook};
+pub use rate_limit::RateLimits;

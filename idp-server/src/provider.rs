@@ -34,6 +34,8 @@ pub(crate) struct Settings {
     /// Path of the provider's cookies: the issuer's path, so that a provider mounted under
     /// a prefix does not send its cookies to the rest of the application.
     pub(crate) cookie_path: String,
+    /// Origins allowed to call the token, userinfo and revocation endpoints from a browser.
+    pub(crate) cors_allowed_origins: Vec<String>,
 }
 
 impl Settings {
@@ -49,6 +51,7 @@ pub(crate) struct Inner {
     pub(crate) keys: KeyRing,
     pub(crate) discovery: bytes::Bytes,
     pub(crate) templates: crate::http::pages::Templates,
+    pub(crate) limiters: crate::rate_limit::Limiters,
     pub(crate) client_auth_cache: crate::client_auth::VerifiedSecrets,
     pub(crate) user_hook: Option<UserHook>,
     pub(crate) client_hook: Option<ClientHook>,
@@ -127,6 +130,7 @@ impl Provider {
         inner.store.delete_expired_keys(now).await?;
         inner.keys.reload(inner.store.as_ref(), now).await?;
         inner.store.purge_expired(now).await?;
+        inner.limiters.shrink();
         Ok(())
     }
 }
@@ -149,6 +153,8 @@ pub struct ProviderBuilder {
     jwks_max_age: Duration,
     session_ttl: Duration,
     templates_dir: Option<std::path::PathBuf>,
+    rate_limits: crate::rate_limit::RateLimits,
+    cors_allowed_origins: Vec<String>,
     user_hook: Option<UserHook>,
     client_hook: Option<ClientHook>,
 }
@@ -183,6 +189,8 @@ impl Default for ProviderBuilder {
             jwks_max_age: Duration::from_secs(300),
             session_ttl: Duration::from_secs(12 * 3600),
             templates_dir: None,
+            rate_limits: crate::rate_limit::RateLimits::default(),
+            cors_allowed_origins: Vec::new(),
             user_hook: None,
             client_hook: None,
         }
@@ -283,6 +291,25 @@ impl ProviderBuilder {
         self
     }
 
+    /// Rate limits (default: 10 sign-in attempts per account per minute, 100 requests per
+    /// client per second); [`RateLimits::insecure_none`](crate::RateLimits::insecure_none)
+    /// turns them off.
+    pub fn rate_limits(mut self, limits: crate::rate_limit::RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Origins (`https://app.example.com`) whose browser code may call the token, userinfo
+    /// and revocation endpoints (CORS). None by default. Discovery and the JWKS are readable
+    /// from any origin.
+    pub fn cors_allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        origins: I,
+    ) -> Self {
+        self.cors_allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Allows registering `http` redirect URIs on non-loopback hosts. Insecure: codes travel
     /// in clear text.
     pub fn insecure_allow_http_redirect_uris(mut self) -> Self {
@@ -369,7 +396,18 @@ impl ProviderBuilder {
             jwks_max_age: self.jwks_max_age.as_secs(),
             session_ttl: secs(self.session_ttl),
             cookie_path: cookie_path(&issuer_for_path),
+            cors_allowed_origins: self.cors_allowed_origins,
         };
+        for o in &settings.cors_allowed_origins {
+            let ok = url::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.path() == "/" && !o.ends_with('/')
+            });
+            if !ok {
+                return Err(Error::Config(format!(
+                    "cors_allowed_origins: {o:?} is not an origin like https://app.example.com"
+                )));
+            }
+        }
         let inner = Inner {
             settings,
             store,
@@ -377,6 +415,7 @@ impl ProviderBuilder {
             keys,
             discovery: bytes::Bytes::new(),
             templates,
+            limiters: crate::rate_limit::Limiters::new(self.rate_limits),
             client_auth_cache: crate::client_auth::VerifiedSecrets::new(),
             user_hook: self.user_hook,
             client_hook: self.client_hook,

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use idp_core::{Algorithm, HumanDuration};
 use idp_server::manage::{NewClient, NewUser};
 use idp_server::store::{MemoryStore, SqliteStore, Store};
-use idp_server::{EncryptionKey, Error, Provider};
+use idp_server::{EncryptionKey, Error, Provider, RateLimits};
 use serde::Deserialize;
 
 const DEV_ISSUER: &str = "http://localhost:4000";
@@ -213,8 +213,18 @@ struct FileConfig {
     scopes_supported: Option<Vec<String>>,
     session_ttl: Option<HumanDuration>,
     templates_dir: Option<PathBuf>,
+    cors_allowed_origins: Option<Vec<String>>,
+    rate_limits: Option<RateLimitConfig>,
     #[serde(default)]
     insecure_allow_http_redirect_uris: bool,
+}
+
+/// `[rate_limits]` in the configuration file; 0 turns a limit off.
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct RateLimitConfig {
+    login_attempts_per_minute: Option<u32>,
+    client_requests_per_second: Option<u32>,
 }
 
 fn load_config(path: Option<&Path>) -> Result<FileConfig, Error> {
@@ -352,6 +362,24 @@ async fn build_provider(
     if let Some(dir) = &file.templates_dir {
         b = b.templates_dir(dir.clone());
     }
+    if let Some(origins) = &file.cors_allowed_origins {
+        b = b.cors_allowed_origins(origins.clone());
+    }
+    // --dev turns rate limits off unless the file sets them.
+    let mut limits = if dev {
+        RateLimits::insecure_none()
+    } else {
+        RateLimits::default()
+    };
+    if let Some(r) = file.rate_limits {
+        if let Some(n) = r.login_attempts_per_minute {
+            limits.login_attempts_per_minute = n;
+        }
+        if let Some(n) = r.client_requests_per_second {
+            limits.client_requests_per_second = n;
+        }
+    }
+    b = b.rate_limits(limits);
     if file.insecure_allow_http_redirect_uris {
         b = b.insecure_allow_http_redirect_uris();
     }

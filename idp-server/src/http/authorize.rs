@@ -543,6 +543,24 @@ async fn authorize(
                 .ok()
                 .flatten()
                 .unwrap_or("");
+            if let Err(wait) = inner
+                .limiters
+                .login(req.client.tenant_id.as_deref(), &email)
+            {
+                let mut resp = login_page(
+                    inner,
+                    headers,
+                    &req,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some("Too many sign-in attempts. Wait a minute and try again."),
+                    &email,
+                );
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(wait.as_secs().max(1)),
+                );
+                return resp;
+            }
             let user = if email.is_empty() || password.is_empty() {
                 None
             } else {

@@ -8,13 +8,23 @@ use idp_core::{ErrorCode, ErrorResponse};
 #[derive(Debug)]
 pub(crate) struct OAuthError {
     body: ErrorResponse,
+    /// Set for rate-limited requests: 429 with `Retry-After`.
+    retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub(crate) fn new(code: ErrorCode) -> Self {
         Self {
             body: ErrorResponse::new(code),
+            retry_after: None,
         }
+    }
+
+    /// Too many requests: 429 with `Retry-After` (seconds, at least 1).
+    pub(crate) fn too_many(retry_after: std::time::Duration) -> Self {
+        let mut e = Self::new(ErrorCode::TemporarilyUnavailable).describe("too many requests");
+        e.retry_after = Some(retry_after.as_secs().max(1));
+        e
     }
 
     pub(crate) fn describe(mut self, d: impl AsRef<str>) -> Self {
@@ -39,7 +49,10 @@ impl OAuthError {
 
 impl From<ErrorResponse> for OAuthError {
     fn from(body: ErrorResponse) -> Self {
-        Self { body }
+        Self {
+            body,
+            retry_after: None,
+        }
     }
 }
 
@@ -51,11 +64,20 @@ pub(crate) fn no_store(resp: &mut Response) {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let status =
-            StatusCode::from_u16(self.body.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = match self.retry_after {
+            Some(_) => StatusCode::TOO_MANY_REQUESTS,
+            None => {
+                StatusCode::from_u16(self.body.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+        };
+        let retry_after = self.retry_after;
         let is_client = self.body.error == ErrorCode::InvalidClient;
         let mut resp = (status, axum::Json(self.body)).into_response();
         no_store(&mut resp);
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if is_client {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -15,7 +15,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use bytes::Bytes;
-use http::{HeaderMap, header};
+use http::{HeaderMap, HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::http::error::OAuthError;
 use crate::provider::{Inner, Provider};
@@ -56,26 +58,53 @@ impl Provider {
     /// under a prefix works when the issuer includes that prefix.
     pub fn router(&self) -> Router {
         let state = Arc::clone(&self.inner);
-        Router::new()
+        let settings = &self.inner.settings;
+        // Public documents: readable from any origin.
+        let public_cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::any())
+            .allow_methods([Method::GET]);
+        let public = Router::new()
             .route(paths::DISCOVERY, get(meta::discovery))
             .route(paths::AS_METADATA, get(meta::discovery))
             .route(paths::JWKS, get(meta::jwks))
-            .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
+            .layer(public_cors);
+        // Endpoints a browser app may call directly, only from configured origins.
+        let origins: Vec<HeaderValue> = settings
+            .cors_allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        let app_cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+        let browser_apis = Router::new()
             .route(paths::TOKEN, post(token::token))
             .route(
                 paths::USERINFO,
                 get(session_endpoints::userinfo_get).post(session_endpoints::userinfo_post),
             )
+            .route(paths::REVOKE, post(tokeninfo::revoke))
+            .layer(app_cors);
+        let mut router = Router::new()
+            .merge(public)
+            .merge(browser_apis)
+            .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
             .route(
                 paths::LOGOUT,
                 get(session_endpoints::logout_get).post(session_endpoints::logout_post),
             )
             .route(paths::INTROSPECT, post(tokeninfo::introspect))
-            .route(paths::REVOKE, post(tokeninfo::revoke))
             .route(paths::LIVE, get(meta::live))
             .route(paths::READY, get(meta::ready))
-            .layer(DefaultBodyLimit::max(64 * 1024))
-            .with_state(state)
+            .layer(DefaultBodyLimit::max(64 * 1024));
+        if settings.issuer.starts_with("https://") {
+            router = router.layer(SetResponseHeaderLayer::if_not_present(
+                header::STRICT_TRANSPORT_SECURITY,
+                HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+            ));
+        }
+        router.with_state(state)
     }
 }
 

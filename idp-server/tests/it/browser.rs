@@ -168,6 +168,20 @@ pub async fn setup(s: &TestServer) -> String {
     u.id
 }
 
+pub async fn web_client_on(p: &idp_server::Provider, id: &str) {
+    p.clients()
+        .insert(NewClient {
+            client_id: id.into(),
+            secret: Some(format!("{id}-secret").as_str().into()),
+            redirect_uris: vec![REDIRECT.into()],
+            allowed_scopes: vec!["openid".into()],
+            first_party: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
 pub async fn web_client(s: &TestServer, id: &str, first_party: bool) {
     s.provider
         .clients()

@@ -9,6 +9,7 @@ mod client_credentials;
 mod common;
 mod discovery;
 mod flows;
+mod hardening;
 mod keys;
 mod manage;
 mod mount;
