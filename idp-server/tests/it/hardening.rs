@@ -10,10 +10,10 @@ use crate::browser::{Browser, PASSWORD, REDIRECT, setup};
 use crate::common::{KEY, TestServer};
 
 fn limits(login: u32, client: u32) -> RateLimits {
-    let mut l = RateLimits::default();
-    l.login_attempts_per_minute = login;
-    l.client_requests_per_second = client;
-    l
+    RateLimits {
+        login_attempts_per_minute: login,
+        client_requests_per_second: client,
+    }
 }
 
 #[tokio::test]
