@@ -71,9 +71,7 @@ impl Provider {
     /// issuer's path (for issuer `https://example.com/auth`, `/auth/oauth/token` and so on)
     /// and passes every other request to the wrapped service.
     pub fn layer(&self) -> ProviderLayer {
-        let prefix = url::Url::parse(self.issuer())
-            .map(|u| u.path().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
+        let prefix = crate::http::issuer_path(self.issuer());
         ProviderLayer {
             router: self.router(),
             prefix,
@@ -128,6 +126,13 @@ impl<S> ProviderService<S> {
 
     /// The path relative to the provider if the request is for one of its endpoints.
     fn provider_path<'a>(&self, path: &'a str) -> Option<&'a str> {
+        // RFC 8414 §3.1: the metadata URL of an issuer with a path inserts the well-known
+        // segment before it.
+        if !self.prefix.is_empty()
+            && path.strip_prefix(paths::AS_METADATA) == Some(self.prefix.as_str())
+        {
+            return Some(paths::AS_METADATA);
+        }
         let rest = path.strip_prefix(self.prefix.as_str())?;
         paths::ALL.contains(&rest).then_some(rest)
     }

@@ -48,7 +48,11 @@ pub(crate) fn discovery_document(inner: &Inner) -> bytes::Bytes {
     token_auth.push("none".into());
     m.token_endpoint_auth_methods_supported = Some(token_auth);
     m.introspection_endpoint_auth_methods_supported = Some(auth.clone());
-    m.revocation_endpoint_auth_methods_supported = Some(auth);
+    // Public clients revoke their own tokens at logout (RFC 7009 §2.1); only confidential
+    // clients may introspect.
+    let mut revoke_auth = auth;
+    revoke_auth.push("none".into());
+    m.revocation_endpoint_auth_methods_supported = Some(revoke_auth);
     m.subject_types_supported = Some(vec!["public".into()]);
     m.id_token_signing_alg_values_supported = Some(vec![s.id_token_alg.as_str().to_owned()]);
     m.code_challenge_methods_supported = Some(vec!["S256".into()]);

@@ -106,6 +106,36 @@ impl Provider {
         }
         router.with_state(state)
     }
+
+    /// Routes that belong at the root of the host rather than under the issuer's path: for
+    /// an issuer with a path (`https://example.com/idp`), the RFC 8414 §3.1 metadata URL
+    /// `/.well-known/oauth-authorization-server/idp`. Merge it into the application's
+    /// root router next to `nest("/idp", provider.router())`; it is empty for an issuer
+    /// without a path. [`Provider::layer`] serves it by itself.
+    pub fn root_router(&self) -> Router {
+        let path = issuer_path(&self.inner.settings.issuer);
+        if path.is_empty() {
+            return Router::new();
+        }
+        Router::new()
+            .route(
+                &format!("{}{path}", paths::AS_METADATA),
+                get(meta::discovery),
+            )
+            .layer(
+                CorsLayer::new()
+                    .allow_origin(AllowOrigin::any())
+                    .allow_methods([Method::GET]),
+            )
+            .with_state(Arc::clone(&self.inner))
+    }
+}
+
+/// The issuer's path without a trailing slash (`""` at the root).
+pub(crate) fn issuer_path(issuer: &str) -> String {
+    url::Url::parse(issuer)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
 }
 
 pub(crate) type State = axum::extract::State<Arc<Inner>>;

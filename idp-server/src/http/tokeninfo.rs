@@ -20,7 +20,12 @@ struct Request {
     hint: Option<TokenTypeHint>,
 }
 
-async fn read(inner: &Inner, headers: &HeaderMap, body: &Bytes) -> Result<Request, OAuthError> {
+async fn read(
+    inner: &Inner,
+    headers: &HeaderMap,
+    body: &Bytes,
+    public_allowed: bool,
+) -> Result<Request, OAuthError> {
     let pairs = form_pairs(headers, body)?;
     let client_id = single(&pairs, "client_id")?;
     let secret = single(&pairs, "client_secret")?.map(ClientSecret::new);
@@ -28,6 +33,11 @@ async fn read(inner: &Inner, headers: &HeaderMap, body: &Bytes) -> Result<Reques
     let hint = single(&pairs, "token_type_hint")?.and_then(TokenTypeHint::parse);
     let creds = presented(headers, client_id, secret.as_ref())?;
     let client = authenticate(inner, creds).await?;
+    if client.is_public() && !public_allowed {
+        return Err(OAuthError::invalid_client(
+            "introspection needs a confidential client",
+        ));
+    }
     let token = token.ok_or_else(|| OAuthError::invalid_request("missing token"))?;
     Ok(Request {
         client,
@@ -70,7 +80,7 @@ pub(crate) async fn introspect(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let req = read(&inner, &headers, &body).await?;
+        let req = read(&inner, &headers, &body, false).await?;
         let found = match req.hint {
             Some(TokenTypeHint::RefreshToken) => match refresh_info(&inner, &req).await? {
                 Some(r) => Some(r),
@@ -158,7 +168,7 @@ pub(crate) async fn revoke(
     body: Bytes,
 ) -> Response {
     let result = async {
-        let req = read(&inner, &headers, &body).await?;
+        let req = read(&inner, &headers, &body, true).await?;
         // RFC 7009 §2.2: an invalid or unknown token, or one of another client, is not an
         // error; the answer is 200 either way.
         let hash = sha256_b64url(req.token.as_bytes());

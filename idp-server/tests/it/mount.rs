@@ -136,6 +136,18 @@ async fn tower_layer_in_front_of_a_plain_service() {
         let router = axum::Router::new().fallback_service(svc);
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         check(&base, &issuer).await;
+        // RFC 8414 §3.1: the metadata of an issuer with a path, at the path-inserted URL.
+        if !prefix.is_empty() {
+            let m: serde_json::Value = reqwest::get(format!(
+                "{base}/.well-known/oauth-authorization-server{prefix}"
+            ))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+            assert_eq!(m["issuer"], issuer);
+        }
         // Paths outside the provider's set go to the app even under the prefix.
         let r = reqwest::get(format!("{issuer}/oauth/unknown"))
             .await
