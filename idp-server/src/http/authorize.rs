@@ -137,12 +137,12 @@ pub(crate) fn redirect_uri_registered(client: &Client, uri: &str) -> bool {
     })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prompt {
-    Default,
-    None,
-    Login,
-    Consent,
+/// The `prompt` values (OIDC Core §3.1.2.1); `none` never comes with another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Prompt {
+    none: bool,
+    login: bool,
+    consent: bool,
 }
 
 /// The checked authorization request.
@@ -258,20 +258,18 @@ fn check_request(
         ));
     }
     let prompt = match one(pairs, "prompt")? {
-        None => Prompt::Default,
+        None => Prompt::default(),
         Some(p) => {
             let values: Vec<&str> = p.split(' ').filter(|v| !v.is_empty()).collect();
             if values.contains(&"none") && values.len() > 1 {
                 return Err((ErrorCode::InvalidRequest, "prompt=none cannot be combined"));
             }
-            if values.contains(&"none") {
-                Prompt::None
-            } else if values.contains(&"login") {
-                Prompt::Login
-            } else if values.contains(&"consent") {
-                Prompt::Consent
-            } else {
-                Prompt::Default
+            // `select_account` and unknown values are ignored: there is one account per
+            // browser session.
+            Prompt {
+                none: values.contains(&"none"),
+                login: values.contains(&"login"),
+                consent: values.contains(&"consent"),
             }
         }
     };
@@ -633,6 +631,9 @@ async fn authorize(
                         return server_error(inner, e);
                     }
                     just_consented = true;
+                    // The consent form is shown only after sign-in passed every check of
+                    // this request (prompt=login, max_age, id_token_hint); do not ask again.
+                    fresh_login = true;
                 }
                 _ => return back.error(ErrorCode::AccessDenied, "the user denied the request"),
             }
@@ -648,13 +649,13 @@ async fn authorize(
         None => true,
         Some((s, u)) => {
             !fresh_login
-                && (req.prompt == Prompt::Login
+                && (req.prompt.login
                     || req.max_age.is_some_and(|m| s.auth_time + m < now)
                     || req.hint_sub.as_ref().is_some_and(|sub| *sub != u.id))
         }
     };
     if needs_login {
-        if req.prompt == Prompt::None {
+        if req.prompt.none {
             return back.error(ErrorCode::LoginRequired, "the user is not signed in");
         }
         let email = req.login_hint.clone().unwrap_or_default();
@@ -676,8 +677,8 @@ async fn authorize(
             Err(e) => return server_error(inner, e),
         };
         let covered = consent.is_some_and(|c| scope.is_subset(&c.scope));
-        if !covered || req.prompt == Prompt::Consent {
-            if req.prompt == Prompt::None {
+        if !covered || req.prompt.consent {
+            if req.prompt.none {
                 return back.error(ErrorCode::ConsentRequired, "the user has not consented");
             }
             let mut resp = consent_page(inner, headers, &req, &user, &scope);

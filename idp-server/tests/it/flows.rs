@@ -878,3 +878,30 @@ async fn a_tenants_client_never_signs_in_another_tenants_user() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn prompt_login_with_consent_does_not_loop() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    web_client(&s, "third-party", false).await;
+    let b = Browser::new();
+    let params = [
+        ("client_id", "third-party"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("prompt", "login consent"),
+        ("max_age", "0"),
+    ];
+    let login = b.authorize(&s, &params).await;
+    let consent = b.login(&s, &login, "ada@example.com", PASSWORD).await;
+    assert!(consent.is_consent_form(), "{}", consent.body);
+    let done = b.consent(&s, &consent, "allow").await;
+    assert!(done.redirect_params().contains_key("code"), "{}", done.body);
+    // Consent is now stored, but prompt=login consent asks for both again.
+    let login = b.authorize(&s, &params).await;
+    assert!(login.is_login_form());
+    let consent = b.login(&s, &login, "ada@example.com", PASSWORD).await;
+    assert!(consent.is_consent_form(), "{}", consent.body);
+    s.stop().await;
+}
