@@ -211,7 +211,10 @@ impl SigningKey {
             Pair::Ec(kp) => {
                 let point = kp.public_key().as_ref();
                 // Uncompressed point: 0x04 || x || y.
-                let (x, y) = point.get(1..).unwrap_or_default().split_at(32);
+                let (x, y) = point
+                    .get(1..)
+                    .and_then(|p| p.split_at_checked(32))
+                    .unwrap_or((&[], &[]));
                 Jwk::ec("P-256", x, y)
             }
             Pair::Ed(kp) => Jwk::ed25519(kp.public_key().as_ref()),
