@@ -37,7 +37,7 @@ struct Cli {
 
 #[derive(Args, Debug)]
 struct Global {
-    /// Database URL: sqlite://PATH (default sqlite://idp.db) or memory:
+    /// Database URL: sqlite://PATH (default sqlite://idp.db), postgres://USER@HOST/DB or memory:
     #[arg(long = "db", env = "IDP_DATABASE_URL", global = true)]
     db: Option<String>,
     /// TOML configuration file.
@@ -249,8 +249,16 @@ async fn open_store(url: &str) -> Result<Arc<dyn Store>, Error> {
     if sqlite_path(url).is_some() {
         return Ok(Arc::new(SqliteStore::connect(url).await?));
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(
+            idp_server::store::PostgresStore::connect(url).await?,
+        ));
+    }
+    // Only the scheme: the rest of a mistyped URL may hold a password.
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
     Err(Error::Config(format!(
-        "unsupported database URL {url:?}: use sqlite://PATH or memory:"
+        "unsupported database URL (scheme {scheme:?}): use sqlite://PATH, \
+         postgres://USER@HOST/DB (or postgresql://...) or memory:"
     )))
 }
 
@@ -274,6 +282,15 @@ fn resolve_encryption_key(
         return std::fs::read_to_string(path)
             .map(|s| s.trim().to_owned())
             .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())));
+    }
+    if dev && key_file.is_none() && db_url != "memory:" {
+        // A generated key that is not kept would leave the stored signing keys unreadable
+        // after a restart or on another replica.
+        return Err(Error::Config(
+            "--dev keeps a generated key only beside a SQLite file; with this database set \
+             IDP_ENCRYPTION_KEY (at least 32 bytes)"
+                .into(),
+        ));
     }
     if dev {
         let secret = EncryptionKey::generate_secret();

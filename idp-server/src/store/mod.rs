@@ -1,11 +1,13 @@
 //! Storage: the records the provider keeps and the [`Store`] trait every backend implements.
 //!
 //! Three backends share one conformance suite (`tests/it/storage.rs`): [`MemoryStore`] for
-//! tests, `SqliteStore` (the embedded default) and, later, PostgreSQL. Every time is whole
+//! tests, `SqliteStore` (the embedded default) and `PostgresStore` (replicas sharing one
+//! database). Every time is whole
 //! seconds since the Unix epoch. Opaque tokens (codes, refresh tokens, session ids) are stored
 //! only as SHA-256 hashes (`idp_core::sha256_b64url`).
 
 mod memory;
+mod postgres;
 mod sqlite;
 
 use std::fmt;
@@ -15,6 +17,7 @@ use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use serde_json::{Map, Value};
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Why a storage operation failed.

@@ -5,10 +5,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use idp_server::store::{
-    AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, MemoryStore,
+    AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, MemoryStore, PostgresStore,
     RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, SqliteStore, Store,
     StoreError, User,
 };
@@ -75,6 +77,7 @@ async fn conformance(store: Arc<dyn Store>) {
     sessions(s).await;
     consents(s).await;
     revoked_access_tokens(s).await;
+    nul_keys(s).await;
     purge(s).await;
 }
 
@@ -882,6 +885,56 @@ async fn revoked_access_tokens(s: &dyn Store) {
     assert!(!s.is_access_token_revoked("jti-2").await.unwrap());
 }
 
+// ---- keys no backend can hold ----
+
+/// Lookups by a key with a NUL character (which a request can carry, and which PostgreSQL
+/// text cannot hold) find nothing; they are not backend errors.
+async fn nul_keys(s: &dyn Store) {
+    assert_eq!(s.get_user("u-alice\0").await.unwrap(), None);
+    assert_eq!(
+        s.find_user_by_email(Some("acme"), "alice@example.com\0")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.find_user_by_email(Some("acme\0"), "alice@example.com")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.find_user_by_email(None, "\0").await.unwrap(), None);
+    assert!(s.list_users(Some("acme\0")).await.unwrap().is_empty());
+    assert_not_found(
+        s.update_user(&user("u-alice\0", Some("acme"), "nul@example.com", NOW))
+            .await,
+    );
+    assert!(!s.delete_user("u-alice\0").await.unwrap());
+    assert_eq!(s.get_client("web\0").await.unwrap(), None);
+    assert!(s.list_clients(Some("acme\0")).await.unwrap().is_empty());
+    assert!(!s.delete_client("web\0").await.unwrap());
+    assert_not_found(s.retire_key("k-ed\0", NOW, NOW).await);
+    assert_eq!(
+        s.consume_code("code-1\0", NOW).await.unwrap(),
+        ConsumeOutcome::NotFound
+    );
+    assert_eq!(s.get_refresh_token("rt-1\0").await.unwrap(), None);
+    let successor = refresh("rt-nul-next", "fam-nul", NOW, NOW + 60);
+    assert_eq!(
+        s.rotate_refresh_token("rt-1\0", &successor, NOW)
+            .await
+            .unwrap(),
+        ConsumeOutcome::NotFound
+    );
+    assert_eq!(s.get_refresh_token("rt-nul-next").await.unwrap(), None);
+    assert_eq!(s.revoke_refresh_family("fam-1\0", NOW).await.unwrap(), 0);
+    assert_eq!(s.get_session("sess-2\0", NOW).await.unwrap(), None);
+    assert!(!s.delete_session("sess-2\0").await.unwrap());
+    assert_eq!(s.get_consent("u-alice\0", "web").await.unwrap(), None);
+    assert_eq!(s.get_consent("u-alice", "web\0").await.unwrap(), None);
+    assert!(!s.is_access_token_revoked("jti-1\0").await.unwrap());
+}
+
 // ---- housekeeping ----
 
 async fn purge(s: &dyn Store) {
@@ -1062,12 +1115,226 @@ async fn sqlite_survives_reopen() {
     );
 }
 
-#[tokio::test]
+// ---- PostgreSQL (only with IDP_TEST_POSTGRES_URL) ----
+
+/// The server to test against, e.g. `postgres://postgres@127.0.0.1:5432/test`; `None`
+/// (after saying so) when unset.
+fn postgres_url() -> Option<String> {
+    match std::env::var("IDP_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("skipped: IDP_TEST_POSTGRES_URL not set");
+            None
+        }
+    }
+}
+
+/// A fresh, uniquely named schema in the test database, dropped (with everything in it) when
+/// this value is dropped, also when a test fails. Stores opened on [`PgScratch::url`] create
+/// their tables, and sqlx's `_sqlx_migrations`, inside it, so reruns and concurrent test
+/// binaries never see each other's rows.
+struct PgScratch {
+    base_url: String,
+    schema: String,
+}
+
+impl PgScratch {
+    async fn new(base_url: &str) -> Self {
+        use sqlx::Connection;
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let schema = format!(
+            "idp_test_{}_{nanos}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut conn = sqlx::PgConnection::connect(base_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        Self {
+            base_url: base_url.to_owned(),
+            schema,
+        }
+    }
+
+    /// The base URL with the scratch schema as the whole `search_path` (and as the
+    /// application name, by which the cleanup finds connections a failed test left open).
+    fn url(&self) -> String {
+        let sep = if self.base_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{sep}options[search_path]={schema}&application_name={schema}",
+            self.base_url,
+            schema = self.schema
+        )
+    }
+
+    /// The tables of the scratch schema.
+    async fn tables(&self) -> Vec<String> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.base_url).await.unwrap();
+        let tables = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = $1 ORDER BY table_name",
+        )
+        .bind(&self.schema)
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        tables
+    }
+}
+
+impl Drop for PgScratch {
+    fn drop(&mut self) {
+        let base_url = self.base_url.clone();
+        let schema = self.schema.clone();
+        // Drop runs inside the test's runtime (or while unwinding): use a thread of our own.
+        let outcome = std::thread::spawn(move || -> Result<(), String> {
+            use sqlx::Connection;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&base_url).await?;
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&schema)
+                .execute(&mut conn)
+                .await?;
+                sqlx::query("SET lock_timeout = '10s'")
+                    .execute(&mut conn)
+                    .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await
+            })
+            .map_err(|e| e.to_string())
+        })
+        .join();
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test schema {}: {e}", self.schema),
+            Err(_) => eprintln!("could not drop test schema {}", self.schema),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_store_conformance() {
-    let Ok(_url) = std::env::var("IDP_TEST_POSTGRES_URL") else {
-        println!("skipped: IDP_TEST_POSTGRES_URL not set");
+    let Some(base) = postgres_url() else {
         return;
     };
-    // The hook for the PostgreSQL store: connect to `_url` and run `conformance` on it.
-    panic!("IDP_TEST_POSTGRES_URL is set, but there is no PostgreSQL store to test yet");
+    let scratch = PgScratch::new(&base).await;
+    let store = PostgresStore::connect(&scratch.url()).await.unwrap();
+    // The migrations ran inside the scratch schema.
+    let tables = scratch.tables().await;
+    for table in ["_sqlx_migrations", "users", "refresh_tokens"] {
+        assert!(tables.iter().any(|t| t == table), "{table} in {tables:?}");
+    }
+    conformance(Arc::new(store.clone())).await;
+    store.close().await;
+
+    // Connecting again finds the migrations applied and the data kept.
+    let again = PostgresStore::connect(&scratch.url()).await.unwrap();
+    assert!(again.get_user("u-alice").await.unwrap().is_some());
+    again.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_two_stores_share_data() {
+    let Some(base) = postgres_url() else {
+        return;
+    };
+    let scratch = PgScratch::new(&base).await;
+    let url = scratch.url();
+    // Replicas starting at once on an empty database: the migrations run once, under
+    // sqlx's advisory lock, and every replica connects.
+    let (a, b, c, d) = tokio::join!(
+        PostgresStore::connect(&url),
+        PostgresStore::connect(&url),
+        PostgresStore::connect(&url),
+        PostgresStore::connect(&url),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    c.unwrap().close().await;
+    d.unwrap().close().await;
+
+    // A user inserted through one store is seen through the other, and the e-mail stays
+    // unique across them.
+    let alice = full_user();
+    a.insert_user(&alice).await.unwrap();
+    assert_eq!(b.get_user("u-alice").await.unwrap(), Some(alice.clone()));
+    assert_eq!(
+        b.find_user_by_email(Some("acme"), "ALICE@example.com")
+            .await
+            .unwrap(),
+        Some(alice)
+    );
+    assert_conflict(
+        b.insert_user(&user("u-other", Some("acme"), "alice@EXAMPLE.com", NOW))
+            .await,
+    );
+
+    // A code consumed through one store is a replay through the other.
+    let c1 = code("code-shared", NOW + 60);
+    a.insert_code(&c1).await.unwrap();
+    let mut consumed = c1;
+    consumed.consumed_at = Some(NOW + 1);
+    assert_eq!(
+        a.consume_code("code-shared", NOW + 1).await.unwrap(),
+        ConsumeOutcome::Consumed(consumed.clone())
+    );
+    assert_eq!(
+        b.consume_code("code-shared", NOW + 2).await.unwrap(),
+        ConsumeOutcome::AlreadyUsed(consumed)
+    );
+
+    // Replicas racing to rotate one refresh token: exactly one wins.
+    a.insert_refresh_token(&refresh("rt-shared", "fam-shared", NOW, NOW + 3600))
+        .await
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|i| {
+            let store: Arc<dyn Store> = Arc::new(if i % 2 == 0 { a.clone() } else { b.clone() });
+            let barrier = barrier.clone();
+            let successor = refresh(&format!("rt-shared-{i}"), "fam-shared", NOW + 1, NOW + 9);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .rotate_refresh_token("rt-shared", &successor, NOW + 1)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut consumed = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            ConsumeOutcome::Consumed(_) => consumed += 1,
+            ConsumeOutcome::AlreadyUsed(_) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(consumed, 1);
+
+    a.close().await;
+    b.close().await;
 }
