@@ -332,13 +332,13 @@ async fn build_provider(
         .clone()
         .or_else(|| file.database_url.clone())
         .unwrap_or_else(|| "sqlite://idp.db".to_owned());
-    let store = open_store(&db).await?;
     let key = resolve_encryption_key(
         global.encryption_key.clone(),
         file.encryption_key.clone(),
         &db,
         dev,
     )?;
+    let store = open_store(&db).await?;
     let issuer = issuer
         .or_else(|| file.issuer.clone())
         .unwrap_or_else(|| DEV_ISSUER.to_owned());

@@ -371,3 +371,35 @@ async fn config_file_sets_issuer_and_lifetimes_and_flags_win() {
     let (ok, _, err) = output(d, &["serve", "--config", "bad.toml"]).await;
     assert!(!ok && err.contains("isuer"), "{err}");
 }
+
+#[tokio::test]
+async fn dev_mode_refuses_a_key_it_could_not_keep_and_urls_are_not_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = output(
+        dir.path(),
+        &[
+            "serve",
+            "--dev",
+            "--db",
+            "postgres://idp@127.0.0.1:1/idp",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .await;
+    assert!(!ok && err.contains("IDP_ENCRYPTION_KEY"), "{err}");
+    let (ok, _, err) = output(
+        dir.path(),
+        &[
+            "users",
+            "list",
+            "--db",
+            "postgress://admin:hunter2@db/idp",
+            "--encryption-key",
+            "k".repeat(32).as_str(),
+        ],
+    )
+    .await;
+    assert!(!ok && err.contains("unsupported database URL"), "{err}");
+    assert!(!err.contains("hunter2"), "password echoed: {err}");
+}

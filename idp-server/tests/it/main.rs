@@ -13,5 +13,6 @@ mod hardening;
 mod keys;
 mod manage;
 mod mount;
+mod replicas;
 mod storage;
 mod tokeninfo;

@@ -1119,7 +1119,7 @@ async fn sqlite_survives_reopen() {
 
 /// The server to test against, e.g. `postgres://postgres@127.0.0.1:5432/test`; `None`
 /// (after saying so) when unset.
-fn postgres_url() -> Option<String> {
+pub(crate) fn postgres_url() -> Option<String> {
     match std::env::var("IDP_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
@@ -1133,13 +1133,13 @@ fn postgres_url() -> Option<String> {
 /// this value is dropped, also when a test fails. Stores opened on [`PgScratch::url`] create
 /// their tables, and sqlx's `_sqlx_migrations`, inside it, so reruns and concurrent test
 /// binaries never see each other's rows.
-struct PgScratch {
+pub(crate) struct PgScratch {
     base_url: String,
     schema: String,
 }
 
 impl PgScratch {
-    async fn new(base_url: &str) -> Self {
+    pub(crate) async fn new(base_url: &str) -> Self {
         use sqlx::Connection;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let nanos = SystemTime::now()
@@ -1165,7 +1165,7 @@ impl PgScratch {
 
     /// The base URL with the scratch schema as the whole `search_path` (and as the
     /// application name, by which the cleanup finds connections a failed test left open).
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let sep = if self.base_url.contains('?') {
             '&'
         } else {
