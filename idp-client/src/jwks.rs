@@ -175,12 +175,24 @@ impl JwksCache {
     }
 
     /// Validates `token` with `policy` against the cached keys, refetching once (within the
-    /// cooldown) if its `kid` is unknown.
+    /// cooldown) if its `kid` is unknown. Tokens that no key could make valid (`alg: none`,
+    /// HMAC or another algorithm outside the policy, malformed) are refused without a fetch.
     pub async fn validate<C: DeserializeOwned>(
         &self,
         policy: &ValidationPolicy,
         token: &str,
     ) -> Result<Validated<C>, Error> {
+        // Refuse first what no key could make valid (not a JWS, `alg` outside the policy's
+        // allow-list, `crit`, no signature): such tokens with made-up key ids must not cost
+        // a fetch. Against an empty key set the validator stops at the key lookup.
+        match policy.validate::<serde::de::IgnoredAny>(
+            token,
+            &VerificationKeys::default(),
+            &*self.inner.clock,
+        ) {
+            Err(idp_core::Error::InvalidToken(TokenError::UnknownKey)) | Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
         let kid = peek_kid(token)?;
         let keys = self.keys_for(kid.as_deref()).await?;
         Ok(policy.validate::<C>(token, &keys, &*self.inner.clock)?)

@@ -118,6 +118,30 @@ async fn a_flood_of_unknown_kids_costs_one_fetch_per_cooldown() {
 }
 
 #[tokio::test]
+async fn tokens_no_key_could_validate_cost_no_fetch() {
+    let fake = Fake::start().await;
+    let c = cache(&fake);
+    check(&fake, &c, "k1").await.unwrap();
+    fake.advance(60); // past the cooldown: an unknown kid would refetch now
+    let b64 = |v: &Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let claims = b64(&json!({"iss": fake.issuer, "aud": "api", "exp": T0 + 86_400}));
+    for header in [
+        json!({"alg": "none", "kid": "made-up-1"}),
+        json!({"alg": "HS256", "kid": "made-up-2"}),
+        json!({"alg": "RS256", "kid": "made-up-3"}), // allowed by nobody here
+        json!({"alg": "ES256", "kid": "made-up-4", "crit": ["x"]}),
+    ] {
+        let t = format!("{}.{claims}.c2ln", b64(&header));
+        let e = c.validate::<Value>(&policy(&fake), &t).await.unwrap_err();
+        assert!(matches!(e, Error::Token(_)), "{e}");
+    }
+    assert_eq!(fake.jwks_hits(), 1, "a hopeless token caused a JWKS fetch");
+}
+
+#[tokio::test]
 async fn failing_endpoint_serves_stale_keys_then_errors_after_the_bound() {
     let fake = Fake::start().await;
     *fake.state.jwks_cache_control.lock().unwrap() = Some("max-age=300".into());
