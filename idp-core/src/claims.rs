@@ -83,6 +83,9 @@ pub enum TokenUse {
 /// Access-token claims in the RFC 9068 profile, plus idp's `tenant` and `token_use`, plus
 /// your own claims `C` (flattened into the same JSON object).
 ///
+/// A field of `C` must not share a name with a claim modelled here (`tenant`, `scope`, …):
+/// the named field takes the value and `C` would miss it.
+///
 /// ```
 /// use idp_core::{AccessTokenClaims, Audience, TokenUse};
 /// let c: AccessTokenClaims = AccessTokenClaims::new("https://id.example", "svc-1", Audience::single("api"), 100, 1000, "jti-1", "svc-1", TokenUse::Service);
