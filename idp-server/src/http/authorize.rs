@@ -620,7 +620,21 @@ async fn authorize(
             };
             match super::single(&pairs, "decision").ok().flatten() {
                 Some("allow") => {
-                    let scope = restrict_to_user(&req.scope, user);
+                    // What was granted before stays granted.
+                    let mut scope = restrict_to_user(&req.scope, user);
+                    match inner
+                        .store
+                        .get_consent(&user.id, &req.client.client_id)
+                        .await
+                    {
+                        Ok(Some(previous)) => {
+                            for s in previous.scope.iter() {
+                                scope.insert(s);
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => return server_error(inner, e),
+                    }
                     let rec = ConsentRecord::new(
                         user.id.clone(),
                         req.client.client_id.clone(),

@@ -660,6 +660,21 @@ async fn consent_is_asked_remembered_and_asked_again_on_prompt_consent() {
         )
         .await;
     assert_eq!(page.redirect_params()["error"], "consent_required");
+    // Consenting to a narrower request later keeps what was granted before.
+    let narrow = [
+        ("client_id", "third-party"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("prompt", "consent"),
+    ];
+    let consent = b.authorize(&s, &narrow).await;
+    b.consent(&s, &consent, "allow").await;
+    let page = b.authorize(&s, &base).await;
+    assert!(
+        page.redirect_params().contains_key("code"),
+        "the earlier consent to email was lost"
+    );
     s.stop().await;
 }
 
