@@ -8,6 +8,7 @@
 
 mod memory;
 mod postgres;
+mod rows;
 mod sqlite;
 
 use std::fmt;
