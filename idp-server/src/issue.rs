@@ -2,7 +2,7 @@
 
 use idp_core::{
     AccessTokenClaims, Algorithm, Audience, IdTokenClaims, RefreshToken, Scope, TokenResponse,
-    TokenUse, ValidationPolicy, at_hash, sha256_b64url,
+    TokenUse, at_hash, sha256_b64url,
 };
 
 use crate::http::error::OAuthError;
@@ -55,7 +55,8 @@ pub(crate) fn restrict_to_user(scope: &Scope, user: &User) -> Scope {
     }
 }
 
-fn sign<T: serde::Serialize>(
+/// Signs `claims` with the key that signs `alg` tokens at `now`.
+pub(crate) fn sign<T: serde::Serialize>(
     inner: &Inner,
     alg: Algorithm,
     typ: &str,
@@ -178,15 +179,10 @@ pub(crate) fn parse_id_token_hint(inner: &Inner, token: &str) -> Option<IdTokenC
     if token.len() > 16 * 1024 {
         return None;
     }
-    let policy = ValidationPolicy::builder()
-        .issuer(inner.settings.issuer.clone())
-        .insecure_any_audience()
-        .insecure_allow_expired()
-        .algorithms([inner.settings.id_token_alg])
-        .build()
-        .ok()?;
     let snap = inner.keys.snapshot();
-    policy
+    inner
+        .policies
+        .id_token_hint
         .validate::<IdTokenClaims>(token, &snap.verification, inner.clock.as_ref())
         .ok()
         .map(|v| v.claims)

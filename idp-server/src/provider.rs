@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use idp_core::{Algorithm, Clock, Scope, SystemClock};
+use idp_core::{Algorithm, Clock, Scope, SystemClock, ValidationPolicy};
 
 use crate::Error;
 use crate::crypto::EncryptionKey;
@@ -44,8 +44,46 @@ impl Settings {
     }
 }
 
+/// How the provider validates its own tokens, built once from the settings.
+#[derive(Debug)]
+pub(crate) struct Policies {
+    /// Access tokens presented for use (introspection, userinfo): no leeway.
+    pub(crate) access: ValidationPolicy,
+    /// Access tokens presented for revocation: recently expired ones still count.
+    pub(crate) access_recent: ValidationPolicy,
+    /// `id_token_hint`: our ID tokens, expired or not.
+    pub(crate) id_token_hint: ValidationPolicy,
+}
+
+impl Policies {
+    fn new(s: &Settings) -> Result<Self, Error> {
+        let access = |leeway: u64| {
+            ValidationPolicy::builder()
+                .issuer(s.issuer.clone())
+                .insecure_any_audience()
+                .algorithms([Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA])
+                .required_typ("at+jwt")
+                .leeway(Duration::from_secs(leeway))
+                .build()
+        };
+        let policy_err = |e: idp_core::Error| Error::Config(e.to_string());
+        Ok(Self {
+            access: access(0).map_err(policy_err)?,
+            access_recent: access(300).map_err(policy_err)?,
+            id_token_hint: ValidationPolicy::builder()
+                .issuer(s.issuer.clone())
+                .insecure_any_audience()
+                .insecure_allow_expired()
+                .algorithms([s.id_token_alg])
+                .build()
+                .map_err(policy_err)?,
+        })
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) settings: Settings,
+    pub(crate) policies: Policies,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) keys: KeyRing,
@@ -409,6 +447,7 @@ impl ProviderBuilder {
             }
         }
         let inner = Inner {
+            policies: Policies::new(&settings)?,
             settings,
             store,
             clock: self.clock,

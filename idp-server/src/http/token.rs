@@ -40,9 +40,6 @@ async fn handle(inner: &Inner, headers: &HeaderMap, body: &Bytes) -> Result<Resp
             super::grants::authorization_code(inner, &client, &req).await?
         }
         GrantType::RefreshToken => super::grants::refresh_token(inner, &client, &req).await?,
-        GrantType::Other(g) if g.is_empty() => {
-            return Err(OAuthError::invalid_request("missing grant_type"));
-        }
         _ => {
             return Err(OAuthError::new(ErrorCode::UnsupportedGrantType)
                 .describe("this grant type is not supported"));
@@ -62,11 +59,7 @@ fn audiences(client: &Client, req: &TokenRequest) -> Result<Vec<String>, OAuthEr
         asked.push(a.clone());
     }
     if asked.is_empty() {
-        return Ok(if client.audiences.is_empty() {
-            vec![client.client_id.clone()]
-        } else {
-            client.audiences.clone()
-        });
+        return Ok(crate::issue::default_audiences(client));
     }
     let mut out = Vec::new();
     for a in asked {
@@ -115,21 +108,14 @@ async fn client_credentials(
     );
     claims.scope = (!scope.is_empty()).then(|| scope.clone());
     claims.tenant = client.tenant_id.clone();
-    let token = sign_access_token(inner, &claims)?;
+    let token = crate::issue::sign(
+        inner,
+        inner.settings.access_token_alg,
+        "at+jwt",
+        &claims,
+        now,
+    )?;
     let mut resp = TokenResponse::bearer(token, u64::try_from(ttl).unwrap_or(0));
     resp.scope = (!scope.is_empty()).then_some(scope);
     Ok(resp)
-}
-
-pub(crate) fn sign_access_token(
-    inner: &Inner,
-    claims: &AccessTokenClaims,
-) -> Result<String, OAuthError> {
-    let alg = inner.settings.access_token_alg;
-    let key = inner
-        .keys
-        .snapshot()
-        .signer(alg, claims.iat)
-        .ok_or_else(|| OAuthError::server(format!("no active {alg} signing key")))?;
-    key.sign_jwt("at+jwt", claims).map_err(OAuthError::server)
 }

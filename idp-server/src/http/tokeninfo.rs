@@ -4,8 +4,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use idp_core::{
-    AccessTokenClaims, Algorithm, ClientSecret, IntrospectionResponse, TokenTypeHint,
-    ValidationPolicy, sha256_b64url,
+    AccessTokenClaims, ClientSecret, IntrospectionResponse, TokenTypeHint, sha256_b64url,
 };
 
 use super::error::{OAuthError, no_store};
@@ -57,17 +56,11 @@ pub(crate) fn our_access_token(
         return None;
     }
     let snap = inner.keys.snapshot();
-    let mut b = ValidationPolicy::builder()
-        .issuer(inner.settings.issuer.clone())
-        .insecure_any_audience()
-        .algorithms([Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA])
-        .required_typ("at+jwt");
-    b = b.leeway(std::time::Duration::from_secs(if leeway_ok {
-        300
+    let policy = if leeway_ok {
+        &inner.policies.access_recent
     } else {
-        0
-    }));
-    let policy = b.build().ok()?;
+        &inner.policies.access
+    };
     policy
         .validate::<AccessTokenClaims>(token, &snap.verification, inner.clock.as_ref())
         .ok()
@@ -194,7 +187,6 @@ pub(crate) async fn revoke(
                 .await
                 .map_err(OAuthError::server)?;
         }
-        let _ = req.hint;
         let mut resp = StatusCode::OK.into_response();
         no_store(&mut resp);
         Ok::<_, OAuthError>(resp)
