@@ -120,6 +120,15 @@ pub(crate) fn is_loopback_host(url: &Url) -> bool {
     }
 }
 
+/// argon2id on the blocking pool: a hash takes tens of milliseconds of CPU, too long for
+/// an async worker thread.
+async fn hash_off_thread(secret: &str) -> Result<crate::store::SecretHash, Error> {
+    let secret = zeroize::Zeroizing::new(secret.to_owned());
+    tokio::task::spawn_blocking(move || hash_secret(&secret))
+        .await
+        .map_err(|_| Error::Crypto("hashing task failed".into()))?
+}
+
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidInput(msg.into())
 }
@@ -237,12 +246,7 @@ impl<'a> Users<'a> {
         let password_hash = match &new.password {
             Some(p) => {
                 validate_password(p)?;
-                let p = p.clone();
-                Some(
-                    tokio::task::spawn_blocking(move || hash_secret(p.secret()))
-                        .await
-                        .map_err(|_| Error::Crypto("hashing task failed".into()))??,
-                )
+                Some(hash_off_thread(p.secret()).await?)
             }
             None => None,
         };
@@ -363,9 +367,7 @@ impl<'a> Users<'a> {
     /// Sets a new password.
     pub async fn set_password(&self, id: &str, password: Password) -> Result<User, Error> {
         validate_password(&password)?;
-        let hash = tokio::task::spawn_blocking(move || hash_secret(password.secret()))
-            .await
-            .map_err(|_| Error::Crypto("hashing task failed".into()))??;
+        let hash = hash_off_thread(password.secret()).await?;
         self.modify(id, |u| {
             u.password_hash = Some(hash);
             Ok(())
@@ -517,9 +519,7 @@ impl<'a> Clients<'a> {
                     (s.clone(), Some(s))
                 }
             };
-            let hash = tokio::task::spawn_blocking(move || hash_secret(secret.secret()))
-                .await
-                .map_err(|_| Error::Crypto("hashing task failed".into()))??;
+            let hash = hash_off_thread(secret.secret()).await?;
             (Some(hash), generated)
         };
         for a in &new.audiences {
@@ -595,10 +595,7 @@ impl<'a> Clients<'a> {
             return Err(invalid("a public client has no secret"));
         }
         let secret = ClientSecret::new(random_token());
-        let s = secret.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_secret(s.secret()))
-            .await
-            .map_err(|_| Error::Crypto("hashing task failed".into()))??;
+        let hash = hash_off_thread(secret.secret()).await?;
         self.modify(client_id, |c| c.secret_hash = Some(hash))
             .await?;
         Ok(secret)
