@@ -31,9 +31,7 @@ pub(crate) async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let pairs = super::decode_pairs(query.unwrap_or_default().as_bytes());
     authorize(&inner, &headers, pairs, false).await
 }
 

@@ -158,9 +158,14 @@ pub(crate) fn form_pairs(
     if std::str::from_utf8(body).is_err() {
         return Err(OAuthError::invalid_request("the body is not UTF-8"));
     }
-    Ok(form_urlencoded::parse(body)
+    Ok(decode_pairs(body))
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs (a query string or a form body).
+pub(crate) fn decode_pairs(encoded: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(encoded)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect())
+        .collect()
 }
 
 /// The single value of `name`; `invalid_request` if it is repeated.

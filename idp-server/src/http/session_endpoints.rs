@@ -159,9 +159,7 @@ pub(crate) async fn logout_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let pairs = super::decode_pairs(query.unwrap_or_default().as_bytes());
     logout(&inner, &headers, &pairs).await
 }
 
@@ -170,9 +168,7 @@ pub(crate) async fn logout_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let pairs = super::decode_pairs(&body);
     logout(&inner, &headers, &pairs).await
 }
 
