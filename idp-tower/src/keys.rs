@@ -88,14 +88,16 @@ impl KeySource {
                     None => Err(Rejection::Unavailable),
                 };
             }
-            Self::Jwks(cache) => {
-                precheck(policy, token)?;
-                cache
-            }
-            Self::Discovery(d) => {
-                precheck(policy, token)?;
-                d.cache().await?
-            }
+            // JwksCache::validate refuses hopeless tokens before it fetches keys.
+            Self::Jwks(cache) => cache,
+            Self::Discovery(d) => match d.cache.get() {
+                Some(cache) => cache,
+                None => {
+                    // Nothing fetched yet: a hopeless token must not cost a discovery fetch.
+                    precheck(policy, token)?;
+                    d.cache().await?
+                }
+            },
         };
         cache
             .validate::<AccessTokenClaims<C>>(policy, token)
@@ -142,9 +144,10 @@ impl Discovered {
     }
 }
 
-/// Refuses, before any key lookup, a token that no key could make valid: not a JWS, `alg`
-/// outside the allow-list (`none`, HMAC), `crit`, an empty signature. Garbage with made-up
-/// key ids then costs no fetch of the provider's keys. Validating against an empty key set
+/// Refuses, before discovery, a token that no key could make valid: not a JWS, `alg`
+/// outside the allow-list (`none`, HMAC), `crit`, an empty signature. Garbage then costs no
+/// fetch of the provider's discovery document (`JwksCache::validate` does the same before
+/// fetching keys). Validating against an empty key set
 /// runs exactly the checks that come before the key lookup, which then fails with
 /// `UnknownKey`.
 fn precheck(policy: &ValidationPolicy, token: &str) -> Result<(), Rejection> {
