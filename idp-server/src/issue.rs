@@ -5,8 +5,10 @@ use idp_core::{
     TokenUse, at_hash, sha256_b64url,
 };
 
-use crate::http::error::OAuthError;
-use crate::provider::Inner;
+use crate::config::Config;
+use crate::error::OAuthError;
+use crate::issuer::Issuer;
+use crate::keys::KeyRing;
 use crate::store::{Client, RefreshTokenRecord, User};
 
 /// Scopes of OpenID Connect itself; a user's `allowed_scopes` never restricts them.
@@ -55,106 +57,137 @@ pub(crate) fn restrict_to_user(scope: &Scope, user: &User) -> Scope {
     }
 }
 
-/// Signs `claims` with the key that signs `alg` tokens at `now`.
-pub(crate) fn sign<T: serde::Serialize>(
-    inner: &Inner,
-    alg: Algorithm,
-    typ: &str,
-    claims: &T,
-    now: i64,
-) -> Result<String, OAuthError> {
-    let key = inner
-        .keys
-        .snapshot()
-        .signer(alg, now)
-        .ok_or_else(|| OAuthError::server(format!("no active {alg} signing key")))?;
-    key.sign_jwt(typ, claims).map_err(OAuthError::server)
+/// What minting a token needs: the issuer, the lifetimes and algorithms of the
+/// configuration, the key ring and the time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Minter<'a> {
+    pub(crate) issuer: &'a Issuer,
+    pub(crate) config: &'a Config,
+    pub(crate) keys: &'a KeyRing,
+    pub(crate) now: i64,
 }
 
-/// Issues the token response for a user grant: an access token, an ID token when `openid`
-/// was granted, and a refresh token when `offline_access` was granted to a client allowed
-/// the refresh_token grant. `first_jti` names the access token (the grant id for the first
-/// one, so that a replayed code can revoke it).
-pub(crate) async fn user_tokens(
-    inner: &Inner,
-    client: &Client,
-    user: &User,
-    grant: &Grant,
-    jti: String,
-) -> Result<
-    (
-        TokenResponse,
-        Option<RefreshTokenRecord>,
-        Option<RefreshToken>,
-    ),
-    OAuthError,
-> {
-    let s = &inner.settings;
-    let now = inner.now();
-    let mut at: AccessTokenClaims = AccessTokenClaims::new(
-        s.issuer.clone(),
-        user.id.clone(),
-        Audience::many(grant.audiences.clone()),
-        now,
-        now + s.access_token_ttl,
-        jti,
-        client.client_id.clone(),
-        TokenUse::User,
-    );
-    at.scope = Some(grant.scope.clone());
-    at.auth_time = Some(grant.auth_time);
-    at.tenant = user.tenant_id.clone();
-    let access_token = sign(inner, s.access_token_alg, "at+jwt", &at, now)?;
+/// What [`Minter::user_tokens`] returns: the response, and the refresh token's record to
+/// store when one was issued.
+pub(crate) type UserTokens = (TokenResponse, Option<RefreshTokenRecord>);
 
-    let id_token = if grant.scope.contains("openid") {
-        let mut id: IdTokenClaims = IdTokenClaims::new(
-            s.issuer.clone(),
+impl Minter<'_> {
+    /// Signs `claims` with the key that signs `alg` tokens now.
+    pub(crate) fn sign<T: serde::Serialize>(
+        &self,
+        alg: Algorithm,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, OAuthError> {
+        let key = self
+            .keys
+            .snapshot()
+            .signer(alg, self.now)
+            .ok_or_else(|| OAuthError::server(format!("no active {alg} signing key")))?;
+        key.sign_jwt(typ, claims).map_err(OAuthError::server)
+    }
+
+    /// Signs an RFC 9068 access token with the access-token algorithm.
+    pub(crate) fn access_token(&self, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
+        self.sign(self.config.access_token_alg, "at+jwt", claims)
+    }
+
+    /// Access-token claims for `sub`, valid from now for the configured lifetime.
+    pub(crate) fn access_claims(
+        &self,
+        sub: String,
+        aud: Vec<String>,
+        jti: String,
+        client_id: String,
+        token_use: TokenUse,
+    ) -> AccessTokenClaims {
+        AccessTokenClaims::new(
+            self.issuer.as_str().to_owned(),
+            sub,
+            Audience::many(aud),
+            self.now,
+            self.now + self.config.access_token_secs(),
+            jti,
+            client_id,
+            token_use,
+        )
+    }
+
+    /// The token response for a user grant: an access token, an ID token when `openid`
+    /// was granted, and a refresh token when `offline_access` was granted to a client
+    /// allowed the refresh_token grant. `jti` names the access token (the grant id for the
+    /// first one, so that a replayed code can revoke it).
+    pub(crate) fn user_tokens(
+        &self,
+        client: &Client,
+        user: &User,
+        grant: &Grant,
+        jti: String,
+    ) -> Result<UserTokens, OAuthError> {
+        let c = self.config;
+        let now = self.now;
+        let mut at = self.access_claims(
             user.id.clone(),
-            Audience::single(client.client_id.clone()),
-            now,
-            now + s.id_token_ttl,
-        );
-        id.auth_time = Some(grant.auth_time);
-        id.nonce = grant.nonce.clone();
-        id.azp = Some(client.client_id.clone());
-        id.at_hash = Some(at_hash(&access_token, s.id_token_alg));
-        id.sid = grant.sid.clone();
-        id.amr = Some(vec!["pwd".into()]);
-        id.tenant = user.tenant_id.clone();
-        profile_claims(&mut id.profile, user, &grant.scope);
-        Some(sign(inner, s.id_token_alg, "JWT", &id, now)?)
-    } else {
-        None
-    };
-
-    let (record, refresh) = if grant.scope.contains("offline_access")
-        && client.allows_grant(&idp_core::GrantType::RefreshToken)
-    {
-        let token = RefreshToken::generate();
-        let mut rec = RefreshTokenRecord::new(
-            sha256_b64url(token.secret().as_bytes()),
-            grant.grant_id.clone(),
+            grant.audiences.clone(),
+            jti,
             client.client_id.clone(),
-            user.id.clone(),
-            now,
-            now + s.refresh_token_ttl,
+            TokenUse::User,
         );
-        rec.scope = grant.scope.clone();
-        rec.audiences = grant.audiences.clone();
-        rec.auth_time = grant.auth_time;
-        rec.session_id = grant.sid.clone();
-        rec.tenant_id = user.tenant_id.clone();
-        (Some(rec), Some(token))
-    } else {
-        (None, None)
-    };
+        at.scope = Some(grant.scope.clone());
+        at.auth_time = Some(grant.auth_time);
+        at.tenant = user.tenant_id.clone();
+        let access_token = self.access_token(&at)?;
 
-    let mut resp =
-        TokenResponse::bearer(access_token, u64::try_from(s.access_token_ttl).unwrap_or(0));
-    resp.scope = Some(grant.scope.clone());
-    resp.id_token = id_token;
-    resp.refresh_token = refresh.clone();
-    Ok((resp, record, refresh))
+        let id_token = if grant.scope.contains("openid") {
+            let mut id: IdTokenClaims = IdTokenClaims::new(
+                self.issuer.as_str().to_owned(),
+                user.id.clone(),
+                Audience::single(client.client_id.clone()),
+                now,
+                now + c.id_token_secs(),
+            );
+            id.auth_time = Some(grant.auth_time);
+            id.nonce = grant.nonce.clone();
+            id.azp = Some(client.client_id.clone());
+            id.at_hash = Some(at_hash(&access_token, c.id_token_alg));
+            id.sid = grant.sid.clone();
+            id.amr = Some(vec!["pwd".into()]);
+            id.tenant = user.tenant_id.clone();
+            profile_claims(&mut id.profile, user, &grant.scope);
+            Some(self.sign(c.id_token_alg, "JWT", &id)?)
+        } else {
+            None
+        };
+
+        let (record, refresh) = if grant.scope.contains("offline_access")
+            && client.allows_grant(&idp_core::GrantType::RefreshToken)
+        {
+            let token = RefreshToken::generate();
+            let mut rec = RefreshTokenRecord::new(
+                sha256_b64url(token.secret().as_bytes()),
+                grant.grant_id.clone(),
+                client.client_id.clone(),
+                user.id.clone(),
+                now,
+                now + c.refresh_token_secs(),
+            );
+            rec.scope = grant.scope.clone();
+            rec.audiences = grant.audiences.clone();
+            rec.auth_time = grant.auth_time;
+            rec.session_id = grant.sid.clone();
+            rec.tenant_id = user.tenant_id.clone();
+            (Some(rec), Some(token))
+        } else {
+            (None, None)
+        };
+
+        let ttl = u64::try_from(c.access_token_secs()).unwrap_or(0);
+        let mut resp = TokenResponse::bearer(access_token, ttl);
+        resp.scope = Some(grant.scope.clone());
+        resp.id_token = id_token;
+        resp.refresh_token = refresh;
+        Ok((resp, record))
+    }
 }
 
 /// Fills the profile claims the granted scope allows (OIDC Core §5.4).
@@ -171,19 +204,4 @@ pub(crate) fn profile_claims(p: &mut idp_core::StandardClaims, user: &User, scop
         p.email = Some(user.email.clone());
         p.email_verified = Some(user.email_verified);
     }
-}
-
-/// Validates one of our ID tokens used as a hint (`id_token_hint`): signature and issuer;
-/// an expired token is accepted, as OIDC allows.
-pub(crate) fn parse_id_token_hint(inner: &Inner, token: &str) -> Option<IdTokenClaims> {
-    if token.len() > 16 * 1024 {
-        return None;
-    }
-    let snap = inner.keys.snapshot();
-    inner
-        .policies
-        .id_token_hint
-        .validate::<IdTokenClaims>(token, &snap.verification, inner.clock.as_ref())
-        .ok()
-        .map(|v| v.claims)
 }

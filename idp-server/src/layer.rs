@@ -47,7 +47,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::http::paths;
+use crate::issuer::paths;
 use crate::provider::Provider;
 
 /// Layer that serves the provider in front of another service. Build it with
@@ -71,7 +71,7 @@ impl Provider {
     /// issuer's path (for issuer `https://example.com/auth`, `/auth/oauth/token` and so on)
     /// and passes every other request to the wrapped service.
     pub fn layer(&self) -> ProviderLayer {
-        let prefix = crate::http::issuer_path(self.issuer());
+        let prefix = self.issuer_path().to_owned();
         ProviderLayer {
             router: self.router(),
             prefix,

@@ -9,8 +9,10 @@ use std::time::Duration;
 use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-/// Limits applied by the provider. `0` turns a limit off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Limits applied by the provider. `0` turns a limit off. In the configuration file this is
+/// the `[rate_limits]` table; a key it leaves out keeps its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RateLimits {
     /// Sign-in attempts per account (e-mail within a tenant) per minute; default 10.
     pub login_attempts_per_minute: u32,

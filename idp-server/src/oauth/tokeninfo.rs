@@ -3,15 +3,14 @@
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use idp_core::{
-    AccessTokenClaims, ClientSecret, IntrospectionResponse, TokenTypeHint, sha256_b64url,
-};
+use idp_core::{ClientSecret, IntrospectionResponse, TokenTypeHint, sha256_b64url};
 
-use super::error::{OAuthError, no_store};
-use super::{State, form_pairs, single};
-use crate::client_auth::{authenticate, presented};
-use crate::provider::Inner;
+use super::client_auth::{authenticate, presented};
+use crate::error::{OAuthError, no_store};
+use crate::state::State;
 use crate::store::Client;
+use crate::web::AppState;
+use crate::web::form::{form_pairs, single};
 
 struct Request {
     client: Client,
@@ -20,7 +19,7 @@ struct Request {
 }
 
 async fn read(
-    inner: &Inner,
+    state: &State,
     headers: &HeaderMap,
     body: &Bytes,
     public_allowed: bool,
@@ -31,7 +30,7 @@ async fn read(
     let token = single(&pairs, "token")?.map(str::to_owned);
     let hint = single(&pairs, "token_type_hint")?.and_then(TokenTypeHint::parse);
     let creds = presented(headers, client_id, secret.as_ref())?;
-    let client = authenticate(inner, creds).await?;
+    let client = authenticate(state, creds).await?;
     if client.is_public() && !public_allowed {
         return Err(OAuthError::invalid_client(
             "introspection needs a confidential client",
@@ -45,43 +44,21 @@ async fn read(
     })
 }
 
-/// Verifies one of our access tokens: signature, issuer and type; `exp` is checked by the
-/// caller so that revocation can also accept recently expired tokens.
-pub(crate) fn our_access_token(
-    inner: &Inner,
-    token: &str,
-    leeway_ok: bool,
-) -> Option<AccessTokenClaims> {
-    if token.len() > 8192 || token.matches('.').count() != 2 {
-        return None;
-    }
-    let snap = inner.keys.snapshot();
-    let policy = if leeway_ok {
-        &inner.policies.access_recent
-    } else {
-        &inner.policies.access
-    };
-    policy
-        .validate::<AccessTokenClaims>(token, &snap.verification, inner.clock.as_ref())
-        .ok()
-        .map(|v| v.claims)
-}
-
 pub(crate) async fn introspect(
-    axum::extract::State(inner): State,
+    axum::extract::State(app): AppState,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
-        let req = read(&inner, &headers, &body, false).await?;
+        let req = read(&app, &headers, &body, false).await?;
         let found = match req.hint {
-            Some(TokenTypeHint::RefreshToken) => match refresh_info(&inner, &req).await? {
+            Some(TokenTypeHint::RefreshToken) => match refresh_info(&app, &req).await? {
                 Some(r) => Some(r),
-                None => access_info(&inner, &req).await?,
+                None => access_info(&app, &req).await?,
             },
-            _ => match access_info(&inner, &req).await? {
+            _ => match access_info(&app, &req).await? {
                 Some(r) => Some(r),
-                None => refresh_info(&inner, &req).await?,
+                None => refresh_info(&app, &req).await?,
             },
         };
         let mut resp =
@@ -94,13 +71,13 @@ pub(crate) async fn introspect(
 }
 
 async fn access_info(
-    inner: &Inner,
+    state: &State,
     req: &Request,
 ) -> Result<Option<IntrospectionResponse>, OAuthError> {
-    let Some(c) = our_access_token(inner, &req.token, false) else {
+    let Some(c) = state.verify_access_token(&req.token, false) else {
         return Ok(None);
     };
-    if inner
+    if state
         .store
         .is_access_token_revoked(&c.jti)
         .await
@@ -126,11 +103,11 @@ async fn access_info(
 }
 
 async fn refresh_info(
-    inner: &Inner,
+    state: &State,
     req: &Request,
 ) -> Result<Option<IntrospectionResponse>, OAuthError> {
     let hash = sha256_b64url(req.token.as_bytes());
-    let Some(t) = inner
+    let Some(t) = state
         .store
         .get_refresh_token(&hash)
         .await
@@ -139,7 +116,7 @@ async fn refresh_info(
         return Ok(None);
     };
     // A refresh token is only described to the client it was issued to.
-    if t.client_id != req.client.client_id || !t.is_usable(inner.now()) {
+    if t.client_id != req.client.client_id || !t.is_usable(state.now()) {
         return Ok(None);
     }
     let mut r = IntrospectionResponse::inactive();
@@ -150,39 +127,37 @@ async fn refresh_info(
     r.exp = Some(t.expires_at);
     r.iat = Some(t.created_at);
     r.sub = Some(t.user_id);
-    r.iss = Some(inner.settings.issuer.clone());
+    r.iss = Some(state.issuer.as_str().to_owned());
     r.tenant = t.tenant_id;
     Ok(Some(r))
 }
 
 pub(crate) async fn revoke(
-    axum::extract::State(inner): State,
+    axum::extract::State(app): AppState,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
-        let req = read(&inner, &headers, &body, true).await?;
+        let req = read(&app, &headers, &body, true).await?;
         // RFC 7009 §2.2: an invalid or unknown token, or one of another client, is not an
         // error; the answer is 200 either way.
         let hash = sha256_b64url(req.token.as_bytes());
-        let refresh = inner
+        let refresh = app
             .store
             .get_refresh_token(&hash)
             .await
             .map_err(OAuthError::server)?;
         if let Some(t) = refresh {
             if t.client_id == req.client.client_id {
-                inner
-                    .store
-                    .revoke_refresh_family(&t.family_id, inner.now())
+                app.store
+                    .revoke_refresh_family(&t.family_id, app.now())
                     .await
                     .map_err(OAuthError::server)?;
             }
-        } else if let Some(c) = our_access_token(&inner, &req.token, true)
+        } else if let Some(c) = app.verify_access_token(&req.token, true)
             && c.client_id == req.client.client_id
         {
-            inner
-                .store
+            app.store
                 .revoke_access_token(&c.jti, c.exp)
                 .await
                 .map_err(OAuthError::server)?;

@@ -1,12 +1,12 @@
 //! Discovery, JWKS and health.
 
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use idp_core::ProviderMetadata;
 
-use super::paths;
-use crate::provider::Inner;
+use crate::issuer::{Issuer, paths};
+use crate::state::State;
+use crate::web::AppState;
 
 fn json_bytes(body: bytes::Bytes, cache: String) -> Response {
     let mut resp = body.into_response();
@@ -21,10 +21,11 @@ fn json_bytes(body: bytes::Bytes, cache: String) -> Response {
     resp
 }
 
-/// The discovery document of the implemented features, serialised once.
-pub(crate) fn discovery_document(inner: &Inner) -> bytes::Bytes {
-    let s = &inner.settings;
-    let mut m = ProviderMetadata::new(s.issuer.clone());
+/// The discovery document of the implemented features, serialised once when the provider
+/// is built.
+pub(crate) fn discovery_document(state: &State) -> bytes::Bytes {
+    let s: &Issuer = &state.issuer;
+    let mut m = ProviderMetadata::new(s.as_str().to_owned());
     m.authorization_endpoint = Some(s.endpoint(paths::AUTHORIZE));
     m.token_endpoint = Some(s.endpoint(paths::TOKEN));
     m.userinfo_endpoint = Some(s.endpoint(paths::USERINFO));
@@ -32,7 +33,7 @@ pub(crate) fn discovery_document(inner: &Inner) -> bytes::Bytes {
     m.end_session_endpoint = Some(s.endpoint(paths::LOGOUT));
     m.introspection_endpoint = Some(s.endpoint(paths::INTROSPECT));
     m.revocation_endpoint = Some(s.endpoint(paths::REVOKE));
-    m.scopes_supported = Some(s.scopes_supported.iter().map(String::from).collect());
+    m.scopes_supported = Some(state.scopes_supported.iter().map(String::from).collect());
     m.response_types_supported = Some(vec!["code".into()]);
     m.response_modes_supported = Some(vec!["query".into()]);
     m.grant_types_supported = Some(vec![
@@ -54,7 +55,8 @@ pub(crate) fn discovery_document(inner: &Inner) -> bytes::Bytes {
     revoke_auth.push("none".into());
     m.revocation_endpoint_auth_methods_supported = Some(revoke_auth);
     m.subject_types_supported = Some(vec!["public".into()]);
-    m.id_token_signing_alg_values_supported = Some(vec![s.id_token_alg.as_str().to_owned()]);
+    m.id_token_signing_alg_values_supported =
+        Some(vec![state.config.id_token_alg.as_str().to_owned()]);
     m.code_challenge_methods_supported = Some(vec!["S256".into()]);
     m.authorization_response_iss_parameter_supported = Some(true);
     m.claims_parameter_supported = Some(false);
@@ -96,15 +98,15 @@ pub(crate) fn discovery_document(inner: &Inner) -> bytes::Bytes {
     }
 }
 
-pub(crate) async fn discovery(State(inner): super::State) -> Response {
-    json_bytes(inner.discovery.clone(), "public, max-age=3600".into())
+pub(crate) async fn discovery(axum::extract::State(app): AppState) -> Response {
+    json_bytes(app.discovery.clone(), "public, max-age=3600".into())
 }
 
-pub(crate) async fn jwks(State(inner): super::State) -> Response {
-    let snap = inner.keys.snapshot();
+pub(crate) async fn jwks(axum::extract::State(app): AppState) -> Response {
+    let snap = app.keys.snapshot();
     json_bytes(
         snap.jwks_json.clone(),
-        format!("public, max-age={}", inner.settings.jwks_max_age),
+        format!("public, max-age={}", app.config.jwks_max_age_secs()),
     )
 }
 
@@ -112,8 +114,8 @@ pub(crate) async fn live() -> &'static str {
     "ok"
 }
 
-pub(crate) async fn ready(State(inner): super::State) -> Response {
-    match inner.store.get_client("\u{0}readiness-probe").await {
+pub(crate) async fn ready(axum::extract::State(app): AppState) -> Response {
+    match app.store.get_client("\u{0}readiness-probe").await {
         Ok(_) => "ok".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

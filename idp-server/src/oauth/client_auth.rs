@@ -1,53 +1,16 @@
 //! Client authentication at the token, introspection and revocation endpoints
-//! (RFC 6749 §2.3.1), with a cache so that a client's secret costs one argon2 check, not one
-//! per request.
+//! (RFC 6749 §2.3.1), through the verified-secret cache so that a client's secret costs one
+//! argon2 check, not one per request.
 
-use std::time::Duration;
-
-use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 use idp_core::{ClientSecret, ErrorCode};
 
 use crate::crypto::verify_secret;
-use crate::http::error::OAuthError;
-use crate::provider::Inner;
+use crate::error::OAuthError;
+use crate::state::State;
 use crate::store::{AuthMethod, Client};
-
-/// Secrets verified recently, keyed by an HMAC (under a per-process random key) of client
-/// id, secret and stored hash: a changed secret hash misses, and the cache holds no secret.
-pub(crate) struct VerifiedSecrets {
-    key: hmac::Key,
-    cache: moka::sync::Cache<[u8; 32], ()>,
-}
-
-impl VerifiedSecrets {
-    pub(crate) fn new() -> Self {
-        let mut k = [0u8; 32];
-        // Without randomness the process cannot operate securely at all.
-        #[allow(clippy::expect_used)]
-        aws_lc_rs::rand::fill(&mut k).expect("system random number generator failed");
-        Self {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &k),
-            cache: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(600))
-                .build(),
-        }
-    }
-
-    fn tag(&self, client_id: &str, secret: &str, hash: &str) -> [u8; 32] {
-        let mut ctx = hmac::Context::with_key(&self.key);
-        for part in [client_id, secret, hash] {
-            ctx.update(&(part.len() as u64).to_be_bytes());
-            ctx.update(part.as_bytes());
-        }
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.sign().as_ref());
-        out
-    }
-}
 
 /// How the request presented client credentials.
 #[derive(Debug)]
@@ -120,17 +83,17 @@ pub(crate) fn presented(
 /// Authenticates the client. Unknown client, disabled client, wrong secret and a method the
 /// client is not registered for all answer `invalid_client` with the same description.
 pub(crate) async fn authenticate(
-    inner: &Inner,
+    state: &State,
     presented: Option<Presented>,
 ) -> Result<Client, OAuthError> {
     let failed = || OAuthError::invalid_client("client authentication failed");
     let p =
         presented.ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
-    inner
+    state
         .limiters
         .client(&p.client_id)
         .map_err(OAuthError::too_many)?;
-    let client = inner
+    let client = state
         .store
         .get_client(&p.client_id)
         .await
@@ -148,9 +111,9 @@ pub(crate) async fn authenticate(
     let (Some(secret), Some(hash)) = (p.secret, client.secret_hash.clone()) else {
         return Err(failed());
     };
-    let cache = &inner.client_auth_cache;
+    let cache = &state.verified_secrets;
     let tag = cache.tag(&client.client_id, secret.secret(), hash.as_str());
-    if cache.cache.contains_key(&tag) {
+    if cache.contains(&tag) {
         return Ok(client);
     }
     let ok = tokio::task::spawn_blocking(move || verify_secret(secret.secret(), &hash))
@@ -160,6 +123,6 @@ pub(crate) async fn authenticate(
         tracing::info!(client_id = %client.client_id, "client authentication failed");
         return Err(failed());
     }
-    cache.cache.insert(tag, ());
+    cache.insert(tag);
     Ok(client)
 }

@@ -1,0 +1,63 @@
+//! The SSO session: a random value in an `HttpOnly` cookie, stored only as its SHA-256.
+
+use http::{HeaderMap, HeaderValue};
+use idp_core::{random_token, sha256_b64url};
+
+use crate::Error;
+use crate::state::State;
+use crate::store::{SessionRecord, User};
+use crate::web::cookies;
+
+const SESSION_COOKIE: &str = "idp_session";
+
+/// The signed-in user, if the session cookie names a live session of an active user.
+pub(crate) async fn current(
+    state: &State,
+    headers: &HeaderMap,
+) -> Result<Option<(SessionRecord, User)>, Error> {
+    let Some(value) = cookies::get(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = sha256_b64url(value.as_bytes());
+    let Some(session) = state.store.get_session(&hash, state.now()).await? else {
+        return Ok(None);
+    };
+    let Some(user) = state.store.get_user(&session.user_id).await? else {
+        return Ok(None);
+    };
+    Ok(user.active.then_some((session, user)))
+}
+
+/// Starts a session for `user`, replacing the one the browser held; returns the record
+/// and the cookie to set.
+pub(crate) async fn start(
+    state: &State,
+    headers: &HeaderMap,
+    user: &User,
+) -> Result<(SessionRecord, HeaderValue), Error> {
+    if let Some(old) = cookies::get(headers, SESSION_COOKIE) {
+        let _ = state
+            .store
+            .delete_session(&sha256_b64url(old.as_bytes()))
+            .await;
+    }
+    let value = random_token();
+    let now = state.now();
+    let ttl = state.config.session_secs();
+    let rec = SessionRecord::new(
+        sha256_b64url(value.as_bytes()),
+        uuid::Uuid::new_v4().to_string(),
+        user.id.clone(),
+        now,
+        now + ttl,
+    );
+    state.store.insert_session(&rec).await?;
+    let cookie = cookies::set(&state.issuer, SESSION_COOKIE, &value, Some(ttl));
+    Ok((rec, cookie))
+}
+
+/// Ends `session` and returns the cookie that clears it in the browser.
+pub(crate) async fn end(state: &State, session: &SessionRecord) -> HeaderValue {
+    let _ = state.store.delete_session(&session.session_hash).await;
+    cookies::set(&state.issuer, SESSION_COOKIE, "", Some(0))
+}

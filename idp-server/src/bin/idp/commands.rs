@@ -1,0 +1,238 @@
+//! `idp users`, `idp clients` and `idp keys`: the management API on the command line.
+
+use idp_server::manage::{NewClient, NewUser};
+use idp_server::{Error, Provider};
+
+use crate::cli::{ClientsCmd, Global, KeysCmd, UsersCmd};
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+async fn find_user(p: &Provider, user: &str, tenant: Option<&str>) -> Result<String, Error> {
+    if let Some(u) = p.users().get(user).await? {
+        return Ok(u.id);
+    }
+    p.users()
+        .find_by_email(tenant, user)
+        .await?
+        .map(|u| u.id)
+        .ok_or(Error::NotFound)
+}
+
+fn split_scopes(scopes: &[String]) -> Vec<String> {
+    scopes
+        .iter()
+        .flat_map(|s| s.split_whitespace().map(str::to_owned))
+        .collect()
+}
+
+pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<(), Error> {
+    match cmd {
+        UsersCmd::Add {
+            email,
+            password,
+            name,
+            tenant,
+            scopes,
+            email_verified,
+        } => {
+            let u = p
+                .users()
+                .insert(NewUser {
+                    email: email.clone(),
+                    password: password.clone().map(Into::into),
+                    name: name.clone(),
+                    tenant_id: tenant.clone(),
+                    email_verified: *email_verified,
+                    allowed_scopes: (!scopes.is_empty()).then(|| split_scopes(scopes)),
+                    ..Default::default()
+                })
+                .await?;
+            if g.json {
+                print_json(
+                    &serde_json::json!({"id": u.id, "email": u.email, "tenant_id": u.tenant_id}),
+                );
+            } else {
+                println!("created user {} ({})", u.email, u.id);
+            }
+        }
+        UsersCmd::List { tenant } => {
+            let users = p.users().list(tenant.as_deref()).await?;
+            if g.json {
+                print_json(&serde_json::Value::Array(
+                    users
+                        .iter()
+                        .map(|u| serde_json::json!({"id": u.id, "email": u.email, "name": u.name, "tenant_id": u.tenant_id, "active": u.active}))
+                        .collect(),
+                ));
+            } else {
+                for u in users {
+                    println!(
+                        "{}  {}  tenant={}  {}",
+                        u.id,
+                        u.email,
+                        u.tenant_id.as_deref().unwrap_or("-"),
+                        if u.active { "active" } else { "disabled" }
+                    );
+                }
+            }
+        }
+        UsersCmd::Disable { user, tenant } => {
+            let id = find_user(p, user, tenant.as_deref()).await?;
+            let u = p.users().disable(&id).await?;
+            println!("disabled user {} ({})", u.email, u.id);
+        }
+        UsersCmd::SetPassword {
+            user,
+            password,
+            tenant,
+        } => {
+            let id = find_user(p, user, tenant.as_deref()).await?;
+            let u = p.users().set_password(&id, password.clone().into()).await?;
+            println!("password set for {} ({})", u.email, u.id);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Result<(), Error> {
+    match cmd {
+        ClientsCmd::Add {
+            id,
+            secret,
+            public,
+            name,
+            grants,
+            redirect_uris,
+            post_logout_redirect_uris,
+            scopes,
+            audiences,
+            auth_method,
+            first_party,
+            tenant,
+        } => {
+            let created = p
+                .clients()
+                .insert(NewClient {
+                    client_id: id.clone(),
+                    secret: secret.clone().map(Into::into),
+                    public: *public,
+                    name: name.clone(),
+                    redirect_uris: redirect_uris.clone(),
+                    post_logout_redirect_uris: post_logout_redirect_uris.clone(),
+                    allowed_scopes: split_scopes(scopes),
+                    grant_types: grants.clone(),
+                    token_endpoint_auth_method: auth_method.clone(),
+                    audiences: audiences.clone(),
+                    first_party: *first_party,
+                    tenant_id: tenant.clone(),
+                    ..Default::default()
+                })
+                .await?;
+            let generated = created
+                .generated_secret
+                .as_ref()
+                .map(|s| s.secret().to_owned());
+            if g.json {
+                print_json(
+                    &serde_json::json!({"client_id": created.client.client_id, "client_secret": generated}),
+                );
+            } else {
+                println!("created client {}", created.client.client_id);
+                if let Some(s) = generated {
+                    println!("client secret (shown once): {s}");
+                }
+            }
+        }
+        ClientsCmd::List { tenant } => {
+            let clients = p.clients().list(tenant.as_deref()).await?;
+            if g.json {
+                print_json(&serde_json::Value::Array(
+                    clients
+                        .iter()
+                        .map(|c| serde_json::json!({
+                            "client_id": c.client_id,
+                            "name": c.name,
+                            "public": c.is_public(),
+                            "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+                            "redirect_uris": c.redirect_uris,
+                            "scope": c.allowed_scopes.to_string(),
+                            "audiences": c.audiences,
+                            "tenant_id": c.tenant_id,
+                            "active": c.active,
+                        }))
+                        .collect(),
+                ));
+            } else {
+                for c in clients {
+                    println!(
+                        "{}  grants={}  scope=\"{}\"  {}{}",
+                        c.client_id,
+                        c.grant_types
+                            .iter()
+                            .map(|g| g.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        c.allowed_scopes,
+                        if c.is_public() {
+                            "public"
+                        } else {
+                            "confidential"
+                        },
+                        if c.active { "" } else { "  disabled" }
+                    );
+                }
+            }
+        }
+        ClientsCmd::RotateSecret { id } => {
+            let s = p.clients().rotate_secret(id).await?;
+            if g.json {
+                print_json(&serde_json::json!({"client_id": id, "client_secret": s.secret()}));
+            } else {
+                println!("new client secret for {id} (shown once): {}", s.secret());
+            }
+        }
+        ClientsCmd::Delete { id } => {
+            p.clients().delete(id).await?;
+            println!("deleted client {id}");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn keys(p: &Provider, g: &Global, cmd: &KeysCmd) -> Result<(), Error> {
+    let keys = match cmd {
+        KeysCmd::List => p.keys().list().await?,
+        KeysCmd::Rotate => {
+            let new = p.keys().rotate().await?;
+            if !g.json {
+                println!("rotated; new keys:");
+            }
+            new
+        }
+    };
+    if g.json {
+        print_json(&serde_json::Value::Array(
+            keys.iter()
+                .map(|k| serde_json::json!({
+                    "kid": k.kid, "alg": k.alg.as_str(), "created_at": k.created_at,
+                    "activates_at": k.activates_at, "retired_at": k.retired_at, "expires_at": k.expires_at,
+                }))
+                .collect(),
+        ));
+    } else {
+        for k in keys {
+            println!(
+                "{}  {}  created={}  signs_from={}  retired={}  unpublished_after={}",
+                k.kid,
+                k.alg,
+                k.created_at,
+                k.activates_at,
+                k.retired_at.map_or("-".into(), |t| t.to_string()),
+                k.expires_at.map_or("-".into(), |t| t.to_string())
+            );
+        }
+    }
+    Ok(())
+}

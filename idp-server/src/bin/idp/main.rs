@@ -1,0 +1,190 @@
+//! The `idp` command line: run the provider and manage its users, clients and keys.
+//!
+//! Every flag can also come from an `IDP_*` environment variable; flags win over the
+//! configuration file, which wins over the `--dev` presets.
+
+mod cli;
+mod commands;
+mod serve;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use idp_server::store::{MemoryStore, SqliteStore, Store};
+use idp_server::{Config, EncryptionKey, Error, Provider, RateLimits};
+
+use cli::{Cli, Command, Global};
+
+fn load_config(path: Option<&Path>) -> Result<Config, Error> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p))
+}
+
+async fn open_store(url: &str) -> Result<Arc<dyn Store>, Error> {
+    if url == "memory:" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if sqlite_path(url).is_some() {
+        return Ok(Arc::new(SqliteStore::connect(url).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(
+            idp_server::store::PostgresStore::connect(url).await?,
+        ));
+    }
+    // Only the scheme: the rest of a mistyped URL may hold a password.
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    Err(Error::Config(format!(
+        "unsupported database URL (scheme {scheme:?}): use sqlite://PATH, \
+         postgres://USER@HOST/DB (or postgresql://...) or memory:"
+    )))
+}
+
+/// The encryption key: flag/env, then the config file, then a key file beside the SQLite
+/// database (created with `--dev`).
+fn resolve_encryption_key(
+    flag: Option<String>,
+    file: Option<String>,
+    db_url: &str,
+    dev: bool,
+) -> Result<String, Error> {
+    if let Some(k) = flag.or(file) {
+        return Ok(k);
+    }
+    let key_file = sqlite_path(db_url)
+        .filter(|p| !p.is_empty() && *p != ":memory:")
+        .map(|p| PathBuf::from(format!("{p}.key")));
+    if let Some(path) = &key_file
+        && path.exists()
+    {
+        return std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())));
+    }
+    if dev && key_file.is_none() && db_url != "memory:" {
+        // A generated key that is not kept would leave the stored signing keys unreadable
+        // after a restart or on another replica.
+        return Err(Error::Config(
+            "--dev keeps a generated key only beside a SQLite file; with this database set \
+             IDP_ENCRYPTION_KEY (at least 32 bytes)"
+                .into(),
+        ));
+    }
+    if dev {
+        let secret = EncryptionKey::generate_secret();
+        if let Some(path) = &key_file {
+            write_private(path, &secret)?;
+            eprintln!("generated an encryption key in {}", path.display());
+        }
+        return Ok(secret);
+    }
+    Err(Error::Config(
+        "an encryption key is required: set IDP_ENCRYPTION_KEY (at least 32 bytes), \
+         encryption_key in the config file, or use --dev"
+            .into(),
+    ))
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}
+
+/// The provider the command works on: the configuration file, then the flags (which win),
+/// then the `--dev` presets for what neither set.
+pub(crate) async fn build_provider(
+    global: &Global,
+    file: Config,
+    issuer: Option<String>,
+    dev: bool,
+) -> Result<Provider, Error> {
+    let db = global
+        .db
+        .clone()
+        .or_else(|| file.database_url().map(str::to_owned))
+        .unwrap_or_else(|| "sqlite://idp.db".to_owned());
+    let key = resolve_encryption_key(
+        global.encryption_key.clone(),
+        file.encryption_key().map(str::to_owned),
+        &db,
+        dev,
+    )?;
+    let store = open_store(&db).await?;
+    let issuer = issuer
+        .or_else(|| file.issuer().map(str::to_owned))
+        .unwrap_or_else(|| serve::DEV_ISSUER.to_owned());
+    // --dev turns rate limits off unless the file sets them.
+    let limits = match file.rate_limits() {
+        Some(l) => l,
+        None if dev => RateLimits::insecure_none(),
+        None => RateLimits::default(),
+    };
+    Provider::builder()
+        .config(file)
+        .issuer(issuer)
+        .store(store)
+        .encryption_key(key)
+        .rate_limits(limits)
+        .build()
+        .await
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    let file = load_config(cli.global.config.as_deref())?;
+    let g = &cli.global;
+    match &cli.command {
+        Command::Serve(args) => serve::serve(g, file, args).await,
+        Command::Users(cmd) => {
+            let p = build_provider(g, file, None, false).await?;
+            commands::users(&p, g, cmd).await
+        }
+        Command::Clients(cmd) => {
+            let p = build_provider(g, file, None, false).await?;
+            commands::clients(&p, g, cmd).await
+        }
+        Command::Keys(cmd) => {
+            let p = build_provider(g, file, None, false).await?;
+            commands::keys(&p, g, cmd).await
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IDP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! The provider's one configuration: what the `idp` binary reads from its TOML file and
+//! what [`ProviderBuilder`](crate::ProviderBuilder) sets in code are the same [`Config`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use idp_core::{Algorithm, HumanDuration, Scope};
+use serde::Deserialize;
+
+use crate::Error;
+use crate::rate_limit::RateLimits;
+
+/// A configuration value that must not be printed (an encryption key, a database URL that
+/// may carry a password). `Debug` is redacted.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The provider's configuration, as read from a TOML file (`idp serve --config FILE`) or set
+/// through [`ProviderBuilder`](crate::ProviderBuilder). Unknown keys are refused; every key
+/// has a default except `issuer` and `encryption_key`.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use idp_server::Config;
+/// let config: Config = serde_json::from_value(serde_json::json!({
+///     "issuer": "https://id.example.com",
+///     "access_token_ttl": "5m",
+///     "scopes_supported": ["openid", "email"],
+/// }))?;
+/// assert_eq!(config.issuer(), Some("https://id.example.com"));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub(crate) issuer: Option<String>,
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) database_url: Option<Sensitive>,
+    pub(crate) encryption_key: Option<Sensitive>,
+    pub(crate) access_token_ttl: HumanDuration,
+    pub(crate) refresh_token_ttl: HumanDuration,
+    pub(crate) id_token_ttl: HumanDuration,
+    pub(crate) key_rotation: HumanDuration,
+    pub(crate) key_publish_ahead: HumanDuration,
+    pub(crate) jwks_max_age: HumanDuration,
+    pub(crate) session_ttl: HumanDuration,
+    pub(crate) access_token_alg: Algorithm,
+    pub(crate) id_token_alg: Algorithm,
+    pub(crate) scopes_supported: Vec<String>,
+    pub(crate) templates_dir: Option<PathBuf>,
+    pub(crate) cors_allowed_origins: Vec<String>,
+    pub(crate) rate_limits: Option<RateLimits>,
+    pub(crate) insecure_allow_http_redirect_uris: bool,
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 3_600;
+const DAY: u64 = 86_400;
+
+fn dur(secs: u64) -> HumanDuration {
+    HumanDuration::from(Duration::from_secs(secs))
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            listen: None,
+            database_url: None,
+            encryption_key: None,
+            access_token_ttl: dur(15 * MINUTE),
+            refresh_token_ttl: dur(7 * DAY),
+            id_token_ttl: dur(HOUR),
+            key_rotation: dur(30 * DAY),
+            key_publish_ahead: dur(10 * MINUTE),
+            jwks_max_age: dur(5 * MINUTE),
+            session_ttl: dur(12 * HOUR),
+            access_token_alg: Algorithm::ES256,
+            id_token_alg: Algorithm::RS256,
+            scopes_supported: ["openid", "profile", "email", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            templates_dir: None,
+            cors_allowed_origins: Vec::new(),
+            rate_limits: None,
+            insecure_allow_http_redirect_uris: false,
+        }
+    }
+}
+
+/// Whole seconds of a configured duration, as the store and the claims count time.
+fn secs(d: HumanDuration) -> i64 {
+    i64::try_from(d.get().as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+impl Config {
+    /// The issuer URL, if set.
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The address the `idp` binary listens on, if set (`listen`).
+    pub fn listen(&self) -> Option<SocketAddr> {
+        self.listen
+    }
+
+    /// The database URL the `idp` binary opens, if set (`database_url`).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_ref().map(Sensitive::expose)
+    }
+
+    /// The secret that encrypts signing keys at rest, if set (`encryption_key`).
+    pub fn encryption_key(&self) -> Option<&str> {
+        self.encryption_key.as_ref().map(Sensitive::expose)
+    }
+
+    /// The rate limits, if set (`[rate_limits]`); `None` means the defaults.
+    pub fn rate_limits(&self) -> Option<RateLimits> {
+        self.rate_limits
+    }
+
+    pub(crate) fn access_token_secs(&self) -> i64 {
+        secs(self.access_token_ttl)
+    }
+
+    pub(crate) fn refresh_token_secs(&self) -> i64 {
+        secs(self.refresh_token_ttl)
+    }
+
+    pub(crate) fn id_token_secs(&self) -> i64 {
+        secs(self.id_token_ttl)
+    }
+
+    pub(crate) fn key_rotation_secs(&self) -> i64 {
+        secs(self.key_rotation)
+    }
+
+    pub(crate) fn key_publish_ahead_secs(&self) -> i64 {
+        secs(self.key_publish_ahead)
+    }
+
+    pub(crate) fn session_secs(&self) -> i64 {
+        secs(self.session_ttl)
+    }
+
+    pub(crate) fn jwks_max_age_secs(&self) -> u64 {
+        self.jwks_max_age.get().as_secs()
+    }
+
+    /// How long a signing key stays published after it stopped signing: the longest
+    /// lifetime of a token it signed, plus a minute.
+    pub(crate) fn key_retention_secs(&self) -> i64 {
+        self.access_token_secs().max(self.id_token_secs()) + 60
+    }
+
+    /// Checks every setting that does not need I/O; the error names the key. Returns the
+    /// parsed `scopes_supported`.
+    pub(crate) fn validate(&self) -> Result<Scope, Error> {
+        for (name, alg) in [
+            ("access_token_alg", self.access_token_alg),
+            ("id_token_alg", self.id_token_alg),
+        ] {
+            if !matches!(alg, Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA) {
+                return Err(Error::Config(format!(
+                    "{name} {alg} is not supported; use RS256, ES256 or EdDSA"
+                )));
+            }
+        }
+        for (name, d) in [
+            ("access_token_ttl", self.access_token_ttl),
+            ("refresh_token_ttl", self.refresh_token_ttl),
+            ("id_token_ttl", self.id_token_ttl),
+            ("key_rotation", self.key_rotation),
+            ("session_ttl", self.session_ttl),
+        ] {
+            if d.get().as_secs() == 0 {
+                return Err(Error::Config(format!("{name} must be positive")));
+            }
+        }
+        for o in &self.cors_allowed_origins {
+            let ok = url::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.path() == "/" && !o.ends_with('/')
+            });
+            if !ok {
+                return Err(Error::Config(format!(
+                    "cors_allowed_origins: {o:?} is not an origin like https://app.example.com"
+                )));
+            }
+        }
+        Scope::from_tokens(&self.scopes_supported)
+            .map_err(|e| Error::Config(format!("scopes_supported: {e}")))
+    }
+
+    /// The signing algorithms in use: the access-token one, then the ID-token one.
+    pub(crate) fn signing_algorithms(&self) -> Vec<Algorithm> {
+        let mut algs = vec![self.access_token_alg];
+        if self.id_token_alg != self.access_token_alg {
+            algs.push(self.id_token_alg);
+        }
+        algs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_refused_and_errors_name_the_key() {
+        let e = serde_json::from_value::<Config>(serde_json::json!({"isuer": "x"})).unwrap_err();
+        assert!(e.to_string().contains("isuer"), "{e}");
+        let c = Config {
+            session_ttl: Duration::ZERO.into(),
+            ..Config::default()
+        };
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("session_ttl"), "{e}");
+        let c: Config =
+            serde_json::from_value(serde_json::json!({"cors_allowed_origins": ["*"]})).unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("cors_allowed_origins")
+        );
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let c: Config = serde_json::from_value(serde_json::json!({
+            "encryption_key": "a secret that must not be printed",
+            "database_url": "postgres://u:pw@h/db",
+        }))
+        .unwrap();
+        let printed = format!("{c:?}");
+        assert!(
+            !printed.contains("must not") && !printed.contains("pw@"),
+            "{printed}"
+        );
+        assert_eq!(c.database_url(), Some("postgres://u:pw@h/db"));
+    }
+}

@@ -1,0 +1,203 @@
+//! `provider.clients()`: register clients, rotate secrets, disable and delete them.
+
+use idp_core::{ClientSecret, GrantType, random_token};
+
+use super::validate::{
+    hash_off_thread, invalid, parse_scopes, validate_client_id, validate_redirect_uri,
+};
+use super::{CreatedClient, Ctx, NewClient};
+use crate::Error;
+use crate::store::{AuthMethod, Client, StoreError};
+
+/// Clients of a provider.
+#[derive(Debug)]
+pub struct Clients<'a> {
+    ctx: Ctx<'a>,
+}
+
+fn parse_grants(grants: &[String]) -> Result<Vec<GrantType>, Error> {
+    let mut out = Vec::new();
+    for g in grants {
+        let gt = GrantType::parse(g);
+        match gt {
+            GrantType::AuthorizationCode
+            | GrantType::RefreshToken
+            | GrantType::ClientCredentials => {}
+            _ => return Err(invalid(format!("unknown or unsupported grant type {g:?}"))),
+        }
+        if !out.contains(&gt) {
+            out.push(gt);
+        }
+    }
+    Ok(out)
+}
+
+impl<'a> Clients<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Registers a client (after the `before_insert_client` hook). A confidential client
+    /// without a secret gets a generated one, returned once in [`CreatedClient`].
+    pub async fn insert(&self, mut new: NewClient) -> Result<CreatedClient, Error> {
+        if let Some(hook) = &self.ctx.hooks.client {
+            hook(&mut new).map_err(Error::Rejected)?;
+        }
+        validate_client_id(&new.client_id)?;
+        let allow_http = self.ctx.insecure_http_redirect_uris;
+        for u in new
+            .redirect_uris
+            .iter()
+            .chain(&new.post_logout_redirect_uris)
+        {
+            validate_redirect_uri(u, allow_http)?;
+        }
+        let grant_types = if new.grant_types.is_empty() {
+            if new.redirect_uris.is_empty() {
+                vec![GrantType::ClientCredentials]
+            } else {
+                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+            }
+        } else {
+            parse_grants(&new.grant_types)?
+        };
+        if grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+            return Err(invalid(
+                "authorization_code needs at least one redirect URI",
+            ));
+        }
+        let method = if new.public {
+            if new.secret.is_some() {
+                return Err(invalid("a public client has no secret"));
+            }
+            if grant_types.contains(&GrantType::ClientCredentials) {
+                return Err(invalid("a public client cannot use client_credentials"));
+            }
+            AuthMethod::None
+        } else {
+            match new.token_endpoint_auth_method.as_deref() {
+                None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
+                Some("client_secret_post") => AuthMethod::ClientSecretPost,
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "token_endpoint_auth_method {other:?}: use client_secret_basic or client_secret_post (or public)"
+                    )));
+                }
+            }
+        };
+        let (secret_hash, generated) = if new.public {
+            (None, None)
+        } else {
+            let (secret, generated) = match new.secret.take() {
+                Some(s) => {
+                    if s.secret().is_empty() || s.secret().len() > 512 {
+                        return Err(invalid("client secret must be 1-512 bytes"));
+                    }
+                    (s, None)
+                }
+                None => {
+                    let s = ClientSecret::new(random_token());
+                    (s.clone(), Some(s))
+                }
+            };
+            let hash = hash_off_thread(secret.secret()).await?;
+            (Some(hash), generated)
+        };
+        for a in &new.audiences {
+            if a.is_empty() || a.contains(' ') {
+                return Err(invalid(format!(
+                    "audience {a:?} must be non-empty without spaces"
+                )));
+            }
+        }
+        let now = self.ctx.now();
+        let client = Client {
+            client_id: new.client_id,
+            tenant_id: new.tenant_id,
+            name: new.name,
+            secret_hash,
+            redirect_uris: new.redirect_uris,
+            post_logout_redirect_uris: new.post_logout_redirect_uris,
+            allowed_scopes: parse_scopes(&new.allowed_scopes, "allowed_scopes")?,
+            grant_types,
+            token_endpoint_auth_method: method,
+            audiences: new.audiences,
+            first_party: new.first_party,
+            active: true,
+            attributes: new.attributes,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ctx
+            .store
+            .insert_client(&client)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::Conflict(format!(
+                    "client_id {} is already registered",
+                    client.client_id
+                )),
+                other => other.into(),
+            })?;
+        Ok(CreatedClient {
+            client,
+            generated_secret: generated,
+        })
+    }
+
+    /// A client by id.
+    pub async fn get(&self, client_id: &str) -> Result<Option<Client>, Error> {
+        Ok(self.ctx.store.get_client(client_id).await?)
+    }
+
+    /// Clients of a tenant, or every client with `None`.
+    pub async fn list(&self, tenant_id: Option<&str>) -> Result<Vec<Client>, Error> {
+        Ok(self.ctx.store.list_clients(tenant_id).await?)
+    }
+
+    async fn modify(&self, id: &str, f: impl FnOnce(&mut Client)) -> Result<Client, Error> {
+        let mut c = self
+            .ctx
+            .store
+            .get_client(id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        f(&mut c);
+        c.updated_at = self.ctx.now();
+        self.ctx.store.update_client(&c).await?;
+        Ok(c)
+    }
+
+    /// Replaces the secret of a confidential client with a generated one (returned once);
+    /// the old secret stops working at once.
+    pub async fn rotate_secret(&self, client_id: &str) -> Result<ClientSecret, Error> {
+        let existing = self.get(client_id).await?.ok_or(Error::NotFound)?;
+        if existing.is_public() {
+            return Err(invalid("a public client has no secret"));
+        }
+        let secret = ClientSecret::new(random_token());
+        let hash = hash_off_thread(secret.secret()).await?;
+        self.modify(client_id, |c| c.secret_hash = Some(hash))
+            .await?;
+        Ok(secret)
+    }
+
+    /// Disables a client: it gets `invalid_client` from now on.
+    pub async fn disable(&self, client_id: &str) -> Result<Client, Error> {
+        self.modify(client_id, |c| c.active = false).await
+    }
+
+    /// Re-enables a client.
+    pub async fn enable(&self, client_id: &str) -> Result<Client, Error> {
+        self.modify(client_id, |c| c.active = true).await
+    }
+
+    /// Deletes a client.
+    pub async fn delete(&self, client_id: &str) -> Result<(), Error> {
+        if self.ctx.store.delete_client(client_id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! `provider.users()`: create, find, update, disable users and check passwords.
+
+use idp_core::Password;
+
+use super::validate::{hash_off_thread, parse_scopes, validate_email, validate_password};
+use super::{Ctx, NewUser, UserUpdate};
+use crate::Error;
+use crate::crypto::{hash_secret, verify_secret};
+use crate::store::{StoreError, User};
+
+/// Users of a provider.
+#[derive(Debug)]
+pub struct Users<'a> {
+    ctx: Ctx<'a>,
+}
+
+impl<'a> Users<'a> {
+    pub(crate) fn new(ctx: Ctx<'a>) -> Self {
+        Self { ctx }
+    }
+
+    /// Creates a user (after the `before_insert_user` hook); fails on a malformed e-mail, a
+    /// short password or an e-mail already used in the tenant.
+    pub async fn insert(&self, mut new: NewUser) -> Result<User, Error> {
+        if let Some(hook) = &self.ctx.hooks.user {
+            hook(&mut new).map_err(Error::Rejected)?;
+        }
+        let email = new.email.trim().to_owned();
+        validate_email(&email)?;
+        let password_hash = match &new.password {
+            Some(p) => {
+                validate_password(p)?;
+                Some(hash_off_thread(p.secret()).await?)
+            }
+            None => None,
+        };
+        let allowed_scopes = new
+            .allowed_scopes
+            .as_deref()
+            .map(|s| parse_scopes(s, "allowed_scopes"))
+            .transpose()?;
+        let now = self.ctx.now();
+        let user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant_id: new.tenant_id,
+            email,
+            email_verified: new.email_verified,
+            password_hash,
+            name: new.name,
+            given_name: new.given_name,
+            family_name: new.family_name,
+            picture: new.picture,
+            locale: new.locale,
+            active: true,
+            allowed_scopes,
+            attributes: new.attributes,
+            created_at: now,
+            updated_at: now,
+        };
+        self.ctx
+            .store
+            .insert_user(&user)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => Error::Conflict(format!(
+                    "email {} is already registered in this tenant",
+                    user.email
+                )),
+                other => other.into(),
+            })?;
+        Ok(user)
+    }
+
+    /// A user by id.
+    pub async fn get(&self, id: &str) -> Result<Option<User>, Error> {
+        Ok(self.ctx.store.get_user(id).await?)
+    }
+
+    /// A user by e-mail within a tenant.
+    pub async fn find_by_email(
+        &self,
+        tenant_id: Option<&str>,
+        email: &str,
+    ) -> Result<Option<User>, Error> {
+        Ok(self
+            .ctx
+            .store
+            .find_user_by_email(tenant_id, email.trim())
+            .await?)
+    }
+
+    /// Users of a tenant, or every user with `None`.
+    pub async fn list(&self, tenant_id: Option<&str>) -> Result<Vec<User>, Error> {
+        Ok(self.ctx.store.list_users(tenant_id).await?)
+    }
+
+    async fn modify(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut User) -> Result<(), Error>,
+    ) -> Result<User, Error> {
+        let mut user = self.ctx.store.get_user(id).await?.ok_or(Error::NotFound)?;
+        f(&mut user)?;
+        user.updated_at = self.ctx.now();
+        self.ctx.store.update_user(&user).await?;
+        Ok(user)
+    }
+
+    /// Applies an update.
+    pub async fn update(&self, id: &str, update: UserUpdate) -> Result<User, Error> {
+        self.modify(id, |u| {
+            if let Some(email) = update.email {
+                let email = email.trim().to_owned();
+                validate_email(&email)?;
+                u.email = email;
+            }
+            if let Some(v) = update.name {
+                u.name = Some(v);
+            }
+            if let Some(v) = update.given_name {
+                u.given_name = Some(v);
+            }
+            if let Some(v) = update.family_name {
+                u.family_name = Some(v);
+            }
+            if let Some(v) = update.picture {
+                u.picture = Some(v);
+            }
+            if let Some(v) = update.locale {
+                u.locale = Some(v);
+            }
+            if let Some(v) = update.email_verified {
+                u.email_verified = v;
+            }
+            if let Some(s) = update.allowed_scopes {
+                u.allowed_scopes = Some(parse_scopes(&s, "allowed_scopes")?);
+            }
+            if let Some(attrs) = update.attributes {
+                u.attributes.extend(attrs);
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets a new password.
+    pub async fn set_password(&self, id: &str, password: Password) -> Result<User, Error> {
+        validate_password(&password)?;
+        let hash = hash_off_thread(password.secret()).await?;
+        self.modify(id, |u| {
+            u.password_hash = Some(hash);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Disables a user: sign-in and refresh stop working.
+    pub async fn disable(&self, id: &str) -> Result<User, Error> {
+        self.modify(id, |u| {
+            u.active = false;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Re-enables a user.
+    pub async fn enable(&self, id: &str) -> Result<User, Error> {
+        self.modify(id, |u| {
+            u.active = true;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes a user.
+    pub async fn delete(&self, id: &str) -> Result<(), Error> {
+        if self.ctx.store.delete_user(id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    /// Checks a password; the user if it is right and the user is active. Takes about as
+    /// long whether or not the user exists.
+    pub async fn verify_password(
+        &self,
+        tenant_id: Option<&str>,
+        email: &str,
+        password: &Password,
+    ) -> Result<Option<User>, Error> {
+        let user = self.find_by_email(tenant_id, email).await?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let pw = password.clone();
+        let ok = tokio::task::spawn_blocking(move || match hash {
+            Some(h) => verify_secret(pw.secret(), &h),
+            None => {
+                // Spend the same time as a real check so that timing does not reveal
+                // which e-mail addresses exist.
+                let _ = hash_secret(pw.secret());
+                false
+            }
+        })
+        .await
+        .map_err(|_| Error::Crypto("hashing task failed".into()))?;
+        Ok(user.filter(|u| ok && u.active))
+    }
+}

@@ -1,0 +1,311 @@
+//! `GET|POST /oauth/authorize`: the authorization endpoint (RFC 6749 §4.1, OIDC Core
+//! §3.1.2), in three steps: parse the request, run the person's step (sign-in or consent,
+//! from `account/`), issue the code.
+//!
+//! The client and redirect URI are checked first; if either is wrong the browser gets an
+//! HTML error page and is never redirected. Every later error is redirected back with
+//! `error`, `error_description`, `state` and `iss` (RFC 9207).
+
+mod back;
+mod request;
+
+pub(crate) use request::redirect_uri_registered;
+
+use axum::extract::RawQuery;
+use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use idp_core::{AuthorizationCode, ErrorCode, sha256_b64url};
+
+use crate::account::login::{self, SignIn};
+use crate::account::{FormContext, consent, session};
+use crate::issue::restrict_to_user;
+use crate::store::{AuthCodeRecord, SessionRecord, User};
+use crate::web::form::{decode_pairs, form_pairs, single};
+use crate::web::{App, AppState, csrf};
+use back::Back;
+use request::{AuthRequest, check_request};
+
+/// Early answers of a step: an error page or a redirect.
+type Step<T> = Result<T, Response>;
+
+pub(crate) async fn get(
+    axum::extract::State(app): AppState,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = decode_pairs(query.unwrap_or_default().as_bytes());
+    authorize(&app, &headers, pairs, false).await
+}
+
+pub(crate) async fn post(
+    axum::extract::State(app): AppState,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match form_pairs(&headers, &body) {
+        Ok(pairs) => authorize(&app, &headers, pairs, true).await,
+        Err(_) => app.templates.error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request body must be a form.",
+        ),
+    }
+}
+
+async fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+    after_post: bool,
+) -> Response {
+    let (req, back) = match parse(app, &pairs, after_post).await {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    let person = match person_step(app, headers, &pairs, &req, &back).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    match finish(app, headers, &req, &back, person).await {
+        Ok(resp) | Err(resp) => resp,
+    }
+}
+
+fn server_error(app: &App, e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "authorization endpoint failure");
+    app.templates.error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "The server could not complete the request.",
+    )
+}
+
+fn bad_request(app: &App, code: &str, message: &str) -> Response {
+    app.templates.error(StatusCode::BAD_REQUEST, code, message)
+}
+
+/// The client and the redirect URI (on failure an error page and no redirect), then the
+/// rest of the request (on failure an error redirect).
+async fn parse<'a>(
+    app: &'a App,
+    pairs: &[(String, String)],
+    after_post: bool,
+) -> Step<(AuthRequest, Back<'a>)> {
+    let (Ok(client_id), Ok(redirect)) = (single(pairs, "client_id"), single(pairs, "redirect_uri"))
+    else {
+        return Err(bad_request(
+            app,
+            "invalid_request",
+            "A parameter is repeated.",
+        ));
+    };
+    let Some(client_id) = client_id else {
+        return Err(bad_request(
+            app,
+            "invalid_request",
+            "The request has no client_id.",
+        ));
+    };
+    let client = match app.store.get_client(client_id).await {
+        Ok(Some(c)) if c.active => c,
+        Ok(_) => {
+            let msg = "The application is unknown or disabled.";
+            return Err(bad_request(app, "invalid_client", msg));
+        }
+        Err(e) => return Err(server_error(app, e)),
+    };
+    let (redirect_uri, redirect_given) = match redirect {
+        Some(u) if redirect_uri_registered(&client, u) => (u.to_owned(), true),
+        Some(_) => {
+            let msg = "The redirect URI is not registered for this application.";
+            return Err(bad_request(app, "invalid_request", msg));
+        }
+        None if client.redirect_uris.len() == 1 => (client.redirect_uris[0].clone(), false),
+        None => {
+            let msg = "The request has no redirect_uri.";
+            return Err(bad_request(app, "invalid_request", msg));
+        }
+    };
+    let state = match single(pairs, "state") {
+        Ok(s) => s.map(|s| s.chars().take(2048).collect::<String>()),
+        Err(_) => None,
+    };
+    let back = Back {
+        app,
+        redirect_uri,
+        state,
+        after_post,
+    };
+    match check_request(app, client, redirect_given, pairs) {
+        Ok(req) => Ok((req, back)),
+        Err((code, msg)) => Err(back.error(code, msg)),
+    }
+}
+
+/// Where the person stands after the form they submitted, if any.
+#[derive(Debug, Default)]
+struct Person {
+    session: Option<(SessionRecord, User)>,
+    /// A new session cookie to set.
+    set_cookie: Option<HeaderValue>,
+    /// Signed in (or confirmed) by this very request: no reason to ask again.
+    fresh_login: bool,
+    just_consented: bool,
+}
+
+fn form_context(req: &AuthRequest) -> FormContext<'_> {
+    FormContext {
+        params: &req.params,
+        client_name: req.client.name.as_deref().unwrap_or(&req.client.client_id),
+    }
+}
+
+/// The session, and the login or consent form this request submits (`_action`).
+async fn person_step(
+    app: &App,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+    req: &AuthRequest,
+    back: &Back<'_>,
+) -> Step<Person> {
+    let action = single(pairs, "_action").ok().flatten();
+    if action.is_some() && !back.after_post {
+        let msg = "The form must be submitted with POST.";
+        return Err(bad_request(app, "invalid_request", msg));
+    }
+    if action.is_some() && !csrf::verify(headers, pairs) {
+        return Err(app.templates.error(
+            StatusCode::FORBIDDEN,
+            "invalid_request",
+            "The form has expired or did not come from this site. Go back and try again.",
+        ));
+    }
+    let tenant = req.client.tenant_id.as_deref();
+    let mut person = Person {
+        session: match session::current(app, headers).await {
+            Ok(s) => s.filter(|(_, u)| u.tenant_id.as_deref() == tenant),
+            Err(e) => return Err(server_error(app, e)),
+        },
+        ..Person::default()
+    };
+    let form = form_context(req);
+    match action {
+        Some("login") => match login::sign_in(app, headers, pairs, tenant, form).await {
+            Ok(SignIn::Done(signed_in, cookie)) => {
+                person.session = Some(*signed_in);
+                person.set_cookie = Some(cookie);
+                person.fresh_login = true;
+            }
+            Ok(SignIn::Refused(resp)) => return Err(resp),
+            Err(e) => return Err(server_error(app, e)),
+        },
+        Some("consent") => {
+            let Some((_, user)) = &person.session else {
+                return Err(login::page(app, headers, form, StatusCode::OK, None, ""));
+            };
+            if single(pairs, "decision").ok().flatten() != Some("allow") {
+                return Err(back.error(ErrorCode::AccessDenied, "the user denied the request"));
+            }
+            let scope = restrict_to_user(&req.scope, user);
+            if let Err(e) = consent::record(app, user, &req.client.client_id, &scope).await {
+                return Err(server_error(app, e));
+            }
+            person.just_consented = true;
+            // The consent form is shown only after sign-in passed every check of this
+            // request (prompt=login, max_age, id_token_hint); do not ask again.
+            person.fresh_login = true;
+        }
+        Some(_) => return Err(bad_request(app, "invalid_request", "Unknown form action.")),
+        None => {}
+    }
+    Ok(person)
+}
+
+fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// Sign-in when needed (no session, `prompt=login`, a session older than `max_age`, or an
+/// `id_token_hint` naming another user), consent when needed (clients that are not
+/// first-party), then the code.
+async fn finish(
+    app: &App,
+    headers: &HeaderMap,
+    req: &AuthRequest,
+    back: &Back<'_>,
+    person: Person,
+) -> Step<Response> {
+    let now = app.now();
+    let form = form_context(req);
+    let session = person.session.filter(|(s, u)| {
+        person.fresh_login
+            || !(req.prompt.login
+                || req.max_age.is_some_and(|m| s.auth_time + m < now)
+                || req.hint_sub.as_ref().is_some_and(|sub| *sub != u.id))
+    });
+    let Some((session, user)) = session else {
+        if req.prompt.none {
+            return Err(back.error(ErrorCode::LoginRequired, "the user is not signed in"));
+        }
+        let email = req.login_hint.as_deref().unwrap_or_default();
+        return Err(login::page(app, headers, form, StatusCode::OK, None, email));
+    };
+    let scope = restrict_to_user(&req.scope, &user);
+    if !req.client.first_party && !person.just_consented {
+        let covered = consent::covers(app, &user, &req.client.client_id, &scope)
+            .await
+            .map_err(|e| server_error(app, e))?;
+        if !covered || req.prompt.consent {
+            if req.prompt.none {
+                return Err(back.error(ErrorCode::ConsentRequired, "the user has not consented"));
+            }
+            let page = consent::page(app, headers, form, &user, &scope);
+            return Ok(with_cookie(page, person.set_cookie));
+        }
+    }
+    let code = issue_code(app, req, back, &session, &user, scope).await?;
+    Ok(with_cookie(
+        back.to(&[("code", code.secret())]),
+        person.set_cookie,
+    ))
+}
+
+/// Stores a new code (60 s, single use) for the request and returns it.
+async fn issue_code(
+    app: &App,
+    req: &AuthRequest,
+    back: &Back<'_>,
+    session: &SessionRecord,
+    user: &User,
+    scope: idp_core::Scope,
+) -> Step<AuthorizationCode> {
+    let now = app.now();
+    let code = AuthorizationCode::generate();
+    let mut rec = AuthCodeRecord::new(
+        sha256_b64url(code.secret().as_bytes()),
+        req.client.client_id.clone(),
+        user.id.clone(),
+        if req.redirect_given {
+            back.redirect_uri.clone()
+        } else {
+            String::new()
+        },
+        uuid::Uuid::new_v4().to_string(),
+        now,
+        now + 60,
+    );
+    rec.scope = scope;
+    rec.nonce = req.nonce.clone();
+    rec.code_challenge = req.challenge.as_ref().map(|c| c.as_str().to_owned());
+    rec.auth_time = session.auth_time;
+    rec.session_id = Some(session.sid.clone());
+    app.store
+        .insert_code(&rec)
+        .await
+        .map_err(|e| server_error(app, e))?;
+    Ok(code)
+}

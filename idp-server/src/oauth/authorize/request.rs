@@ -1,0 +1,217 @@
+//! The authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1), checked once: the
+//! client and redirect URI first, then every other parameter.
+
+use idp_core::{CodeChallenge, CodeChallengeMethod, ErrorCode, GrantType, Scope};
+use url::Url;
+
+use crate::state::State;
+use crate::store::Client;
+use crate::web::form::single;
+
+/// Form fields of the login and consent steps, never part of the authorization request.
+pub(crate) const STEP_FIELDS: [&str; 5] =
+    ["_action", "csrf_token", "email", "password", "decision"];
+
+/// Whether `uri` matches a registered redirect URI: exactly, or for a loopback IP redirect
+/// with any port (RFC 8252 §7.3).
+pub(crate) fn redirect_uri_registered(client: &Client, uri: &str) -> bool {
+    if client.redirect_uris.iter().any(|r| r == uri) {
+        return true;
+    }
+    let Ok(asked) = Url::parse(uri) else {
+        return false;
+    };
+    // Only loopback IP literals: RFC 8252 §7.3 (and §8.3 advises against `localhost`).
+    let loopback_ip = match asked.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    };
+    if asked.scheme() != "http" || !loopback_ip || asked.fragment().is_some() {
+        return false;
+    }
+    client.redirect_uris.iter().any(|r| {
+        Url::parse(r).is_ok_and(|reg| {
+            reg.scheme() == "http"
+                && reg.host() == asked.host()
+                && reg.path() == asked.path()
+                && reg.query() == asked.query()
+                && reg.username() == asked.username()
+        })
+    })
+}
+
+/// The `prompt` values (OIDC Core §3.1.2.1); `none` never comes with another.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Prompt {
+    pub(crate) none: bool,
+    pub(crate) login: bool,
+    pub(crate) consent: bool,
+}
+
+/// The checked authorization request.
+pub(crate) struct AuthRequest {
+    pub(crate) client: Client,
+    pub(crate) redirect_given: bool,
+    pub(crate) scope: Scope,
+    pub(crate) nonce: Option<String>,
+    pub(crate) challenge: Option<CodeChallenge>,
+    pub(crate) prompt: Prompt,
+    pub(crate) max_age: Option<i64>,
+    pub(crate) login_hint: Option<String>,
+    pub(crate) hint_sub: Option<String>,
+    /// The authorization parameters, carried through the login and consent forms.
+    pub(crate) params: Vec<(String, String)>,
+}
+
+pub(crate) type Failure = (ErrorCode, &'static str);
+
+fn one<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, Failure> {
+    single(pairs, name).map_err(|_| (ErrorCode::InvalidRequest, "a parameter is repeated"))
+}
+
+pub(crate) fn check_request(
+    state: &State,
+    client: Client,
+    redirect_given: bool,
+    pairs: &[(String, String)],
+) -> Result<AuthRequest, Failure> {
+    for (k, _) in pairs {
+        if !STEP_FIELDS.contains(&k.as_str()) {
+            one(pairs, k)?;
+        }
+    }
+    if one(pairs, "request")?.is_some() {
+        return Err((
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if one(pairs, "request_uri")?.is_some() {
+        return Err((
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    match one(pairs, "response_type")? {
+        None => return Err((ErrorCode::InvalidRequest, "response_type is required")),
+        Some("code") => {}
+        Some(_) => {
+            return Err((
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if let Some(mode) = one(pairs, "response_mode")?
+        && mode != "query"
+    {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
+    }
+    if !client.allows_grant(&GrantType::AuthorizationCode) {
+        return Err((
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+        ));
+    }
+    let requested = match one(pairs, "scope")? {
+        Some(s) => Scope::parse(s).map_err(|_| (ErrorCode::InvalidScope, "malformed scope"))?,
+        None => client.allowed_scopes.clone(),
+    };
+    // Scopes the client may not have are dropped; the token response reports what was granted.
+    let scope = requested.intersection(&client.allowed_scopes);
+    if scope.is_empty() {
+        return Err((
+            ErrorCode::InvalidScope,
+            "none of the requested scopes is allowed for this client",
+        ));
+    }
+    let challenge = match one(pairs, "code_challenge")? {
+        Some(c) => {
+            let method = one(pairs, "code_challenge_method")?.unwrap_or("plain");
+            let m = CodeChallengeMethod::parse(method)
+                .map_err(|_| (ErrorCode::InvalidRequest, "unknown code_challenge_method"))?;
+            m.require_s256().map_err(|_| {
+                (
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method must be S256",
+                )
+            })?;
+            Some(
+                CodeChallenge::parse(c)
+                    .map_err(|_| (ErrorCode::InvalidRequest, "malformed code_challenge"))?,
+            )
+        }
+        None => {
+            if one(pairs, "code_challenge_method")?.is_some() {
+                return Err((
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method without code_challenge",
+                ));
+            }
+            None
+        }
+    };
+    if client.is_public() && challenge.is_none() {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "public clients must use PKCE (S256)",
+        ));
+    }
+    let prompt = match one(pairs, "prompt")? {
+        None => Prompt::default(),
+        Some(p) => {
+            let values: Vec<&str> = p.split(' ').filter(|v| !v.is_empty()).collect();
+            if values.contains(&"none") && values.len() > 1 {
+                return Err((ErrorCode::InvalidRequest, "prompt=none cannot be combined"));
+            }
+            // `select_account` and unknown values are ignored: there is one account per
+            // browser session.
+            Prompt {
+                none: values.contains(&"none"),
+                login: values.contains(&"login"),
+                consent: values.contains(&"consent"),
+            }
+        }
+    };
+    let max_age = match one(pairs, "max_age")? {
+        None => None,
+        Some(v) => Some(v.parse::<u32>().map_err(|_| {
+            (
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative integer",
+            )
+        })? as i64),
+    };
+    let nonce = one(pairs, "nonce")?.map(str::to_owned);
+    if nonce.as_ref().is_some_and(|n| n.len() > 512) {
+        return Err((ErrorCode::InvalidRequest, "nonce is too long"));
+    }
+    let hint_sub = match one(pairs, "id_token_hint")? {
+        None => None,
+        Some(t) => Some(state.verify_id_token_hint(t).map(|c| c.sub).ok_or((
+            ErrorCode::InvalidRequest,
+            "id_token_hint is not a valid ID token from this provider",
+        ))?),
+    };
+    let params = pairs
+        .iter()
+        .filter(|(k, _)| !STEP_FIELDS.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    Ok(AuthRequest {
+        client,
+        redirect_given,
+        scope,
+        nonce,
+        challenge,
+        prompt,
+        max_age,
+        login_hint: one(pairs, "login_hint")?.map(|s| s.chars().take(256).collect()),
+        hint_sub,
+        params,
+    })
+}

@@ -1,0 +1,114 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636): a code is consumed once;
+//! a replayed code revokes what its first use issued.
+
+use idp_core::{
+    CodeChallenge, CodeVerifier, ErrorCode, GrantType, TokenRequest, TokenResponse, sha256_b64url,
+};
+
+use super::active_user;
+use crate::error::OAuthError;
+use crate::issue::{Grant, default_audiences, restrict_to_user};
+use crate::state::State;
+use crate::store::{Client, ConsumeOutcome};
+
+pub(crate) async fn authorization_code(
+    state: &State,
+    client: &Client,
+    req: &TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.allows_grant(&GrantType::AuthorizationCode) {
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient)
+            .describe("this client may not use authorization_code"));
+    }
+    let code = req
+        .code
+        .as_ref()
+        .ok_or_else(|| OAuthError::invalid_request("missing code"))?;
+    let hash = sha256_b64url(code.secret().as_bytes());
+    let now = state.now();
+    let rec = match state
+        .store
+        .consume_code(&hash, now)
+        .await
+        .map_err(OAuthError::server)?
+    {
+        ConsumeOutcome::Consumed(rec) => rec,
+        ConsumeOutcome::AlreadyUsed(rec) => {
+            // A replayed code: revoke what its first use issued (the first access token
+            // carries the grant id as jti; the refresh family is the grant).
+            tracing::warn!(client_id = %rec.client_id, "authorization code reused; revoking its grant");
+            let _ = state.store.revoke_refresh_family(&rec.grant_id, now).await;
+            let _ = state
+                .store
+                .revoke_access_token(&rec.grant_id, now + state.config.access_token_secs() + 60)
+                .await;
+            return Err(OAuthError::invalid_grant(
+                "the authorization code has already been used",
+            ));
+        }
+        _ => {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is invalid or expired",
+            ));
+        }
+    };
+    if rec.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    match (&req.redirect_uri, rec.redirect_uri.is_empty()) {
+        (Some(given), false) if *given == rec.redirect_uri => {}
+        (None, true) => {}
+        (Some(given), true)
+            if client.redirect_uris.len() == 1 && *given == client.redirect_uris[0] => {}
+        _ => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+    }
+    match (&rec.code_challenge, &req.code_verifier) {
+        (Some(challenge), Some(verifier)) => {
+            let verifier = CodeVerifier::parse(verifier)
+                .map_err(|_| OAuthError::invalid_grant("malformed code_verifier"))?;
+            CodeChallenge::parse(challenge)
+                .and_then(|c| c.verify(&verifier))
+                .map_err(|_| {
+                    OAuthError::invalid_grant("code_verifier does not match the code_challenge")
+                })?;
+        }
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier given but no code_challenge was sent",
+            ));
+        }
+        (None, None) => {
+            if client.is_public() {
+                return Err(OAuthError::invalid_grant("public clients must use PKCE"));
+            }
+        }
+    }
+    let user = active_user(state, &rec.user_id, client).await?;
+    let grant = Grant {
+        grant_id: rec.grant_id.clone(),
+        scope: restrict_to_user(&rec.scope, &user),
+        audiences: default_audiences(client),
+        auth_time: rec.auth_time,
+        sid: rec.session_id.clone(),
+        nonce: rec.nonce.clone(),
+    };
+    let (resp, refresh) =
+        state
+            .minter()
+            .user_tokens(client, &user, &grant, rec.grant_id.clone())?;
+    if let Some(r) = refresh {
+        state
+            .store
+            .insert_refresh_token(&r)
+            .await
+            .map_err(OAuthError::server)?;
+    }
+    Ok(resp)
+}

@@ -1,0 +1,69 @@
+//! `grant_type=client_credentials` (RFC 6749 §4.4) with RFC 8707 resource indicators.
+
+use idp_core::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse, TokenUse};
+
+use crate::error::OAuthError;
+use crate::issue::default_audiences;
+use crate::state::State;
+use crate::store::Client;
+
+/// The audiences a token request may name (RFC 8707 `resource`, or `audience`), each one
+/// registered for the client; none named → the client's registered audiences (or the
+/// client itself when it has none).
+fn audiences(client: &Client, req: &TokenRequest) -> Result<Vec<String>, OAuthError> {
+    let mut asked: Vec<String> = req.resource.clone();
+    if let Some(a) = &req.audience {
+        asked.push(a.clone());
+    }
+    if asked.is_empty() {
+        return Ok(default_audiences(client));
+    }
+    let mut out = Vec::new();
+    for a in asked {
+        if !client.audiences.contains(&a) {
+            return Err(OAuthError::new(ErrorCode::InvalidTarget)
+                .describe("the requested resource is not allowed for this client"));
+        }
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn client_credentials(
+    state: &State,
+    client: &Client,
+    req: &TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    if client.is_public() || !client.allows_grant(&GrantType::ClientCredentials) {
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient)
+            .describe("this client may not use client_credentials"));
+    }
+    let scope: Scope = match &req.scope {
+        Some(s) => {
+            if !s.is_subset(&client.allowed_scopes) {
+                return Err(OAuthError::new(ErrorCode::InvalidScope)
+                    .describe("requested scope is not allowed for this client"));
+            }
+            s.clone()
+        }
+        None => client.allowed_scopes.clone(),
+    };
+    let aud = audiences(client, req)?;
+    let minter = state.minter();
+    let mut claims = minter.access_claims(
+        client.client_id.clone(),
+        aud,
+        uuid::Uuid::new_v4().to_string(),
+        client.client_id.clone(),
+        TokenUse::Service,
+    );
+    claims.scope = (!scope.is_empty()).then(|| scope.clone());
+    claims.tenant = client.tenant_id.clone();
+    let token = minter.access_token(&claims)?;
+    let ttl = u64::try_from(state.config.access_token_secs()).unwrap_or(0);
+    let mut resp = TokenResponse::bearer(token, ttl);
+    resp.scope = (!scope.is_empty()).then_some(scope);
+    Ok(resp)
+}

@@ -1,0 +1,102 @@
+//! `grant_type=refresh_token` with rotation and reuse detection (RFC 6749 §6, RFC 9700
+//! §4.14): every use rotates the token; reuse of a rotated one revokes the family.
+
+use idp_core::{ErrorCode, GrantType, RefreshToken, TokenRequest, TokenResponse, sha256_b64url};
+
+use super::active_user;
+use crate::error::OAuthError;
+use crate::issue::{Grant, default_audiences, restrict_to_user};
+use crate::state::State;
+use crate::store::{Client, ConsumeOutcome, RefreshTokenRecord};
+
+pub(crate) async fn refresh_token(
+    state: &State,
+    client: &Client,
+    req: &TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    if !client.allows_grant(&GrantType::RefreshToken) {
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient)
+            .describe("this client may not use refresh_token"));
+    }
+    let presented = req
+        .refresh_token
+        .as_ref()
+        .ok_or_else(|| OAuthError::invalid_request("missing refresh_token"))?;
+    let hash = sha256_b64url(presented.secret().as_bytes());
+    let now = state.now();
+    let old = state
+        .store
+        .get_refresh_token(&hash)
+        .await
+        .map_err(OAuthError::server)?
+        .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid"))?;
+    if old.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    let scope = match &req.scope {
+        Some(s) if !s.is_subset(&old.scope) => {
+            return Err(OAuthError::new(ErrorCode::InvalidScope)
+                .describe("a refresh may only narrow the scope"));
+        }
+        Some(s) => s.clone(),
+        None => old.scope.clone(),
+    };
+    let user = active_user(state, &old.user_id, client).await?;
+    let grant = Grant {
+        grant_id: old.family_id.clone(),
+        scope: restrict_to_user(&scope, &user),
+        audiences: if old.audiences.is_empty() {
+            default_audiences(client)
+        } else {
+            old.audiences.clone()
+        },
+        auth_time: old.auth_time,
+        sid: old.session_id.clone(),
+        nonce: None,
+    };
+    let jti = uuid::Uuid::new_v4().to_string();
+    let (mut resp, successor) = state.minter().user_tokens(client, &user, &grant, jti)?;
+    // Rotation: the successor keeps the family; if the grant no longer yields a refresh token
+    // (offline_access narrowed away), the old one is still retired.
+    let successor = match successor {
+        Some(s) => s,
+        None => {
+            let t = RefreshToken::generate();
+            let mut r = RefreshTokenRecord::new(
+                sha256_b64url(t.secret().as_bytes()),
+                old.family_id.clone(),
+                client.client_id.clone(),
+                user.id.clone(),
+                now,
+                now,
+            );
+            r.revoked_at = Some(now);
+            r
+        }
+    };
+    match state
+        .store
+        .rotate_refresh_token(&hash, &successor, now)
+        .await
+        .map_err(OAuthError::server)?
+    {
+        ConsumeOutcome::Consumed(_) => Ok(resp),
+        ConsumeOutcome::AlreadyUsed(old) => {
+            tracing::warn!(client_id = %old.client_id, "refresh token reused; revoking its family");
+            state
+                .store
+                .revoke_refresh_family(&old.family_id, now)
+                .await
+                .map_err(OAuthError::server)?;
+            resp.refresh_token = None;
+            Err(OAuthError::invalid_grant(
+                "the refresh token has already been used",
+            ))
+        }
+        _ => Err(OAuthError::invalid_grant(
+            "the refresh token is invalid or expired",
+        )),
+    }
+}

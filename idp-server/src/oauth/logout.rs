@@ -1,0 +1,117 @@
+//! `GET|POST /oauth/logout`: the end-session endpoint (OIDC RP-Initiated Logout 1.0).
+
+use axum::extract::RawQuery;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use url::Url;
+
+use crate::account::session;
+use crate::web::form::{decode_pairs, single};
+use crate::web::{App, AppState};
+
+pub(crate) async fn logout_get(
+    axum::extract::State(app): AppState,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let pairs = decode_pairs(query.unwrap_or_default().as_bytes());
+    logout(&app, &headers, &pairs).await
+}
+
+pub(crate) async fn logout_post(
+    axum::extract::State(app): AppState,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let pairs = decode_pairs(&body);
+    logout(&app, &headers, &pairs).await
+}
+
+/// Ends the SSO session and redirects to a registered `post_logout_redirect_uri` (with
+/// `state`), or shows the signed-out page. An unregistered URI is never followed.
+async fn logout(app: &App, headers: &HeaderMap, pairs: &[(String, String)]) -> Response {
+    let page = |msg: &str| {
+        app.templates
+            .error(StatusCode::BAD_REQUEST, "invalid_request", msg)
+    };
+    let (Ok(hint), Ok(target), Ok(state), Ok(client_id)) = (
+        single(pairs, "id_token_hint"),
+        single(pairs, "post_logout_redirect_uri"),
+        single(pairs, "state"),
+        single(pairs, "client_id"),
+    ) else {
+        return page("A parameter is repeated.");
+    };
+    let hint = match hint {
+        None => None,
+        Some(t) => match app.verify_id_token_hint(t) {
+            Some(c) => Some(c),
+            None => return page("The id_token_hint is not a valid ID token from this provider."),
+        },
+    };
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c.aud.iter().next().map(str::to_owned));
+    if let (Some(a), Some(b)) = (&hinted_client, client_id)
+        && a != b
+    {
+        return page("client_id does not match the id_token_hint.");
+    }
+    let client_id = hinted_client.or(client_id.map(str::to_owned));
+
+    // End the session (only the one this browser holds, and only if the hint, when given,
+    // names its user).
+    let mut resp_cookies = Vec::new();
+    if let Ok(Some((s, user))) = session::current(app, headers).await
+        && hint.as_ref().is_none_or(|c| c.sub == user.id)
+    {
+        resp_cookies.push(session::end(app, &s).await);
+    }
+
+    let mut resp = match (target, client_id) {
+        (Some(target), Some(client_id)) => {
+            let client = app.store.get_client(&client_id).await.ok().flatten();
+            let registered = client
+                .as_ref()
+                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == target));
+            if registered {
+                match Url::parse(target) {
+                    Ok(mut url) => {
+                        if let Some(s) = state {
+                            url.query_pairs_mut().append_pair("state", s);
+                        }
+                        let mut r = StatusCode::FOUND.into_response();
+                        if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+                            r.headers_mut().insert(header::LOCATION, v);
+                        }
+                        r
+                    }
+                    Err(_) => app.templates.render(
+                        "logged_out.html",
+                        StatusCode::OK,
+                        minijinja::context! {},
+                    ),
+                }
+            } else {
+                app.templates.error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "You are signed out, but the post-logout redirect URI is not registered for this application.",
+                )
+            }
+        }
+        (Some(_), None) => app.templates.error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "You are signed out. A post-logout redirect needs id_token_hint or client_id.",
+        ),
+        _ => app
+            .templates
+            .render("logged_out.html", StatusCode::OK, minijinja::context! {}),
+    };
+    for c in resp_cookies {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}

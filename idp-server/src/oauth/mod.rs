@@ -1,0 +1,98 @@
+//! The protocol endpoints, one module each: the authorization endpoint, the token
+//! endpoint and its grants, introspection and revocation, userinfo, logout, discovery,
+//! the JWKS and health.
+
+mod authorize;
+mod client_auth;
+mod grants;
+pub(crate) mod logout;
+pub(crate) mod metadata;
+mod token;
+mod tokeninfo;
+mod userinfo;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use http::{HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::issuer::paths;
+use crate::web::App;
+
+/// The largest request body any endpoint reads.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// CORS for the public documents (discovery, JWKS): readable from any origin.
+fn public_cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET])
+}
+
+/// Every endpoint, relative to the issuer's path.
+pub(crate) fn routes(app: Arc<App>) -> Router {
+    let public = Router::new()
+        .route(paths::DISCOVERY, get(metadata::discovery))
+        .route(paths::AS_METADATA, get(metadata::discovery))
+        .route(paths::JWKS, get(metadata::jwks))
+        .layer(public_cors());
+    // Endpoints a browser app may call directly, only from configured origins.
+    let origins: Vec<HeaderValue> = app
+        .config
+        .cors_allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let app_cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    let browser_apis = Router::new()
+        .route(paths::TOKEN, post(token::token))
+        .route(
+            paths::USERINFO,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .route(paths::REVOKE, post(tokeninfo::revoke))
+        .layer(app_cors);
+    let mut router = Router::new()
+        .merge(public)
+        .merge(browser_apis)
+        .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
+        .route(
+            paths::LOGOUT,
+            get(logout::logout_get).post(logout::logout_post),
+        )
+        .route(paths::INTROSPECT, post(tokeninfo::introspect))
+        .route(paths::LIVE, get(metadata::live))
+        .route(paths::READY, get(metadata::ready))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    if app.issuer.is_https() {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    router.with_state(app)
+}
+
+/// The RFC 8414 §3.1 metadata URL of an issuer with a path
+/// (`/.well-known/oauth-authorization-server/idp`), which belongs at the root of the host;
+/// empty for an issuer without a path.
+pub(crate) fn root_routes(app: Arc<App>) -> Router {
+    let path = app.issuer.path().to_owned();
+    if path.is_empty() {
+        return Router::new();
+    }
+    Router::new()
+        .route(
+            &format!("{}{path}", paths::AS_METADATA),
+            get(metadata::discovery),
+        )
+        .layer(public_cors())
+        .with_state(app)
+}

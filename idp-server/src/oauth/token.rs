@@ -1,0 +1,52 @@
+//! `POST /oauth/token` (RFC 6749 §3.2): decode the form once, authenticate the client, hand
+//! the request to its grant (`grants/`).
+
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::HeaderMap;
+use idp_core::{ErrorCode, GrantType, TokenRequest};
+
+use super::client_auth::{authenticate, presented};
+use super::grants::{authorization_code, client_credentials, refresh_token};
+use crate::error::{OAuthError, no_store};
+use crate::state::State;
+use crate::web::AppState;
+use crate::web::form::form_pairs;
+
+pub(crate) async fn token(
+    axum::extract::State(app): AppState,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&app, &headers, &body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: &State, headers: &HeaderMap, body: &Bytes) -> Result<Response, OAuthError> {
+    let pairs = form_pairs(headers, body)?;
+    let req = TokenRequest::from_form(&pairs)?;
+    let creds = presented(
+        headers,
+        req.client_id.as_deref(),
+        req.client_secret.as_ref(),
+    )?;
+    let client = authenticate(state, creds).await?;
+    let response = match &req.grant_type {
+        GrantType::ClientCredentials => {
+            client_credentials::client_credentials(state, &client, &req).await?
+        }
+        GrantType::AuthorizationCode => {
+            authorization_code::authorization_code(state, &client, &req).await?
+        }
+        GrantType::RefreshToken => refresh_token::refresh_token(state, &client, &req).await?,
+        _ => {
+            return Err(OAuthError::new(ErrorCode::UnsupportedGrantType)
+                .describe("this grant type is not supported"));
+        }
+    };
+    let mut resp = axum::Json(response).into_response();
+    no_store(&mut resp);
+    Ok(resp)
+}

@@ -1,0 +1,207 @@
+//! The provider's shared state, built in one pass from the [`Config`]: the parsed issuer,
+//! the store, the clock, the key ring, the limiters and the policies that check the
+//! provider's own tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idp_core::{AccessTokenClaims, Algorithm, Clock, IdTokenClaims, Scope, ValidationPolicy};
+
+use crate::Error;
+use crate::config::Config;
+use crate::crypto::EncryptionKey;
+use crate::issue::Minter;
+use crate::issuer::Issuer;
+use crate::keys::KeyRing;
+use crate::manage::{Clients, Ctx, Hooks, Keys, Users};
+use crate::rate_limit::{Limiters, RateLimits};
+use crate::secret_cache::VerifiedSecrets;
+use crate::store::Store;
+
+/// The longest token the provider looks at (a bound on the work an attacker can cause).
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// How the provider validates its own tokens, built once.
+#[derive(Debug)]
+struct Policies {
+    /// Access tokens presented for use (introspection, userinfo): no leeway.
+    access: ValidationPolicy,
+    /// Access tokens presented for revocation: recently expired ones still count.
+    access_recent: ValidationPolicy,
+    /// `id_token_hint`: our ID tokens, expired or not.
+    id_token_hint: ValidationPolicy,
+}
+
+impl Policies {
+    fn new(issuer: &Issuer, id_token_alg: Algorithm) -> Result<Self, Error> {
+        let access = |leeway: u64| {
+            ValidationPolicy::builder()
+                .issuer(issuer.as_str())
+                .insecure_any_audience()
+                .algorithms([Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA])
+                .required_typ("at+jwt")
+                .leeway(Duration::from_secs(leeway))
+                .build()
+        };
+        let policy_err = |e: idp_core::Error| Error::Config(e.to_string());
+        Ok(Self {
+            access: access(0).map_err(policy_err)?,
+            access_recent: access(300).map_err(policy_err)?,
+            id_token_hint: ValidationPolicy::builder()
+                .issuer(issuer.as_str())
+                .insecure_any_audience()
+                .insecure_allow_expired()
+                .algorithms([id_token_alg])
+                .build()
+                .map_err(policy_err)?,
+        })
+    }
+}
+
+/// Everything a request handler and the management API share.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) config: Config,
+    pub(crate) issuer: Issuer,
+    pub(crate) scopes_supported: Scope,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) keys: KeyRing,
+    pub(crate) limiters: Limiters,
+    pub(crate) verified_secrets: VerifiedSecrets,
+    hooks: Hooks,
+    policies: Policies,
+}
+
+impl State {
+    /// Checks the configuration, then makes sure signing keys exist (creating them on
+    /// first start).
+    pub(crate) async fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hooks: Hooks,
+        default_limits: RateLimits,
+    ) -> Result<Self, Error> {
+        let issuer = Issuer::parse(
+            config
+                .issuer
+                .as_deref()
+                .ok_or_else(|| Error::Config("issuer is required".into()))?,
+        )?;
+        let scopes_supported = config.validate()?;
+        let enc = EncryptionKey::from_secret(
+            config
+                .encryption_key()
+                .ok_or_else(|| Error::Config("encryption_key is required".into()))?,
+        )?;
+        let keys = KeyRing::new(
+            enc,
+            config.signing_algorithms(),
+            config.key_publish_ahead_secs(),
+            config.key_retention_secs(),
+        );
+        let state = Self {
+            policies: Policies::new(&issuer, config.id_token_alg)?,
+            limiters: Limiters::new(config.rate_limits.unwrap_or(default_limits)),
+            issuer,
+            scopes_supported,
+            store,
+            clock,
+            keys,
+            verified_secrets: VerifiedSecrets::new(),
+            hooks,
+            config,
+        };
+        state.keys.ensure(state.store.as_ref(), state.now()).await?;
+        Ok(state)
+    }
+
+    /// Unix seconds, from the injected clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.unix_now()
+    }
+
+    fn manage(&self) -> Ctx<'_> {
+        Ctx {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            keys: &self.keys,
+            hooks: &self.hooks,
+            insecure_http_redirect_uris: self.config.insecure_allow_http_redirect_uris,
+        }
+    }
+
+    pub(crate) fn users(&self) -> Users<'_> {
+        Users::new(self.manage())
+    }
+
+    pub(crate) fn clients(&self) -> Clients<'_> {
+        Clients::new(self.manage())
+    }
+
+    pub(crate) fn keys_api(&self) -> Keys<'_> {
+        Keys::new(self.manage())
+    }
+
+    /// Mints tokens as of now.
+    pub(crate) fn minter(&self) -> Minter<'_> {
+        Minter {
+            issuer: &self.issuer,
+            config: &self.config,
+            keys: &self.keys,
+            now: self.now(),
+        }
+    }
+
+    /// Verifies one of our access tokens: signature, issuer, type and expiry (with five
+    /// minutes of leeway when `recent_ok`, for revocation). Revocation is the caller's
+    /// check.
+    pub(crate) fn verify_access_token(
+        &self,
+        token: &str,
+        recent_ok: bool,
+    ) -> Option<AccessTokenClaims> {
+        if token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let policy = if recent_ok {
+            &self.policies.access_recent
+        } else {
+            &self.policies.access
+        };
+        let snap = self.keys.snapshot();
+        policy
+            .validate::<AccessTokenClaims>(token, &snap.verification, self.clock.as_ref())
+            .ok()
+            .map(|v| v.claims)
+    }
+
+    /// Validates one of our ID tokens used as a hint (`id_token_hint`): signature and
+    /// issuer; an expired token is accepted, as OIDC allows.
+    pub(crate) fn verify_id_token_hint(&self, token: &str) -> Option<IdTokenClaims> {
+        if token.len() > MAX_TOKEN_LEN {
+            return None;
+        }
+        let snap = self.keys.snapshot();
+        self.policies
+            .id_token_hint
+            .validate::<IdTokenClaims>(token, &snap.verification, self.clock.as_ref())
+            .ok()
+            .map(|v| v.claims)
+    }
+
+    /// Periodic work: keys changed elsewhere, due rotations, expired keys and rows.
+    pub(crate) async fn maintenance(&self) -> Result<(), Error> {
+        let now = self.now();
+        let store = self.store.as_ref();
+        self.keys
+            .rotate_if_due(store, now, self.config.key_rotation_secs())
+            .await?;
+        store.delete_expired_keys(now).await?;
+        self.keys.reload(store, now).await?;
+        store.purge_expired(now).await?;
+        self.limiters.shrink();
+        Ok(())
+    }
+}

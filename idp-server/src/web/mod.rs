@@ -1,0 +1,35 @@
+//! What the protocol endpoints (`oauth/`) and the pages a person sees (`account/`) share:
+//! the handlers' state, form decoding, page templates, cookies and CSRF tokens.
+
+pub(crate) mod cookies;
+pub(crate) mod csrf;
+pub(crate) mod form;
+pub(crate) mod templates;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::state::State;
+use templates::Templates;
+
+/// The state of the HTTP handlers: the provider's [`State`], the page templates and the
+/// discovery document (rendered once when the provider is built).
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) state: Arc<State>,
+    pub(crate) templates: Templates,
+    pub(crate) discovery: Bytes,
+}
+
+impl Deref for App {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+/// The axum extractor of [`App`].
+pub(crate) type AppState = axum::extract::State<Arc<App>>;
