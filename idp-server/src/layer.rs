@@ -48,7 +48,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::issuer::paths;
-use crate::provider::Provider;
 
 /// Layer that serves the provider in front of another service. Build it with
 /// [`Provider::layer`].
@@ -66,15 +65,12 @@ impl fmt::Debug for ProviderLayer {
     }
 }
 
-impl Provider {
-    /// The provider as a Tower [`Layer`]: it answers the provider's paths under the
-    /// issuer's path (for issuer `https://example.com/auth`, `/auth/oauth/token` and so on)
-    /// and passes every other request to the wrapped service.
-    pub fn layer(&self) -> ProviderLayer {
-        let prefix = self.issuer_path().to_owned();
-        ProviderLayer {
-            router: self.router(),
-            prefix,
+impl ProviderLayer {
+    /// A layer answering `router`'s paths under `prefix` (the issuer's path).
+    pub(crate) fn new(router: Router, prefix: &str) -> Self {
+        Self {
+            router,
+            prefix: prefix.to_owned(),
         }
     }
 }

@@ -1,17 +1,19 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-// The layers, top to bottom (a module only imports from layers below it; the test in
-// `tests/layering.rs` keeps it so):
+// The layers, top to bottom. A module only imports from layers below it; the test in
+// `tests/layering.rs` keeps it so.
 //
-//   provider, layer                       the public faces: builder, router, Tower layer
-//   oauth/ · account/                     protocol endpoints · pages a person sees
-//   web/                                  handler state, forms, templates, cookies, CSRF
-//   state                                 the shared state, built once from the Config
-//   manage/ · issue · client secrets      management API · token minting · secret cache
-//   keys · rate_limit                     key ring · limiters
-//   config · issuer · crypto · error      the one Config · the parsed issuer · key material
-//   store/                                persistence
+//   provider                          the public face: builder, router, Tower layer
+//   oauth/ · layer                    protocol endpoints · the Tower layer around them
+//   account/                          what a person sees: sign-in, consent, session
+//   web/                              handler state, forms, templates, cookies, CSRF
+//   state                             the shared state, built once from the Config
+//   manage/ · issue                   management API per resource · token minting
+//   keys                              the key ring: publish, sign, rotate
+//   crypto · config · issuer          key material, hashing · the one Config · the issuer
+//   error · rate_limit · secret_cache the two errors · limiters · verified secrets
+//   store/                            persistence: memory, SQLite, PostgreSQL
 
 mod account;
 mod config;

@@ -10,6 +10,7 @@ use idp_core::{Algorithm, Clock, SystemClock};
 
 use crate::Error;
 use crate::config::{Config, Sensitive};
+use crate::layer::ProviderLayer;
 use crate::manage::{Clients, Hooks, Keys, NewClient, NewUser, Users};
 use crate::rate_limit::RateLimits;
 use crate::state::State;
@@ -81,9 +82,11 @@ impl Provider {
         crate::oauth::root_routes(Arc::clone(&self.app))
     }
 
-    /// The issuer's path without a trailing slash (`""` at the root).
-    pub(crate) fn issuer_path(&self) -> &str {
-        self.app.issuer.path()
+    /// The provider as a Tower [`Layer`](tower_layer::Layer): it answers the provider's
+    /// paths under the issuer's path (for issuer `https://example.com/auth`,
+    /// `/auth/oauth/token` and so on) and passes every other request to the wrapped service.
+    pub fn layer(&self) -> ProviderLayer {
+        ProviderLayer::new(self.router(), self.app.issuer.path())
     }
 }
 

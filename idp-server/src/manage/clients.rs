@@ -52,39 +52,8 @@ impl<'a> Clients<'a> {
         {
             validate_redirect_uri(u, allow_http)?;
         }
-        let grant_types = if new.grant_types.is_empty() {
-            if new.redirect_uris.is_empty() {
-                vec![GrantType::ClientCredentials]
-            } else {
-                vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
-            }
-        } else {
-            parse_grants(&new.grant_types)?
-        };
-        if grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
-            return Err(invalid(
-                "authorization_code needs at least one redirect URI",
-            ));
-        }
-        let method = if new.public {
-            if new.secret.is_some() {
-                return Err(invalid("a public client has no secret"));
-            }
-            if grant_types.contains(&GrantType::ClientCredentials) {
-                return Err(invalid("a public client cannot use client_credentials"));
-            }
-            AuthMethod::None
-        } else {
-            match new.token_endpoint_auth_method.as_deref() {
-                None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
-                Some("client_secret_post") => AuthMethod::ClientSecretPost,
-                Some(other) => {
-                    return Err(invalid(format!(
-                        "token_endpoint_auth_method {other:?}: use client_secret_basic or client_secret_post (or public)"
-                    )));
-                }
-            }
-        };
+        let grant_types = grant_types(&new)?;
+        let method = auth_method(&new, &grant_types)?;
         let (secret_hash, generated) = if new.public {
             (None, None)
         } else {
@@ -199,5 +168,45 @@ impl<'a> Clients<'a> {
         } else {
             Err(Error::NotFound)
         }
+    }
+}
+
+/// The client's grant types: as given, or by default `client_credentials` without redirect
+/// URIs and `authorization_code` + `refresh_token` with them.
+fn grant_types(new: &NewClient) -> Result<Vec<GrantType>, Error> {
+    let grant_types = if new.grant_types.is_empty() {
+        if new.redirect_uris.is_empty() {
+            vec![GrantType::ClientCredentials]
+        } else {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        }
+    } else {
+        parse_grants(&new.grant_types)?
+    };
+    if grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
+        return Err(invalid(
+            "authorization_code needs at least one redirect URI",
+        ));
+    }
+    Ok(grant_types)
+}
+
+/// How the client authenticates at the token endpoint.
+fn auth_method(new: &NewClient, grant_types: &[GrantType]) -> Result<AuthMethod, Error> {
+    if new.public {
+        if new.secret.is_some() {
+            return Err(invalid("a public client has no secret"));
+        }
+        if grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(invalid("a public client cannot use client_credentials"));
+        }
+        return Ok(AuthMethod::None);
+    }
+    match new.token_endpoint_auth_method.as_deref() {
+        None | Some("client_secret_basic") => Ok(AuthMethod::ClientSecretBasic),
+        Some("client_secret_post") => Ok(AuthMethod::ClientSecretPost),
+        Some(other) => Err(invalid(format!(
+            "token_endpoint_auth_method {other:?}: use client_secret_basic or client_secret_post (or public)"
+        ))),
     }
 }

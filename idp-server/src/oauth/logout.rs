@@ -69,49 +69,56 @@ async fn logout(app: &App, headers: &HeaderMap, pairs: &[(String, String)]) -> R
         resp_cookies.push(session::end(app, &s).await);
     }
 
-    let mut resp = match (target, client_id) {
-        (Some(target), Some(client_id)) => {
-            let client = app.store.get_client(&client_id).await.ok().flatten();
-            let registered = client
-                .as_ref()
-                .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == target));
-            if registered {
-                match Url::parse(target) {
-                    Ok(mut url) => {
-                        if let Some(s) = state {
-                            url.query_pairs_mut().append_pair("state", s);
-                        }
-                        let mut r = StatusCode::FOUND.into_response();
-                        if let Ok(v) = HeaderValue::from_str(url.as_str()) {
-                            r.headers_mut().insert(header::LOCATION, v);
-                        }
-                        r
-                    }
-                    Err(_) => app.templates.render(
-                        "logged_out.html",
-                        StatusCode::OK,
-                        minijinja::context! {},
-                    ),
-                }
-            } else {
-                app.templates.error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "You are signed out, but the post-logout redirect URI is not registered for this application.",
-                )
-            }
-        }
-        (Some(_), None) => app.templates.error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "You are signed out. A post-logout redirect needs id_token_hint or client_id.",
-        ),
-        _ => app
-            .templates
-            .render("logged_out.html", StatusCode::OK, minijinja::context! {}),
-    };
+    let mut resp = after_logout(app, target, client_id.as_deref(), state).await;
     for c in resp_cookies {
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     resp
+}
+
+/// Where the browser goes once signed out: a registered `post_logout_redirect_uri` (with
+/// `state`), or the signed-out page.
+async fn after_logout(
+    app: &App,
+    target: Option<&str>,
+    client_id: Option<&str>,
+    state: Option<&str>,
+) -> Response {
+    let signed_out = || {
+        app.templates
+            .render("logged_out.html", StatusCode::OK, minijinja::context! {})
+    };
+    let (target, client_id) = match (target, client_id) {
+        (Some(t), Some(c)) => (t, c),
+        (Some(_), None) => {
+            return app.templates.error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "You are signed out. A post-logout redirect needs id_token_hint or client_id.",
+            );
+        }
+        _ => return signed_out(),
+    };
+    let client = app.store.get_client(client_id).await.ok().flatten();
+    let registered = client
+        .as_ref()
+        .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == target));
+    if !registered {
+        return app.templates.error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "You are signed out, but the post-logout redirect URI is not registered for this application.",
+        );
+    }
+    let Ok(mut url) = Url::parse(target) else {
+        return signed_out();
+    };
+    if let Some(s) = state {
+        url.query_pairs_mut().append_pair("state", s);
+    }
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
 }

@@ -1,6 +1,7 @@
 //! `idp users`, `idp clients` and `idp keys`: the management API on the command line.
 
 use idp_server::manage::{NewClient, NewUser};
+use idp_server::store::Client;
 use idp_server::{Error, Provider};
 
 use crate::cli::{ClientsCmd, Global, KeysCmd, UsersCmd};
@@ -147,43 +148,7 @@ pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Resul
         }
         ClientsCmd::List { tenant } => {
             let clients = p.clients().list(tenant.as_deref()).await?;
-            if g.json {
-                print_json(&serde_json::Value::Array(
-                    clients
-                        .iter()
-                        .map(|c| serde_json::json!({
-                            "client_id": c.client_id,
-                            "name": c.name,
-                            "public": c.is_public(),
-                            "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-                            "redirect_uris": c.redirect_uris,
-                            "scope": c.allowed_scopes.to_string(),
-                            "audiences": c.audiences,
-                            "tenant_id": c.tenant_id,
-                            "active": c.active,
-                        }))
-                        .collect(),
-                ));
-            } else {
-                for c in clients {
-                    println!(
-                        "{}  grants={}  scope=\"{}\"  {}{}",
-                        c.client_id,
-                        c.grant_types
-                            .iter()
-                            .map(|g| g.as_str())
-                            .collect::<Vec<_>>()
-                            .join(","),
-                        c.allowed_scopes,
-                        if c.is_public() {
-                            "public"
-                        } else {
-                            "confidential"
-                        },
-                        if c.active { "" } else { "  disabled" }
-                    );
-                }
-            }
+            print_clients(&clients, g.json);
         }
         ClientsCmd::RotateSecret { id } => {
             let s = p.clients().rotate_secret(id).await?;
@@ -235,4 +200,46 @@ pub(crate) async fn keys(p: &Provider, g: &Global, cmd: &KeysCmd) -> Result<(), 
         }
     }
     Ok(())
+}
+
+fn print_clients(clients: &[Client], json: bool) {
+    if json {
+        print_json(&serde_json::Value::Array(
+            clients
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "client_id": c.client_id,
+                        "name": c.name,
+                        "public": c.is_public(),
+                        "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+                        "redirect_uris": c.redirect_uris,
+                        "scope": c.allowed_scopes.to_string(),
+                        "audiences": c.audiences,
+                        "tenant_id": c.tenant_id,
+                        "active": c.active,
+                    })
+                })
+                .collect(),
+        ));
+    } else {
+        for c in clients {
+            println!(
+                "{}  grants={}  scope=\"{}\"  {}{}",
+                c.client_id,
+                c.grant_types
+                    .iter()
+                    .map(|g| g.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                c.allowed_scopes,
+                if c.is_public() {
+                    "public"
+                } else {
+                    "confidential"
+                },
+                if c.active { "" } else { "  disabled" }
+            );
+        }
+    }
 }

@@ -70,6 +70,7 @@ fn one<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>,
     single(pairs, name).map_err(|_| (ErrorCode::InvalidRequest, "a parameter is repeated"))
 }
 
+/// Checks every parameter after the client and redirect URI.
 pub(crate) fn check_request(
     state: &State,
     client: Client,
@@ -81,111 +82,23 @@ pub(crate) fn check_request(
             one(pairs, k)?;
         }
     }
-    if one(pairs, "request")?.is_some() {
-        return Err((
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        ));
-    }
-    if one(pairs, "request_uri")?.is_some() {
-        return Err((
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        ));
-    }
-    match one(pairs, "response_type")? {
-        None => return Err((ErrorCode::InvalidRequest, "response_type is required")),
-        Some("code") => {}
-        Some(_) => {
-            return Err((
-                ErrorCode::UnsupportedResponseType,
-                "only response_type=code is supported",
-            ));
-        }
-    }
-    if let Some(mode) = one(pairs, "response_mode")?
-        && mode != "query"
-    {
-        return Err((
-            ErrorCode::InvalidRequest,
-            "only response_mode=query is supported",
-        ));
-    }
+    check_response(pairs)?;
     if !client.allows_grant(&GrantType::AuthorizationCode) {
         return Err((
             ErrorCode::UnauthorizedClient,
             "this client may not use the authorization code flow",
         ));
     }
-    let requested = match one(pairs, "scope")? {
-        Some(s) => Scope::parse(s).map_err(|_| (ErrorCode::InvalidScope, "malformed scope"))?,
-        None => client.allowed_scopes.clone(),
-    };
-    // Scopes the client may not have are dropped; the token response reports what was granted.
-    let scope = requested.intersection(&client.allowed_scopes);
-    if scope.is_empty() {
-        return Err((
-            ErrorCode::InvalidScope,
-            "none of the requested scopes is allowed for this client",
-        ));
-    }
-    let challenge = match one(pairs, "code_challenge")? {
-        Some(c) => {
-            let method = one(pairs, "code_challenge_method")?.unwrap_or("plain");
-            let m = CodeChallengeMethod::parse(method)
-                .map_err(|_| (ErrorCode::InvalidRequest, "unknown code_challenge_method"))?;
-            m.require_s256().map_err(|_| {
-                (
-                    ErrorCode::InvalidRequest,
-                    "code_challenge_method must be S256",
-                )
-            })?;
-            Some(
-                CodeChallenge::parse(c)
-                    .map_err(|_| (ErrorCode::InvalidRequest, "malformed code_challenge"))?,
-            )
-        }
-        None => {
-            if one(pairs, "code_challenge_method")?.is_some() {
-                return Err((
-                    ErrorCode::InvalidRequest,
-                    "code_challenge_method without code_challenge",
-                ));
-            }
-            None
-        }
-    };
+    let scope = check_scope(&client, pairs)?;
+    let challenge = check_pkce(pairs)?;
     if client.is_public() && challenge.is_none() {
         return Err((
             ErrorCode::InvalidRequest,
             "public clients must use PKCE (S256)",
         ));
     }
-    let prompt = match one(pairs, "prompt")? {
-        None => Prompt::default(),
-        Some(p) => {
-            let values: Vec<&str> = p.split(' ').filter(|v| !v.is_empty()).collect();
-            if values.contains(&"none") && values.len() > 1 {
-                return Err((ErrorCode::InvalidRequest, "prompt=none cannot be combined"));
-            }
-            // `select_account` and unknown values are ignored: there is one account per
-            // browser session.
-            Prompt {
-                none: values.contains(&"none"),
-                login: values.contains(&"login"),
-                consent: values.contains(&"consent"),
-            }
-        }
-    };
-    let max_age = match one(pairs, "max_age")? {
-        None => None,
-        Some(v) => Some(v.parse::<u32>().map_err(|_| {
-            (
-                ErrorCode::InvalidRequest,
-                "max_age must be a non-negative integer",
-            )
-        })? as i64),
-    };
+    let prompt = check_prompt(pairs)?;
+    let max_age = check_max_age(pairs)?;
     let nonce = one(pairs, "nonce")?.map(str::to_owned);
     if nonce.as_ref().is_some_and(|n| n.len() > 512) {
         return Err((ErrorCode::InvalidRequest, "nonce is too long"));
@@ -214,4 +127,109 @@ pub(crate) fn check_request(
         hint_sub,
         params,
     })
+}
+
+/// `response_type=code`, `response_mode=query`, no request objects.
+fn check_response(pairs: &[(String, String)]) -> Result<(), Failure> {
+    if one(pairs, "request")?.is_some() {
+        return Err((
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if one(pairs, "request_uri")?.is_some() {
+        return Err((
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    match one(pairs, "response_type")? {
+        None => return Err((ErrorCode::InvalidRequest, "response_type is required")),
+        Some("code") => {}
+        Some(_) => {
+            return Err((
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    match one(pairs, "response_mode")? {
+        Some(mode) if mode != "query" => Err((
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The requested scope, narrowed to what the client may have; scopes the client may not
+/// have are dropped (the token response reports what was granted).
+fn check_scope(client: &Client, pairs: &[(String, String)]) -> Result<Scope, Failure> {
+    let requested = match one(pairs, "scope")? {
+        Some(s) => Scope::parse(s).map_err(|_| (ErrorCode::InvalidScope, "malformed scope"))?,
+        None => client.allowed_scopes.clone(),
+    };
+    let scope = requested.intersection(&client.allowed_scopes);
+    if scope.is_empty() {
+        return Err((
+            ErrorCode::InvalidScope,
+            "none of the requested scopes is allowed for this client",
+        ));
+    }
+    Ok(scope)
+}
+
+/// The PKCE challenge (RFC 7636), S256 only.
+fn check_pkce(pairs: &[(String, String)]) -> Result<Option<CodeChallenge>, Failure> {
+    let method = one(pairs, "code_challenge_method")?;
+    let Some(c) = one(pairs, "code_challenge")? else {
+        if method.is_some() {
+            return Err((
+                ErrorCode::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ));
+        }
+        return Ok(None);
+    };
+    let m = CodeChallengeMethod::parse(method.unwrap_or("plain"))
+        .map_err(|_| (ErrorCode::InvalidRequest, "unknown code_challenge_method"))?;
+    m.require_s256().map_err(|_| {
+        (
+            ErrorCode::InvalidRequest,
+            "code_challenge_method must be S256",
+        )
+    })?;
+    CodeChallenge::parse(c)
+        .map(Some)
+        .map_err(|_| (ErrorCode::InvalidRequest, "malformed code_challenge"))
+}
+
+/// The `prompt` values; `none` never comes with another. `select_account` and unknown
+/// values are ignored: there is one account per browser session.
+fn check_prompt(pairs: &[(String, String)]) -> Result<Prompt, Failure> {
+    let Some(p) = one(pairs, "prompt")? else {
+        return Ok(Prompt::default());
+    };
+    let values: Vec<&str> = p.split(' ').filter(|v| !v.is_empty()).collect();
+    if values.contains(&"none") && values.len() > 1 {
+        return Err((ErrorCode::InvalidRequest, "prompt=none cannot be combined"));
+    }
+    Ok(Prompt {
+        none: values.contains(&"none"),
+        login: values.contains(&"login"),
+        consent: values.contains(&"consent"),
+    })
+}
+
+fn check_max_age(pairs: &[(String, String)]) -> Result<Option<i64>, Failure> {
+    one(pairs, "max_age")?
+        .map(|v| {
+            v.parse::<u32>().map(i64::from).map_err(|_| {
+                (
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                )
+            })
+        })
+        .transpose()
 }

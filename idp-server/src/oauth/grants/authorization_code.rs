@@ -2,14 +2,15 @@
 //! a replayed code revokes what its first use issued.
 
 use idp_core::{
-    CodeChallenge, CodeVerifier, ErrorCode, GrantType, TokenRequest, TokenResponse, sha256_b64url,
+    AuthorizationCode, CodeChallenge, CodeVerifier, ErrorCode, GrantType, TokenRequest,
+    TokenResponse, sha256_b64url,
 };
 
 use super::active_user;
 use crate::error::OAuthError;
 use crate::issue::{Grant, default_audiences, restrict_to_user};
 use crate::state::State;
-use crate::store::{Client, ConsumeOutcome};
+use crate::store::{AuthCodeRecord, Client, ConsumeOutcome};
 
 pub(crate) async fn authorization_code(
     state: &State,
@@ -24,15 +25,44 @@ pub(crate) async fn authorization_code(
         .code
         .as_ref()
         .ok_or_else(|| OAuthError::invalid_request("missing code"))?;
+    let rec = consume(state, code).await?;
+    check_binding(&rec, client, req)?;
+    let user = active_user(state, &rec.user_id, client).await?;
+    let grant = Grant {
+        grant_id: rec.grant_id.clone(),
+        scope: restrict_to_user(&rec.scope, &user),
+        audiences: default_audiences(client),
+        auth_time: rec.auth_time,
+        sid: rec.session_id.clone(),
+        nonce: rec.nonce.clone(),
+    };
+    let (resp, refresh) =
+        state
+            .minter()
+            .user_tokens(client, &user, &grant, rec.grant_id.clone())?;
+    if let Some(r) = refresh {
+        state
+            .store
+            .insert_refresh_token(&r)
+            .await
+            .map_err(OAuthError::server)?;
+    }
+    Ok(resp)
+}
+
+/// Consumes the code (one atomic statement). A replayed code revokes what its first use
+/// issued (the first access token carries the grant id as jti; the refresh family is the
+/// grant).
+async fn consume(state: &State, code: &AuthorizationCode) -> Result<AuthCodeRecord, OAuthError> {
     let hash = sha256_b64url(code.secret().as_bytes());
     let now = state.now();
-    let rec = match state
+    match state
         .store
         .consume_code(&hash, now)
         .await
         .map_err(OAuthError::server)?
     {
-        ConsumeOutcome::Consumed(rec) => rec,
+        ConsumeOutcome::Consumed(rec) => Ok(rec),
         ConsumeOutcome::AlreadyUsed(rec) => {
             // A replayed code: revoke what its first use issued (the first access token
             // carries the grant id as jti; the refresh family is the grant).
@@ -42,16 +72,22 @@ pub(crate) async fn authorization_code(
                 .store
                 .revoke_access_token(&rec.grant_id, now + state.config.access_token_secs() + 60)
                 .await;
-            return Err(OAuthError::invalid_grant(
+            Err(OAuthError::invalid_grant(
                 "the authorization code has already been used",
-            ));
+            ))
         }
-        _ => {
-            return Err(OAuthError::invalid_grant(
-                "the authorization code is invalid or expired",
-            ));
-        }
-    };
+        _ => Err(OAuthError::invalid_grant(
+            "the authorization code is invalid or expired",
+        )),
+    }
+}
+
+/// The code was issued to this client, for this redirect URI, with this PKCE verifier.
+fn check_binding(
+    rec: &AuthCodeRecord,
+    client: &Client,
+    req: &TokenRequest,
+) -> Result<(), OAuthError> {
     if rec.client_id != client.client_id {
         return Err(OAuthError::invalid_grant(
             "the authorization code was issued to another client",
@@ -90,25 +126,5 @@ pub(crate) async fn authorization_code(
             }
         }
     }
-    let user = active_user(state, &rec.user_id, client).await?;
-    let grant = Grant {
-        grant_id: rec.grant_id.clone(),
-        scope: restrict_to_user(&rec.scope, &user),
-        audiences: default_audiences(client),
-        auth_time: rec.auth_time,
-        sid: rec.session_id.clone(),
-        nonce: rec.nonce.clone(),
-    };
-    let (resp, refresh) =
-        state
-            .minter()
-            .user_tokens(client, &user, &grant, rec.grant_id.clone())?;
-    if let Some(r) = refresh {
-        state
-            .store
-            .insert_refresh_token(&r)
-            .await
-            .map_err(OAuthError::server)?;
-    }
-    Ok(resp)
+    Ok(())
 }

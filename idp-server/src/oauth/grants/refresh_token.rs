@@ -57,32 +57,44 @@ pub(crate) async fn refresh_token(
         nonce: None,
     };
     let jti = uuid::Uuid::new_v4().to_string();
-    let (mut resp, successor) = state.minter().user_tokens(client, &user, &grant, jti)?;
-    // Rotation: the successor keeps the family; if the grant no longer yields a refresh token
-    // (offline_access narrowed away), the old one is still retired.
-    let successor = match successor {
-        Some(s) => s,
-        None => {
-            let t = RefreshToken::generate();
-            let mut r = RefreshTokenRecord::new(
-                sha256_b64url(t.secret().as_bytes()),
-                old.family_id.clone(),
-                client.client_id.clone(),
-                user.id.clone(),
-                now,
-                now,
-            );
-            r.revoked_at = Some(now);
-            r
-        }
-    };
+    let (resp, successor) = state.minter().user_tokens(client, &user, &grant, jti)?;
+    let successor = successor.unwrap_or_else(|| retired_successor(&old, now));
+    rotate(state, &hash, &successor, now).await?;
+    Ok(resp)
+}
+
+/// Rotation needs a successor in the family; when the grant no longer yields a refresh
+/// token (offline_access narrowed away), the old one is retired all the same, in favour of
+/// an already revoked record.
+fn retired_successor(old: &RefreshTokenRecord, now: i64) -> RefreshTokenRecord {
+    let t = RefreshToken::generate();
+    let mut r = RefreshTokenRecord::new(
+        sha256_b64url(t.secret().as_bytes()),
+        old.family_id.clone(),
+        old.client_id.clone(),
+        old.user_id.clone(),
+        now,
+        now,
+    );
+    r.revoked_at = Some(now);
+    r
+}
+
+/// Marks the presented token rotated and stores its successor (one atomic step); a token
+/// already rotated is a reuse, which revokes the whole family.
+async fn rotate(
+    state: &State,
+    hash: &str,
+    successor: &RefreshTokenRecord,
+    now: i64,
+) -> Result<(), OAuthError> {
     match state
         .store
-        .rotate_refresh_token(&hash, &successor, now)
+        .rotate_refresh_token(hash, successor, now)
         .await
         .map_err(OAuthError::server)?
     {
-        ConsumeOutcome::Consumed(_) => Ok(resp),
+        ConsumeOutcome::Consumed(_) => Ok(()),
         ConsumeOutcome::AlreadyUsed(old) => {
             tracing::warn!(client_id = %old.client_id, "refresh token reused; revoking its family");
             state
@@ -90,7 +102,6 @@ pub(crate) async fn refresh_token(
                 .revoke_refresh_family(&old.family_id, now)
                 .await
                 .map_err(OAuthError::server)?;
-            resp.refresh_token = None;
             Err(OAuthError::invalid_grant(
                 "the refresh token has already been used",
             ))
