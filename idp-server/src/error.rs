@@ -40,6 +40,8 @@ impl From<StoreError> for Error {
             StoreError::Conflict(m) => Error::Conflict(m),
             StoreError::NotFound => Error::NotFound,
             StoreError::Backend(m) => Error::Storage(m),
+            // A database URL is configuration.
+            StoreError::UnsupportedUrl(m) => Error::Config(m),
         }
     }
 }

@@ -6,13 +6,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use idp_core::{Algorithm, HumanDuration};
 use idp_server::manage::{NewClient, NewUser};
-use idp_server::store::{MemoryStore, SqliteStore, Store};
 use idp_server::{EncryptionKey, Error, Provider, RateLimits};
 use serde::Deserialize;
 
@@ -242,26 +240,6 @@ fn sqlite_path(url: &str) -> Option<&str> {
         .map(|p| p.split('?').next().unwrap_or(p))
 }
 
-async fn open_store(url: &str) -> Result<Arc<dyn Store>, Error> {
-    if url == "memory:" {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
-    if sqlite_path(url).is_some() {
-        return Ok(Arc::new(SqliteStore::connect(url).await?));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(
-            idp_server::store::PostgresStore::connect(url).await?,
-        ));
-    }
-    // Only the scheme: the rest of a mistyped URL may hold a password.
-    let scheme = url.split_once(':').map_or("", |(s, _)| s);
-    Err(Error::Config(format!(
-        "unsupported database URL (scheme {scheme:?}): use sqlite://PATH, \
-         postgres://USER@HOST/DB (or postgresql://...) or memory:"
-    )))
-}
-
 /// The encryption key: flag/env, then the config file, then a key file beside the SQLite
 /// database (created with `--dev`).
 fn resolve_encryption_key(
@@ -338,7 +316,7 @@ async fn build_provider(
         &db,
         dev,
     )?;
-    let store = open_store(&db).await?;
+    let store = idp_server::store::connect(&db).await?;
     let issuer = issuer
         .or_else(|| file.issuer.clone())
         .unwrap_or_else(|| DEV_ISSUER.to_owned());

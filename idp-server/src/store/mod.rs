@@ -1,25 +1,28 @@
 //! Storage: the records the provider keeps and the [`Store`] trait every backend implements.
 //!
 //! Three backends share one conformance suite (`tests/it/storage.rs`): [`MemoryStore`] for
-//! tests, `SqliteStore` (the embedded default) and `PostgresStore` (replicas sharing one
-//! database). Every time is whole
-//! seconds since the Unix epoch. Opaque tokens (codes, refresh tokens, session ids) are stored
-//! only as SHA-256 hashes (`idp_core::sha256_b64url`).
+//! tests, `SqliteStore` (the embedded default, Cargo feature `sqlite`) and `PostgresStore`
+//! (replicas sharing one database, Cargo feature `postgres`); [`connect`] opens the one a
+//! database URL names. Every time is whole seconds since the Unix epoch. Opaque tokens
+//! (codes, refresh tokens, session ids) are stored only as SHA-256 hashes
+//! (`idp_core::sha256_b64url`).
 
 mod memory;
-mod postgres;
-mod rows;
-mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use serde_json::{Map, Value};
 
 pub use memory::MemoryStore;
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+#[cfg(feature = "postgres")]
+pub use sql::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sql::SqliteStore;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,76 @@ pub enum StoreError {
     /// The backend failed (I/O, connection, corrupt row). Detail goes to logs, not clients.
     #[error("storage backend error: {0}")]
     Backend(String),
+    /// [`connect`] was given a URL whose scheme this build cannot open: an unknown one, or
+    /// one whose Cargo feature is off. The message names the scheme, never the rest of the
+    /// URL (it may hold a password).
+    #[error("{0}")]
+    UnsupportedUrl(String),
+}
+
+/// Opens the store a database URL names: `memory:` (a [`MemoryStore`]),
+/// `sqlite:PATH`, `sqlite://PATH` or `sqlite::memory:` (a `SqliteStore`, Cargo feature
+/// `sqlite`), `postgres://…` or `postgresql://…` (a `PostgresStore`, Cargo feature
+/// `postgres`). A SQL store applies its migrations on connect.
+///
+/// # Errors
+///
+/// [`StoreError::UnsupportedUrl`] for any other scheme, or one whose Cargo feature is off;
+/// otherwise whatever the backend's `connect` returns.
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), idp_server::store::StoreError> {
+/// let store = idp_server::store::connect("memory:").await?;
+/// assert!(store.get_user("no-such-user").await?.is_none());
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url == "memory:" {
+        return Ok(Arc::new(MemoryStore::new()));
+    }
+    if url.starts_with("sqlite:") {
+        #[cfg(feature = "sqlite")]
+        return Ok(Arc::new(SqliteStore::connect(url).await?));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(feature_off("sqlite", "sqlite"));
+    }
+    // Scheme "postgres:" without "//" goes on too: PostgresStore says what it expects.
+    let scheme = url.split_once(':').map_or("", |(s, _)| s);
+    if scheme == "postgres" || scheme == "postgresql" {
+        #[cfg(feature = "postgres")]
+        return Ok(Arc::new(PostgresStore::connect(url).await?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(feature_off(scheme, "postgres"));
+    }
+    // Only the scheme: the rest of a mistyped URL may hold a password.
+    Err(StoreError::UnsupportedUrl(format!(
+        "unsupported database URL (scheme {scheme:?}): use {}",
+        supported_urls()
+    )))
+}
+
+/// The URLs this build can open, for error messages.
+fn supported_urls() -> &'static str {
+    match (cfg!(feature = "sqlite"), cfg!(feature = "postgres")) {
+        (true, true) => "sqlite://PATH, postgres://USER@HOST/DB (or postgresql://...) or memory:",
+        (true, false) => "sqlite://PATH or memory:",
+        (false, true) => "postgres://USER@HOST/DB (or postgresql://...) or memory:",
+        (false, false) => "memory:",
+    }
+}
+
+/// The error for a URL whose backend was left out of this build.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn feature_off(scheme: &str, feature: &str) -> StoreError {
+    StoreError::UnsupportedUrl(format!(
+        "unsupported database URL (scheme {scheme:?}): this build has no {feature} store \
+         (Cargo feature `{feature}` of idp-server); use {}",
+        supported_urls()
+    ))
 }
 
 /// A password or client-secret hash (PHC string). `Debug` is redacted.
