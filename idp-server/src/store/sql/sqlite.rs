@@ -206,11 +206,12 @@ mod tests {
             .insert_user(&crate::store::User::new("u1", "a@example.com", 1))
             .await
             .unwrap();
-        for (id, expected) in [
-            ("u1", "user id already exists"),
-            ("u2", "email already registered"),
+        // (With both taken, SQLite reports the e-mail index: it checks it before the key.)
+        for (id, email, expected) in [
+            ("u1", "b@example.com", "user id already exists"),
+            ("u2", "A@example.com", "email already registered"),
         ] {
-            let user = crate::store::User::new(id, "A@example.com", 1);
+            let user = crate::store::User::new(id, email, 1);
             match store.insert_user(&user).await {
                 Err(StoreError::Conflict(m)) => assert_eq!(m, expected),
                 other => panic!("expected a conflict, got {other:?}"),
