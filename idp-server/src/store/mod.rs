@@ -687,3 +687,53 @@ impl ConsentRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connect_opens_a_memory_store() {
+        let store = connect("memory:").await.unwrap();
+        assert!(store.get_user("u1").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn unsupported_urls_name_only_the_scheme() {
+        for (url, scheme) in [
+            ("postgress://admin:hunter2@db/idp", "\"postgress\""),
+            ("mysql://admin:hunter2@db/idp", "\"mysql\""),
+            ("admin:hunter2@db", "\"admin\""),
+            ("hunter2", "\"\""),
+        ] {
+            match connect(url).await {
+                Err(StoreError::UnsupportedUrl(m)) => {
+                    assert!(m.starts_with("unsupported database URL"), "{m}");
+                    assert!(m.contains(scheme), "{m}");
+                    assert!(!m.contains("hunter2"), "{m}");
+                }
+                other => panic!("{url}: expected UnsupportedUrl, got {other:?}"),
+            }
+        }
+    }
+
+    #[cfg(not(feature = "sqlite"))]
+    #[tokio::test]
+    async fn sqlite_urls_name_the_missing_feature() {
+        match connect("sqlite://idp.db").await {
+            Err(StoreError::UnsupportedUrl(m)) => assert!(m.contains("`sqlite`"), "{m}"),
+            other => panic!("expected UnsupportedUrl, got {other:?}"),
+        }
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn postgres_urls_name_the_missing_feature() {
+        match connect("postgresql://idp:hunter2@db/idp").await {
+            Err(StoreError::UnsupportedUrl(m)) => {
+                assert!(m.contains("`postgres`") && !m.contains("hunter2"), "{m}")
+            }
+            other => panic!("expected UnsupportedUrl, got {other:?}"),
+        }
+    }
+}
