@@ -3,10 +3,10 @@
 //! do their own way.
 //!
 //! Every statement below is written with `$N` placeholders: PostgreSQL's own syntax, which
-//! sqlx's SQLite driver binds by number too. The implementation ([`sql_store!`](shared)) is
-//! expanded once per database, since sqlx's per-database encode and decode bounds would
-//! otherwise have to be spelled out for every column type (the row decoders in `rows.rs` are
-//! a macro for the same reason).
+//! sqlx's SQLite driver binds by number too. The implementation (`sql_store!` in `shared.rs`,
+//! with `helpers.rs` and `rows.rs`) is a macro expanded once per database, since sqlx's
+//! per-database encode and decode bounds would otherwise have to be spelled out for every
+//! column type; what it calls per database is the [`Dialect`].
 //!
 //! Column encodings: times are integer Unix seconds, booleans the database's own, a `Scope`
 //! its space-delimited string, lists (redirect URIs, grant types, audiences) and attribute
