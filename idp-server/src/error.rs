@@ -45,6 +45,8 @@ impl From<StoreError> for Error {
         match e {
             StoreError::Conflict(m) => Error::Conflict(m),
             StoreError::NotFound => Error::NotFound,
+            // A database URL is configuration.
+            StoreError::UnsupportedUrl(m) => Error::Config(m),
             other => Error::Storage(other),
         }
     }

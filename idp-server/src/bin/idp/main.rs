@@ -9,10 +9,8 @@ mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Parser;
-use idp_server::store::{MemoryStore, SqliteStore, Store};
 use idp_server::{Config, EncryptionKey, Error, Provider, RateLimits};
 
 use cli::{Cli, Command, Global};
@@ -30,26 +28,6 @@ fn sqlite_path(url: &str) -> Option<&str> {
     url.strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .map(|p| p.split('?').next().unwrap_or(p))
-}
-
-async fn open_store(url: &str) -> Result<Arc<dyn Store>, Error> {
-    if url == "memory:" {
-        return Ok(Arc::new(MemoryStore::new()));
-    }
-    if sqlite_path(url).is_some() {
-        return Ok(Arc::new(SqliteStore::connect(url).await?));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(
-            idp_server::store::PostgresStore::connect(url).await?,
-        ));
-    }
-    // Only the scheme: the rest of a mistyped URL may hold a password.
-    let scheme = url.split_once(':').map_or("", |(s, _)| s);
-    Err(Error::Config(format!(
-        "unsupported database URL (scheme {scheme:?}): use sqlite://PATH, \
-         postgres://USER@HOST/DB (or postgresql://...) or memory:"
-    )))
 }
 
 /// The encryption key: flag/env, then the config file, then a key file beside the SQLite
@@ -130,7 +108,7 @@ pub(crate) async fn build_provider(
         &db,
         dev,
     )?;
-    let store = open_store(&db).await?;
+    let store = idp_server::store::connect(&db).await?;
     let issuer = issuer
         .or_else(|| file.issuer().map(str::to_owned))
         .unwrap_or_else(|| serve::DEV_ISSUER.to_owned());

@@ -4,8 +4,9 @@
 //! otherwise have to be spelled out for every column type.
 
 /// Defines `Decoder`, the `*_from_row` functions and `decode_all` for one row type
-/// (`$row`, e.g. `SqliteRow`) of one database (`$db`, e.g. `Sqlite`). The invoking module
-/// must import the record types and `Row`.
+/// (`$row`, e.g. `SqliteRow`) of one database (`$db`, e.g. `Sqlite`). Expanded by
+/// `sql_store!`, whose module imports the record types, `Row`, `FromStr` and
+/// `DeserializeOwned`.
 macro_rules! row_decoders {
     ($row:ty, $db:ty) => {
         /// Reads one row of `table`; every failure is a `Backend` error naming the column, never

@@ -1,0 +1,115 @@
+//! The statements' bind order and the few ways a statement is run, per database: a macro
+//! that `sql_store!` expands inside its module (whose imports the code uses).
+
+/// Defines `Query` (a statement of `$db` with its arguments), the binders of the wide
+/// records (users, clients, refresh tokens), and on `$store` the helpers that run a `Query`
+/// and decode `$row`s.
+macro_rules! sql_helpers {
+    ($store:ident, $db:ty, $row:ty) => {
+        type Query = sqlx::query::Query<'static, $db, <$db as sqlx::Database>::Arguments>;
+
+        /// Binds a user's columns in the order of `INSERT_USER` / `UPDATE_USER`.
+        fn bind_user(sql: &'static str, u: &User) -> Result<Query, StoreError> {
+            Ok(sqlx::query(sql)
+                .bind(u.id.as_str())
+                .bind(u.tenant_id.as_deref())
+                .bind(u.email.as_str())
+                .bind(u.email_verified)
+                .bind(u.password_hash.as_ref().map(SecretHash::as_str))
+                .bind(u.name.as_deref())
+                .bind(u.given_name.as_deref())
+                .bind(u.family_name.as_deref())
+                .bind(u.picture.as_deref())
+                .bind(u.locale.as_deref())
+                .bind(u.active)
+                .bind(u.allowed_scopes.as_ref().map(Scope::to_string))
+                .bind(to_json(&u.attributes, "user attributes")?)
+                .bind(u.created_at)
+                .bind(u.updated_at))
+        }
+
+        /// Binds a client's columns in the order of `INSERT_CLIENT` / `UPDATE_CLIENT`.
+        fn bind_client(sql: &'static str, c: &Client) -> Result<Query, StoreError> {
+            let post_logout = &c.post_logout_redirect_uris;
+            Ok(sqlx::query(sql)
+                .bind(c.client_id.as_str())
+                .bind(c.tenant_id.as_deref())
+                .bind(c.name.as_deref())
+                .bind(c.secret_hash.as_ref().map(SecretHash::as_str))
+                .bind(to_json(&c.redirect_uris, "redirect URIs")?)
+                .bind(to_json(post_logout, "post-logout redirect URIs")?)
+                .bind(c.allowed_scopes.to_string())
+                .bind(to_json(&c.grant_types, "grant types")?)
+                .bind(c.token_endpoint_auth_method.as_str())
+                .bind(to_json(&c.audiences, "audiences")?)
+                .bind(c.first_party)
+                .bind(c.active)
+                .bind(to_json(&c.attributes, "client attributes")?)
+                .bind(c.created_at)
+                .bind(c.updated_at))
+        }
+
+        /// A refresh token's `INSERT_REFRESH`.
+        fn bind_refresh(t: &RefreshTokenRecord) -> Result<Query, StoreError> {
+            Ok(sqlx::query(sql::INSERT_REFRESH)
+                .bind(t.token_hash.as_str())
+                .bind(t.family_id.as_str())
+                .bind(t.client_id.as_str())
+                .bind(t.user_id.as_str())
+                .bind(t.scope.to_string())
+                .bind(to_json(&t.audiences, "audiences")?)
+                .bind(t.auth_time)
+                .bind(t.session_id.as_deref())
+                .bind(t.tenant_id.as_deref())
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .bind(t.rotated_at)
+                .bind(t.revoked_at))
+        }
+
+        type Decode<T> = fn(&$row) -> Result<T, StoreError>;
+
+        impl $store {
+            /// Runs `query`; the row it returns, if any, decoded.
+            async fn optional<T>(
+                &self,
+                query: Query,
+                decode: Decode<T>,
+            ) -> Result<Option<T>, StoreError> {
+                let row = query.fetch_optional(&self.pool).await.map_err(backend)?;
+                row.as_ref().map(decode).transpose()
+            }
+
+            /// Runs `query`; every row it returns, decoded.
+            async fn all<T>(&self, query: Query, decode: Decode<T>) -> Result<Vec<T>, StoreError> {
+                let rows = query.fetch_all(&self.pool).await.map_err(backend)?;
+                decode_all(rows, decode)
+            }
+
+            /// Runs `query`; how many rows it changed.
+            async fn affected(&self, query: Query) -> Result<u64, StoreError> {
+                let done = query.execute(&self.pool).await.map_err(backend)?;
+                Ok(done.rows_affected())
+            }
+
+            /// Runs an insert; a unique violation is `Conflict(message)`.
+            async fn insert(&self, query: Query, message: &str) -> Result<(), StoreError> {
+                query
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| conflict_or_backend(e, message))?;
+                Ok(())
+            }
+
+            /// Runs an update of one record; `NotFound` if it changed nothing.
+            async fn update_one(&self, query: Query) -> Result<(), StoreError> {
+                match self.affected(query).await? {
+                    0 => Err(StoreError::NotFound),
+                    _ => Ok(()),
+                }
+            }
+        }
+    };
+}
+
+pub(super) use sql_helpers;

@@ -1,0 +1,176 @@
+//! The SQL stores: one text per statement for SQLite and PostgreSQL, one implementation of
+//! [`Store`](super::Store) for both, and a small [`Dialect`] each for what the two databases
+//! do their own way.
+//!
+//! Every statement below is written with `$N` placeholders: PostgreSQL's own syntax, which
+//! sqlx's SQLite driver binds by number too. The implementation (`sql_store!` in `shared.rs`,
+//! with `helpers.rs` and `rows.rs`) is a macro expanded once per database, since sqlx's
+//! per-database encode and decode bounds would otherwise have to be spelled out for every
+//! column type; what it calls per database is the [`Dialect`].
+//!
+//! Column encodings: times are integer Unix seconds, booleans the database's own, a `Scope`
+//! its space-delimited string, lists (redirect URIs, grant types, audiences) and attribute
+//! maps JSON text, an `Algorithm` its name, the public `Jwk` its JSON and the sealed private
+//! key a blob. The schemas live in `migrations/sqlite/` and `migrations/postgres/`.
+//!
+//! Consuming a code is one conditional `UPDATE … RETURNING`; rotating a refresh token is one
+//! write transaction (insert the successor, conditionally mark the old token rotated).
+//! Neither reads first and writes after: of concurrent callers, exactly one sees the row come
+//! back from the `UPDATE` (SQLite serializes writers; under PostgreSQL's READ COMMITTED a
+//! second `UPDATE` of the same row waits for the first to commit and then re-checks its
+//! `WHERE` clause against the new version).
+
+mod helpers;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
+mod shared;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+use serde::Serialize;
+use sqlx::error::DatabaseError;
+
+use super::StoreError;
+
+/// What one database does its own way. Implemented by each store type; everything else (the
+/// statements and the [`Store`](super::Store) implementation) is shared.
+trait Dialect {
+    /// The statement that begins a write transaction.
+    const BEGIN_WRITE: &'static str;
+    /// A user by e-mail, ignoring ASCII case, within a tenant (`$1` the tenant, `$2` the
+    /// e-mail). Each database spells the match as its unique index does, so the index serves.
+    const FIND_USER_IN_TENANT: &'static str;
+    /// A user by e-mail, ignoring ASCII case, with no tenant (`$1` the e-mail).
+    const FIND_USER_NO_TENANT: &'static str;
+
+    /// Whether `key` can be held in a text column, and so match a stored one. A lookup by a
+    /// key that cannot finds nothing without asking the database.
+    fn storable(key: &str) -> bool;
+
+    /// Whether a unique violation is on the primary key of `users` (rather than the e-mail).
+    fn is_user_id_violation(error: &dyn DatabaseError) -> bool;
+}
+
+// ---- errors ----
+
+/// Any failure of the database as [`StoreError::Backend`]. A database error displays its
+/// message only (not PostgreSQL's DETAIL, which may quote a row).
+fn backend(e: sqlx::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// `Conflict(message)` for a unique-constraint violation, `Backend` for anything else.
+fn conflict_or_backend(e: sqlx::Error, message: &str) -> StoreError {
+    if e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+    {
+        StoreError::Conflict(message.to_owned())
+    } else {
+        backend(e)
+    }
+}
+
+/// Users have two unique constraints: the id and the e-mail within the tenant.
+fn user_write_error<D: Dialect>(e: sqlx::Error) -> StoreError {
+    let id_taken = e
+        .as_database_error()
+        .is_some_and(|d| d.is_unique_violation() && D::is_user_id_violation(d));
+    if id_taken {
+        StoreError::Conflict("user id already exists".into())
+    } else {
+        conflict_or_backend(e, "email already registered")
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T, what: &str) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|_| StoreError::Backend(format!("cannot encode {what}")))
+}
+
+// ---- statements ----
+//
+// One text per statement for both databases. The bind order of the user, client and refresh
+// token columns is the one of `bind_user`, `bind_client` and `bind_refresh` (`shared.rs`).
+
+const INSERT_USER: &str = "INSERT INTO users (id, tenant_id, email, email_verified, \
+     password_hash, name, given_name, family_name, picture, locale, active, allowed_scopes, \
+     attributes, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+const UPDATE_USER: &str = "UPDATE users SET tenant_id = $2, email = $3, email_verified = $4, \
+     password_hash = $5, name = $6, given_name = $7, family_name = $8, picture = $9, \
+     locale = $10, active = $11, allowed_scopes = $12, attributes = $13, created_at = $14, \
+     updated_at = $15 WHERE id = $1";
+const USER_BY_ID: &str = "SELECT * FROM users WHERE id = $1";
+const USERS_OF_TENANT: &str = "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id";
+const ALL_USERS: &str = "SELECT * FROM users ORDER BY created_at, id";
+const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, tenant_id, name, secret_hash, \
+     redirect_uris, post_logout_redirect_uris, allowed_scopes, grant_types, \
+     token_endpoint_auth_method, audiences, first_party, active, attributes, created_at, \
+     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+const UPDATE_CLIENT: &str = "UPDATE clients SET tenant_id = $2, name = $3, secret_hash = $4, \
+     redirect_uris = $5, post_logout_redirect_uris = $6, allowed_scopes = $7, \
+     grant_types = $8, token_endpoint_auth_method = $9, audiences = $10, first_party = $11, \
+     active = $12, attributes = $13, created_at = $14, updated_at = $15 WHERE client_id = $1";
+const CLIENT_BY_ID: &str = "SELECT * FROM clients WHERE client_id = $1";
+const CLIENTS_OF_TENANT: &str =
+    "SELECT * FROM clients WHERE tenant_id = $1 ORDER BY created_at, client_id";
+const ALL_CLIENTS: &str = "SELECT * FROM clients ORDER BY created_at, client_id";
+const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
+
+const INSERT_KEY: &str = "INSERT INTO signing_keys (kid, alg, private_key_sealed, public_jwk, \
+     created_at, activates_at, retired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const ALL_KEYS: &str = "SELECT * FROM signing_keys ORDER BY created_at, kid";
+const RETIRE_KEY: &str = "UPDATE signing_keys SET retired_at = $2, expires_at = $3 WHERE kid = $1";
+const DELETE_EXPIRED_KEYS: &str =
+    "DELETE FROM signing_keys WHERE expires_at IS NOT NULL AND expires_at < $1";
+
+const INSERT_CODE: &str = "INSERT INTO auth_codes (code_hash, client_id, user_id, redirect_uri, \
+     scope, nonce, code_challenge, auth_time, session_id, grant_id, created_at, expires_at, \
+     consumed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+/// Marks a usable code consumed at `$2`; the row comes back only to the caller that did.
+const CONSUME_CODE: &str = "UPDATE auth_codes SET consumed_at = $2 \
+     WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING *";
+const CODE_BY_HASH: &str = "SELECT * FROM auth_codes WHERE code_hash = $1";
+
+const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, \
+     user_id, scope, audiences, auth_time, session_id, tenant_id, created_at, expires_at, \
+     rotated_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+/// Marks a usable token rotated at `$2`; the row comes back only to the caller that did.
+const ROTATE_REFRESH: &str = "UPDATE refresh_tokens SET rotated_at = $2 \
+     WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+     RETURNING *";
+const REFRESH_BY_HASH: &str = "SELECT * FROM refresh_tokens WHERE token_hash = $1";
+const REVOKE_FAMILY: &str =
+    "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
+
+const INSERT_SESSION: &str = "INSERT INTO sessions (session_hash, sid, user_id, auth_time, \
+     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const LIVE_SESSION: &str = "SELECT * FROM sessions WHERE session_hash = $1 AND expires_at > $2";
+const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
+
+const CONSENT: &str = "SELECT * FROM consents WHERE user_id = $1 AND client_id = $2";
+const PUT_CONSENT: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
+     DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at";
+
+const REVOKE_ACCESS_TOKEN: &str = "INSERT INTO revoked_access_tokens (jti, expires_at) \
+     VALUES ($1, $2) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at";
+const ACCESS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_access_tokens WHERE jti = $1";
+
+/// What `purge_expired` deletes (`$1` is now), in one write transaction.
+const PURGES: [&str; 4] = [
+    "DELETE FROM auth_codes WHERE expires_at <= $1",
+    "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+    "DELETE FROM sessions WHERE expires_at <= $1",
+    "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
+];
+
+#[cfg(test)]
+mod tests;

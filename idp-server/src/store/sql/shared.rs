@@ -1,0 +1,401 @@
+//! The one implementation of [`Store`](crate::store::Store) for the SQL databases, as a macro
+//! that each dialect module expands for its own database.
+
+/// Implements [`Store`](crate::store::Store) for `$store` (a struct with a `pool` field of
+/// `sqlx::Pool<$db>` that implements [`Dialect`](super::Dialect)), whose rows are `$row`.
+/// Everything lands in a module `shared` beside the invocation.
+///
+/// Keys that the dialect cannot store (see [`Dialect::storable`](super::Dialect::storable))
+/// are answered without asking the database: a lookup finds nothing, an update or a
+/// retirement is `NotFound`. Writing such a value is left to the database to refuse.
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $row:ty) => {
+        /// The shared SQL implementation of [`Store`], expanded for this database.
+        mod shared {
+            use std::str::FromStr;
+
+            use async_trait::async_trait;
+            use idp_core::{Algorithm, GrantType, Jwk, Scope};
+            use serde::de::DeserializeOwned;
+            use sqlx::Row;
+
+            use super::$store;
+            use $crate::store::sql::{self, Dialect, backend, conflict_or_backend, to_json};
+            use $crate::store::{
+                AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome,
+                RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store, StoreError,
+                User,
+            };
+
+            $crate::store::sql::rows::row_decoders!($row, $db);
+
+            $crate::store::sql::helpers::sql_helpers!($store, $db, $row);
+
+            #[async_trait]
+            impl Store for $store {
+                async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+                    bind_user(sql::INSERT_USER, user)?
+                        .execute(&self.pool)
+                        .await
+                        .map_err(sql::user_write_error::<Self>)?;
+                    Ok(())
+                }
+
+                async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+                    if !Self::storable(id) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::USER_BY_ID).bind(id);
+                    self.optional(query, user_from_row).await
+                }
+
+                async fn find_user_by_email(
+                    &self,
+                    tenant_id: Option<&str>,
+                    email: &str,
+                ) -> Result<Option<User>, StoreError> {
+                    if !Self::storable(email) || !tenant_id.is_none_or(Self::storable) {
+                        return Ok(None);
+                    }
+                    let query = match tenant_id {
+                        Some(t) => sqlx::query(Self::FIND_USER_IN_TENANT).bind(t).bind(email),
+                        None => sqlx::query(Self::FIND_USER_NO_TENANT).bind(email),
+                    };
+                    self.optional(query, user_from_row).await
+                }
+
+                async fn list_users(
+                    &self,
+                    tenant_id: Option<&str>,
+                ) -> Result<Vec<User>, StoreError> {
+                    let query = match tenant_id {
+                        Some(t) if !Self::storable(t) => return Ok(Vec::new()),
+                        Some(t) => sqlx::query(sql::USERS_OF_TENANT).bind(t),
+                        None => sqlx::query(sql::ALL_USERS),
+                    };
+                    self.all(query, user_from_row).await
+                }
+
+                async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+                    if !Self::storable(&user.id) {
+                        return Err(StoreError::NotFound);
+                    }
+                    let done = bind_user(sql::UPDATE_USER, user)?
+                        .execute(&self.pool)
+                        .await
+                        .map_err(sql::user_write_error::<Self>)?;
+                    match done.rows_affected() {
+                        0 => Err(StoreError::NotFound),
+                        _ => Ok(()),
+                    }
+                }
+
+                async fn delete_user(&self, id: &str) -> Result<bool, StoreError> {
+                    if !Self::storable(id) {
+                        return Ok(false);
+                    }
+                    Ok(self
+                        .affected(sqlx::query(sql::DELETE_USER).bind(id))
+                        .await?
+                        > 0)
+                }
+
+                async fn insert_client(&self, client: &Client) -> Result<(), StoreError> {
+                    let query = bind_client(sql::INSERT_CLIENT, client)?;
+                    self.insert(query, "client_id already exists").await
+                }
+
+                async fn get_client(&self, client_id: &str) -> Result<Option<Client>, StoreError> {
+                    if !Self::storable(client_id) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::CLIENT_BY_ID).bind(client_id);
+                    self.optional(query, client_from_row).await
+                }
+
+                async fn list_clients(
+                    &self,
+                    tenant_id: Option<&str>,
+                ) -> Result<Vec<Client>, StoreError> {
+                    let query = match tenant_id {
+                        Some(t) if !Self::storable(t) => return Ok(Vec::new()),
+                        Some(t) => sqlx::query(sql::CLIENTS_OF_TENANT).bind(t),
+                        None => sqlx::query(sql::ALL_CLIENTS),
+                    };
+                    self.all(query, client_from_row).await
+                }
+
+                async fn update_client(&self, client: &Client) -> Result<(), StoreError> {
+                    if !Self::storable(&client.client_id) {
+                        return Err(StoreError::NotFound);
+                    }
+                    self.update_one(bind_client(sql::UPDATE_CLIENT, client)?)
+                        .await
+                }
+
+                async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+                    if !Self::storable(client_id) {
+                        return Ok(false);
+                    }
+                    let query = sqlx::query(sql::DELETE_CLIENT).bind(client_id);
+                    Ok(self.affected(query).await? > 0)
+                }
+
+                async fn insert_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::INSERT_KEY)
+                        .bind(key.kid.as_str())
+                        .bind(key.alg.as_str())
+                        .bind(key.private_key_sealed.as_slice())
+                        .bind(to_json(&key.public_jwk, "public JWK")?)
+                        .bind(key.created_at)
+                        .bind(key.activates_at)
+                        .bind(key.retired_at)
+                        .bind(key.expires_at);
+                    self.insert(query, "kid already exists").await
+                }
+
+                async fn list_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+                    self.all(sqlx::query(sql::ALL_KEYS), key_from_row).await
+                }
+
+                async fn retire_key(
+                    &self,
+                    kid: &str,
+                    retired_at: i64,
+                    expires_at: i64,
+                ) -> Result<(), StoreError> {
+                    if !Self::storable(kid) {
+                        return Err(StoreError::NotFound);
+                    }
+                    let query = sqlx::query(sql::RETIRE_KEY)
+                        .bind(kid)
+                        .bind(retired_at)
+                        .bind(expires_at);
+                    self.update_one(query).await
+                }
+
+                async fn delete_expired_keys(&self, now: i64) -> Result<u64, StoreError> {
+                    self.affected(sqlx::query(sql::DELETE_EXPIRED_KEYS).bind(now))
+                        .await
+                }
+
+                async fn insert_code(&self, code: &AuthCodeRecord) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::INSERT_CODE)
+                        .bind(code.code_hash.as_str())
+                        .bind(code.client_id.as_str())
+                        .bind(code.user_id.as_str())
+                        .bind(code.redirect_uri.as_str())
+                        .bind(code.scope.to_string())
+                        .bind(code.nonce.as_deref())
+                        .bind(code.code_challenge.as_deref())
+                        .bind(code.auth_time)
+                        .bind(code.session_id.as_deref())
+                        .bind(code.grant_id.as_str())
+                        .bind(code.created_at)
+                        .bind(code.expires_at)
+                        .bind(code.consumed_at);
+                    self.insert(query, "code exists").await
+                }
+
+                async fn consume_code(
+                    &self,
+                    code_hash: &str,
+                    now: i64,
+                ) -> Result<ConsumeOutcome<AuthCodeRecord>, StoreError> {
+                    if !Self::storable(code_hash) {
+                        return Ok(ConsumeOutcome::NotFound);
+                    }
+                    // The conditional UPDATE is the whole decision: of concurrent callers,
+                    // exactly one sees a row come back.
+                    let query = sqlx::query(sql::CONSUME_CODE).bind(code_hash).bind(now);
+                    if let Some(code) = self.optional(query, code_from_row).await? {
+                        return Ok(ConsumeOutcome::Consumed(code));
+                    }
+                    // Nothing was updated: tell a replay from an unknown or expired code.
+                    // `consumed_at` never goes back to NULL, so this read cannot contradict
+                    // the UPDATE.
+                    let query = sqlx::query(sql::CODE_BY_HASH).bind(code_hash);
+                    match self.optional(query, code_from_row).await? {
+                        Some(code) if code.consumed_at.is_some() => {
+                            Ok(ConsumeOutcome::AlreadyUsed(code))
+                        }
+                        _ => Ok(ConsumeOutcome::NotFound),
+                    }
+                }
+
+                async fn insert_refresh_token(
+                    &self,
+                    token: &RefreshTokenRecord,
+                ) -> Result<(), StoreError> {
+                    self.insert(bind_refresh(token)?, "refresh token exists")
+                        .await
+                }
+
+                async fn get_refresh_token(
+                    &self,
+                    token_hash: &str,
+                ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+                    if !Self::storable(token_hash) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::REFRESH_BY_HASH).bind(token_hash);
+                    self.optional(query, refresh_from_row).await
+                }
+
+                async fn rotate_refresh_token(
+                    &self,
+                    token_hash: &str,
+                    successor: &RefreshTokenRecord,
+                    now: i64,
+                ) -> Result<ConsumeOutcome<RefreshTokenRecord>, StoreError> {
+                    if !Self::storable(token_hash) {
+                        return Ok(ConsumeOutcome::NotFound);
+                    }
+                    // One write transaction; one dropped on an early return rolls back.
+                    let mut tx = self
+                        .pool
+                        .begin_with(Self::BEGIN_WRITE)
+                        .await
+                        .map_err(backend)?;
+                    // The successor first, as the in-memory store checks it first: a taken
+                    // successor hash is a Conflict whatever the state of the old token.
+                    bind_refresh(successor)?
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| conflict_or_backend(e, "refresh token exists"))?;
+                    // Of concurrent rotations of one token, exactly one sees the row come back.
+                    let rotated = sqlx::query(sql::ROTATE_REFRESH)
+                        .bind(token_hash)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    if let Some(row) = rotated {
+                        let old = refresh_from_row(&row)?;
+                        tx.commit().await.map_err(backend)?;
+                        return Ok(ConsumeOutcome::Consumed(old));
+                    }
+                    // Not usable: read it inside the same transaction, then drop the successor.
+                    let row = sqlx::query(sql::REFRESH_BY_HASH)
+                        .bind(token_hash)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    let old = row.as_ref().map(refresh_from_row).transpose();
+                    tx.rollback().await.map_err(backend)?;
+                    match old? {
+                        Some(t) if t.rotated_at.is_some() || t.revoked_at.is_some() => {
+                            Ok(ConsumeOutcome::AlreadyUsed(t))
+                        }
+                        _ => Ok(ConsumeOutcome::NotFound),
+                    }
+                }
+
+                async fn revoke_refresh_family(
+                    &self,
+                    family_id: &str,
+                    now: i64,
+                ) -> Result<u64, StoreError> {
+                    if !Self::storable(family_id) {
+                        return Ok(0);
+                    }
+                    let query = sqlx::query(sql::REVOKE_FAMILY).bind(family_id).bind(now);
+                    self.affected(query).await
+                }
+
+                async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::INSERT_SESSION)
+                        .bind(session.session_hash.as_str())
+                        .bind(session.sid.as_str())
+                        .bind(session.user_id.as_str())
+                        .bind(session.auth_time)
+                        .bind(session.created_at)
+                        .bind(session.expires_at);
+                    self.insert(query, "session exists").await
+                }
+
+                async fn get_session(
+                    &self,
+                    session_hash: &str,
+                    now: i64,
+                ) -> Result<Option<SessionRecord>, StoreError> {
+                    if !Self::storable(session_hash) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::LIVE_SESSION).bind(session_hash).bind(now);
+                    self.optional(query, session_from_row).await
+                }
+
+                async fn delete_session(&self, session_hash: &str) -> Result<bool, StoreError> {
+                    if !Self::storable(session_hash) {
+                        return Ok(false);
+                    }
+                    let query = sqlx::query(sql::DELETE_SESSION).bind(session_hash);
+                    Ok(self.affected(query).await? > 0)
+                }
+
+                async fn get_consent(
+                    &self,
+                    user_id: &str,
+                    client_id: &str,
+                ) -> Result<Option<ConsentRecord>, StoreError> {
+                    if !Self::storable(user_id) || !Self::storable(client_id) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::CONSENT).bind(user_id).bind(client_id);
+                    self.optional(query, consent_from_row).await
+                }
+
+                async fn put_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::PUT_CONSENT)
+                        .bind(consent.user_id.as_str())
+                        .bind(consent.client_id.as_str())
+                        .bind(consent.scope.to_string())
+                        .bind(consent.granted_at);
+                    self.affected(query).await.map(drop)
+                }
+
+                async fn revoke_access_token(
+                    &self,
+                    jti: &str,
+                    expires_at: i64,
+                ) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::REVOKE_ACCESS_TOKEN)
+                        .bind(jti)
+                        .bind(expires_at);
+                    self.affected(query).await.map(drop)
+                }
+
+                async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+                    if !Self::storable(jti) {
+                        return Ok(false);
+                    }
+                    let query = sqlx::query(sql::ACCESS_TOKEN_REVOKED).bind(jti);
+                    let row = query.fetch_optional(&self.pool).await.map_err(backend)?;
+                    Ok(row.is_some())
+                }
+
+                async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+                    let mut tx = self
+                        .pool
+                        .begin_with(Self::BEGIN_WRITE)
+                        .await
+                        .map_err(backend)?;
+                    let mut purged = 0;
+                    for statement in sql::PURGES {
+                        purged += sqlx::query(statement)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?
+                            .rows_affected();
+                    }
+                    tx.commit().await.map_err(backend)?;
+                    Ok(purged)
+                }
+            }
+        }
+    };
+}
+
+pub(super) use sql_store;

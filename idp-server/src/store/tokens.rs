@@ -1,0 +1,279 @@
+//! The records of keys, codes, tokens, sessions and consent.
+
+use std::fmt;
+
+use idp_core::{Algorithm, Jwk, Scope};
+
+/// A signing key, its private half encrypted at rest.
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SigningKeyRecord {
+    /// Key id (RFC 7638 thumbprint).
+    pub kid: String,
+    /// Algorithm.
+    pub alg: Algorithm,
+    /// AES-256-GCM sealed PKCS#8 private key (nonce || ciphertext || tag).
+    pub private_key_sealed: Vec<u8>,
+    /// The public JWK as published.
+    pub public_jwk: Jwk,
+    /// Creation (and publication) time.
+    pub created_at: i64,
+    /// From when the key signs; publication precedes it.
+    pub activates_at: i64,
+    /// When the key stopped signing (a newer key took over), if it has.
+    pub retired_at: Option<i64>,
+    /// After this time the key leaves the JWKS: every token it signed has expired.
+    pub expires_at: Option<i64>,
+}
+
+impl fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
+            .field("retired_at", &self.retired_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authorization code (stored by hash).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct AuthCodeRecord {
+    /// SHA-256 of the code.
+    pub code_hash: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The redirect_uri of the authorization request.
+    pub redirect_uri: String,
+    /// Granted scope.
+    pub scope: Scope,
+    /// OIDC nonce.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// The SSO session (the `sid` claim).
+    pub session_id: Option<String>,
+    /// Grant id: ties the code to the tokens issued from it.
+    pub grant_id: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry (creation + 60 s).
+    pub expires_at: i64,
+    /// When it was exchanged, if it was.
+    pub consumed_at: Option<i64>,
+}
+
+/// The outcome of [`Store::consume_code`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConsumeOutcome<T> {
+    /// This call consumed the record.
+    Consumed(T),
+    /// The record had already been consumed (a replay).
+    AlreadyUsed(T),
+    /// No such record.
+    NotFound,
+}
+
+/// A refresh token (stored by hash). Tokens of one grant share a `family_id`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RefreshTokenRecord {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// The family (one per grant); reuse of a rotated token revokes it whole.
+    pub family_id: String,
+    /// Client.
+    pub client_id: String,
+    /// User.
+    pub user_id: String,
+    /// Granted scope.
+    pub scope: Scope,
+    /// Audiences of the access tokens it yields.
+    pub audiences: Vec<String>,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// SSO session.
+    pub session_id: Option<String>,
+    /// Tenant.
+    pub tenant_id: Option<String>,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// When it was exchanged for a successor.
+    pub rotated_at: Option<i64>,
+    /// When it (or its family) was revoked.
+    pub revoked_at: Option<i64>,
+}
+
+impl RefreshTokenRecord {
+    /// Whether the token can be used at `now`.
+    pub fn is_usable(&self, now: i64) -> bool {
+        self.rotated_at.is_none() && self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// An SSO session (stored by hash of the cookie value).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SessionRecord {
+    /// SHA-256 of the session cookie value.
+    pub session_hash: String,
+    /// Public session id (the `sid` claim), unrelated to the cookie value.
+    pub sid: String,
+    /// User.
+    pub user_id: String,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+/// A remembered consent decision.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ConsentRecord {
+    /// User.
+    pub user_id: String,
+    /// Client.
+    pub client_id: String,
+    /// Scope consented to.
+    pub scope: Scope,
+    /// When.
+    pub granted_at: i64,
+}
+
+// ---- constructors ----
+//
+// The records are `#[non_exhaustive]`, so code outside this crate (the `idp` binary, the
+// integration tests, embedders) cannot use struct literals: it starts from `new` and sets the
+// public fields it needs.
+
+impl SigningKeyRecord {
+    /// A key created at `now` that signs from `now` on, neither retired nor expiring.
+    pub fn new(
+        kid: impl Into<String>,
+        alg: Algorithm,
+        private_key_sealed: Vec<u8>,
+        public_jwk: Jwk,
+        now: i64,
+    ) -> Self {
+        Self {
+            kid: kid.into(),
+            alg,
+            private_key_sealed,
+            public_jwk,
+            created_at: now,
+            activates_at: now,
+            retired_at: None,
+            expires_at: None,
+        }
+    }
+}
+
+impl AuthCodeRecord {
+    /// An unconsumed code created at `now` for a user who authenticated at `now`, with an
+    /// empty scope and no nonce, PKCE challenge or session.
+    pub fn new(
+        code_hash: impl Into<String>,
+        client_id: impl Into<String>,
+        user_id: impl Into<String>,
+        redirect_uri: impl Into<String>,
+        grant_id: impl Into<String>,
+        now: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            code_hash: code_hash.into(),
+            client_id: client_id.into(),
+            user_id: user_id.into(),
+            redirect_uri: redirect_uri.into(),
+            scope: Scope::new(),
+            nonce: None,
+            code_challenge: None,
+            auth_time: now,
+            session_id: None,
+            grant_id: grant_id.into(),
+            created_at: now,
+            expires_at,
+            consumed_at: None,
+        }
+    }
+}
+
+impl RefreshTokenRecord {
+    /// A usable token created at `now` for a user who authenticated at `now`, with an empty
+    /// scope and no audiences, session or tenant.
+    pub fn new(
+        token_hash: impl Into<String>,
+        family_id: impl Into<String>,
+        client_id: impl Into<String>,
+        user_id: impl Into<String>,
+        now: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            token_hash: token_hash.into(),
+            family_id: family_id.into(),
+            client_id: client_id.into(),
+            user_id: user_id.into(),
+            scope: Scope::new(),
+            audiences: Vec::new(),
+            auth_time: now,
+            session_id: None,
+            tenant_id: None,
+            created_at: now,
+            expires_at,
+            rotated_at: None,
+            revoked_at: None,
+        }
+    }
+}
+
+impl SessionRecord {
+    /// A session created at `now` for a user who authenticated at `now`.
+    pub fn new(
+        session_hash: impl Into<String>,
+        sid: impl Into<String>,
+        user_id: impl Into<String>,
+        now: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            session_hash: session_hash.into(),
+            sid: sid.into(),
+            user_id: user_id.into(),
+            auth_time: now,
+            created_at: now,
+            expires_at,
+        }
+    }
+}
+
+impl ConsentRecord {
+    /// A consent to `scope` given at `granted_at`.
+    pub fn new(
+        user_id: impl Into<String>,
+        client_id: impl Into<String>,
+        scope: Scope,
+        granted_at: i64,
+    ) -> Self {
+        Self {
+            user_id: user_id.into(),
+            client_id: client_id.into(),
+            scope,
+            granted_at,
+        }
+    }
+}
