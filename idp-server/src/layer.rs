@@ -50,7 +50,7 @@ use tower_service::Service;
 use crate::issuer::paths;
 
 /// Layer that serves the provider in front of another service. Build it with
-/// [`Provider::layer`].
+/// [`Provider::layer`](crate::Provider::layer).
 #[derive(Clone)]
 pub struct ProviderLayer {
     router: Router,

@@ -71,7 +71,7 @@ pub struct AuthCodeRecord {
     pub consumed_at: Option<i64>,
 }
 
-/// The outcome of [`Store::consume_code`].
+/// The outcome of [`Store::consume_code`](super::Store::consume_code).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ConsumeOutcome<T> {
