@@ -134,6 +134,20 @@ fn hot_path(c: &mut Criterion) {
             black_box(v);
         })
     });
+    // The same token with an all-zero signature: refused by ECDSA at once, so what is
+    // measured is mostly parsing and the key lookup.
+    let (input, _) = token.rsplit_once('.').unwrap();
+    let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode([0u8; 64]));
+    c.bench_function("jwks_validate_bad_signature_warm", |b| {
+        b.iter(|| {
+            let e = jwks
+                .validate::<AccessTokenClaims>(black_box(&policy), black_box(&forged))
+                .now_or_never()
+                .expect("warm validation does not suspend")
+                .unwrap_err();
+            black_box(e);
+        })
+    });
 }
 
 criterion_group!(benches, hot_path);
