@@ -6,15 +6,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::Response;
 use idp_core::{
-    Clock, JwkSet, SystemClock, TokenError, Validated, ValidationPolicy, VerificationKey,
-    VerificationKeys,
+    Clock, JwkSet, SystemClock, TokenError, UnverifiedJwt, Validated, ValidationPolicy,
+    VerificationKey, VerificationKeys,
 };
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
@@ -177,25 +174,33 @@ impl JwksCache {
     /// Validates `token` with `policy` against the cached keys, refetching once (within the
     /// cooldown) if its `kid` is unknown. Tokens that no key could make valid (`alg: none`,
     /// HMAC or another algorithm outside the policy, malformed) are refused without a fetch.
+    ///
+    /// The same as [`UnverifiedJwt::parse`] then [`JwksCache::verify`].
     pub async fn validate<C: DeserializeOwned>(
         &self,
         policy: &ValidationPolicy,
         token: &str,
     ) -> Result<Validated<C>, Error> {
-        // Refuse first what no key could make valid (not a JWS, `alg` outside the policy's
-        // allow-list, `crit`, no signature): such tokens with made-up key ids must not cost
-        // a fetch. Against an empty key set the validator stops at the key lookup.
-        match policy.validate::<serde::de::IgnoredAny>(
-            token,
-            &VerificationKeys::default(),
-            &*self.inner.clock,
-        ) {
-            Err(idp_core::Error::InvalidToken(TokenError::UnknownKey)) | Ok(_) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let kid = peek_kid(token)?;
-        let keys = self.keys_for(kid.as_deref()).await?;
-        Ok(policy.validate::<C>(token, &keys, &*self.inner.clock)?)
+        let jwt = UnverifiedJwt::parse(token)?;
+        self.verify(policy, &jwt).await
+    }
+
+    /// Verifies a token already parsed (its header is not decoded again) with `policy`
+    /// against the cached keys for its `kid`, refetching once (within the cooldown) if the
+    /// `kid` is unknown.
+    ///
+    /// [`ValidationPolicy::precheck`] runs first: a token it refuses (an algorithm outside
+    /// the policy, no signature) costs no fetch, and since the pre-check is the key-free
+    /// prefix of [`ValidationPolicy::verify`], it is refused with the error that keys would
+    /// not have changed.
+    pub async fn verify<C: DeserializeOwned>(
+        &self,
+        policy: &ValidationPolicy,
+        jwt: &UnverifiedJwt<'_>,
+    ) -> Result<Validated<C>, Error> {
+        policy.precheck(jwt)?;
+        let keys = self.keys_for(jwt.kid()).await?;
+        Ok(policy.verify::<C>(jwt, &keys, &*self.inner.clock)?)
     }
 
     /// Fetches the set now (sharing a fetch already in flight), ignoring the cooldown.
@@ -227,22 +232,6 @@ impl JwksCache {
 
 fn unknown_key() -> Error {
     Error::Token(idp_core::Error::InvalidToken(TokenError::UnknownKey))
-}
-
-/// The `kid` of a compact JWS header, without verifying anything.
-fn peek_kid(token: &str) -> Result<Option<String>, Error> {
-    let malformed = || Error::Token(idp_core::Error::InvalidToken(TokenError::Malformed));
-    if token.len() > 16 * 1024 {
-        return Err(malformed());
-    }
-    let header = token.split('.').next().ok_or_else(malformed)?;
-    let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| malformed())?;
-    #[derive(Deserialize)]
-    struct Header {
-        kid: Option<String>,
-    }
-    let h: Header = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-    Ok(h.kid)
 }
 
 impl Inner {
@@ -503,16 +492,18 @@ mod tests {
         ));
     }
 
+    /// What `peek_kid` did before the front door: the `kid` comes from the one parse.
     #[test]
     fn kid_is_read_from_the_header() {
-        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256","kid":"k1"}"#);
-        assert_eq!(
-            peek_kid(&format!("{h}.e30.sig")).unwrap().as_deref(),
-            Some("k1")
-        );
-        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#);
-        assert_eq!(peek_kid(&format!("{h}.e30.sig")).unwrap(), None);
-        assert!(peek_kid("%%%.x.y").is_err());
-        assert!(peek_kid("").is_err());
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let h = b64(r#"{"alg":"ES256","kid":"k1"}"#);
+        let t = format!("{h}.e30.sig");
+        assert_eq!(UnverifiedJwt::parse(&t).unwrap().kid(), Some("k1"));
+        let h = b64(r#"{"alg":"ES256"}"#);
+        let t = format!("{h}.e30.sig");
+        assert_eq!(UnverifiedJwt::parse(&t).unwrap().kid(), None);
+        assert!(UnverifiedJwt::parse("%%%.x.y").is_err());
+        assert!(UnverifiedJwt::parse("").is_err());
     }
 }

@@ -27,6 +27,9 @@ pub enum Error {
     /// A signing algorithm name that idp does not accept (including `none` and HMAC).
     #[error("unsupported algorithm {0:?}")]
     UnsupportedAlgorithm(String),
+    /// A JWS could not be produced: the claims do not serialise, or the signer failed.
+    #[error("JWS signing failed: {0}")]
+    Signing(&'static str),
 }
 
 /// Why a token was rejected by the validator.
@@ -72,6 +75,40 @@ pub enum TokenError {
     WrongAuthorizedParty,
 }
 
+impl TokenError {
+    /// The short text for the `error_description` of an RFC 6750 §3 `invalid_token`
+    /// challenge (or an RFC 6749 error body): lower case, a few words, only characters
+    /// RFC 6750 §3 allows in the attribute, and nothing taken from the token.
+    ///
+    /// ```
+    /// use idp_core::{BearerChallenge, ErrorCode, TokenError};
+    /// let e = TokenError::Expired;
+    /// let challenge = BearerChallenge::new()
+    ///     .error(ErrorCode::InvalidToken)
+    ///     .description(e.error_description());
+    /// assert_eq!(
+    ///     challenge.to_string(),
+    ///     r#"Bearer error="invalid_token", error_description="token expired""#
+    /// );
+    /// ```
+    pub fn error_description(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed token",
+            Self::MissingClaim(_) => "missing claim",
+            Self::UnknownKey => "unknown key id",
+            Self::AlgorithmNotAllowed => "algorithm not allowed",
+            Self::BadSignature => "bad signature",
+            Self::Expired => "token expired",
+            Self::NotYetValid => "token not yet valid",
+            Self::WrongIssuer => "wrong issuer",
+            Self::WrongAudience => "wrong audience",
+            Self::WrongType => "wrong token type",
+            Self::NonceMismatch => "nonce mismatch",
+            Self::WrongAuthorizedParty => "wrong authorized party",
+        }
+    }
+}
+
 /// Why a JSON Web Key cannot be used for verification.
 #[derive(Debug, Clone, PartialEq, Eq, ThisError)]
 #[non_exhaustive]
@@ -110,4 +147,45 @@ pub enum PkceError {
     /// The verifier does not hash to the challenge.
     #[error("code_verifier does not match the code_challenge")]
     Mismatch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_descriptions_fit_rfc6750() {
+        let all = [
+            TokenError::Malformed,
+            TokenError::MissingClaim("exp"),
+            TokenError::UnknownKey,
+            TokenError::AlgorithmNotAllowed,
+            TokenError::BadSignature,
+            TokenError::Expired,
+            TokenError::NotYetValid,
+            TokenError::WrongIssuer,
+            TokenError::WrongAudience,
+            TokenError::WrongType,
+            TokenError::NonceMismatch,
+            TokenError::WrongAuthorizedParty,
+        ];
+        for e in all {
+            let d = e.error_description();
+            assert!(!d.is_empty());
+            // error_description = 1*( %x20-21 / %x23-5B / %x5D-7E )
+            assert!(
+                d.bytes()
+                    .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+                "{d}"
+            );
+        }
+        assert_eq!(
+            TokenError::MissingClaim("exp").error_description(),
+            "missing claim"
+        );
+        assert_eq!(
+            TokenError::WrongType.error_description(),
+            "wrong token type"
+        );
+    }
 }

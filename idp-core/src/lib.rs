@@ -7,10 +7,14 @@ mod discovery;
 mod duration;
 mod error;
 mod jwk;
+mod jws;
 mod oauth_error;
 mod pkce;
 mod scope;
 mod secret;
+#[cfg(any(test, feature = "test-support"))]
+#[doc(hidden)]
+pub mod test_support;
 mod token;
 mod validator;
 
@@ -20,6 +24,7 @@ pub use discovery::ProviderMetadata;
 pub use duration::{HumanDuration, parse_duration};
 pub use error::{Error, JwkError, PkceError, TokenError};
 pub use jwk::{Algorithm, Jwk, JwkSet, KeyType, VerificationKey, VerificationKeys};
+pub use jws::{JwsSigner, MAX_TOKEN_LEN, UnverifiedJwt, encode_jws};
 pub use oauth_error::{BearerChallenge, ErrorCode, ErrorResponse};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier};
 pub use scope::Scope;

@@ -1,5 +1,6 @@
 //! The token validator: signature (with an algorithm allow-list), `iss`, `aud`, `exp`/`nbf`
-//! with leeway, `typ`, `nonce` and `azp`.
+//! with leeway, `typ`, `nonce` and `azp`. Tokens are parsed by [`crate::UnverifiedJwt`]; this
+//! module holds every refusal that depends on a policy.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::{Algorithm, Audience, Clock, Error, TokenError, VerificationKeys};
+use crate::{Algorithm, Audience, Clock, Error, TokenError, UnverifiedJwt, VerificationKeys};
 
 /// The parts of a JOSE header the validator reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +112,8 @@ impl ValidationPolicy {
         p
     }
 
-    /// Validates a compact JWS against `keys` and returns its header and claims.
+    /// Validates a compact JWS against `keys` and returns its header and claims: it is
+    /// [`UnverifiedJwt::parse`] then [`verify`](Self::verify).
     ///
     /// Errors say which check failed; [`TokenError::UnknownKey`] means a refreshed key set
     /// may help.
@@ -121,81 +123,95 @@ impl ValidationPolicy {
         keys: &VerificationKeys,
         clock: &dyn Clock,
     ) -> Result<Validated<C>, Error> {
-        let (header, payload) = self.verify_signature(token, keys)?;
-        let claims = self.check_claims(&header, payload, clock)?;
-        Ok(Validated { header, claims })
+        let jwt = UnverifiedJwt::parse(token)?;
+        self.verify(&jwt, keys, clock)
+    }
+
+    /// Refuses a parsed token that no key set could make valid under this policy: its
+    /// `alg` is not in the policy's allow-list ([`TokenError::AlgorithmNotAllowed`]) or its
+    /// signature is empty ([`TokenError::BadSignature`]).
+    ///
+    /// **The contract.** `precheck` is exactly the part of [`verify`](Self::verify) that
+    /// needs neither keys nor a clock, and `verify` begins by calling it. Hence a token that
+    /// `precheck` refuses is refused by `verify` with the same error whatever the keys, and a
+    /// token it accepts can fail against an empty key set only with
+    /// [`TokenError::UnknownKey`]. Callers that fetch keys (a JWKS cache, a discovery
+    /// document) run `parse` + `precheck` first so that hopeless tokens cost no fetch.
+    ///
+    /// ```
+    /// use idp_core::{Algorithm, TokenError, UnverifiedJwt, ValidationPolicy};
+    /// let policy = ValidationPolicy::builder()
+    ///     .issuer("https://id.example.com")
+    ///     .audience("orders-api")
+    ///     .algorithms([Algorithm::ES256])
+    ///     .build()
+    ///     .unwrap();
+    /// // {"alg":"RS256","kid":"k1"}: a real algorithm, but not one this policy allows.
+    /// let jwt = UnverifiedJwt::parse("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln").unwrap();
+    /// assert_eq!(
+    ///     policy.precheck(&jwt),
+    ///     Err(idp_core::Error::InvalidToken(TokenError::AlgorithmNotAllowed))
+    /// );
+    /// ```
+    pub fn precheck(&self, jwt: &UnverifiedJwt<'_>) -> Result<(), Error> {
+        Ok(self.precheck_token(jwt)?)
+    }
+
+    fn precheck_token(&self, jwt: &UnverifiedJwt<'_>) -> Result<(), TokenError> {
+        if !self.algorithms.contains(&jwt.alg()) {
+            return Err(TokenError::AlgorithmNotAllowed);
+        }
+        if jwt.signature_b64().is_empty() {
+            return Err(TokenError::BadSignature);
+        }
+        Ok(())
+    }
+
+    /// Verifies a parsed token against `keys` and `clock`: the [`precheck`](Self::precheck),
+    /// then the key (by `kid`, else the only key for `alg`) and its algorithm, the
+    /// signature, and the claims (`exp`/`nbf` with leeway, `iss`, `aud`, `typ`, `nonce`,
+    /// `azp`). The header is not decoded again.
+    ///
+    /// Errors say which check failed; [`TokenError::UnknownKey`] means a refreshed key set
+    /// may help.
+    pub fn verify<C: DeserializeOwned>(
+        &self,
+        jwt: &UnverifiedJwt<'_>,
+        keys: &VerificationKeys,
+        clock: &dyn Clock,
+    ) -> Result<Validated<C>, Error> {
+        let payload = self.verify_signature(jwt, keys)?;
+        let header = jwt.header();
+        let claims = self.check_claims(header, payload, clock)?;
+        Ok(Validated {
+            header: header.clone(),
+            claims,
+        })
     }
 
     fn verify_signature(
         &self,
-        token: &str,
+        jwt: &UnverifiedJwt<'_>,
         keys: &VerificationKeys,
-    ) -> Result<(JwtHeader, Value), TokenError> {
-        // Bound the work an attacker can cause before the signature is checked.
-        if token.len() > 16 * 1024 {
-            return Err(TokenError::Malformed);
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        if h.is_empty() || p.is_empty() {
-            return Err(TokenError::Malformed);
-        }
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(h)
-            .map_err(|_| TokenError::Malformed)?;
-
-        #[derive(Deserialize)]
-        struct RawHeader {
-            alg: String,
-            kid: Option<String>,
-            typ: Option<String>,
-            crit: Option<Value>,
-        }
-        let raw: RawHeader =
-            serde_json::from_slice(&header_bytes).map_err(|_| TokenError::Malformed)?;
-        // Never `none`, never HMAC: such names do not parse into `Algorithm`.
-        let alg: Algorithm = raw
-            .alg
-            .parse()
-            .map_err(|_| TokenError::AlgorithmNotAllowed)?;
-        if !self.algorithms.contains(&alg) {
-            return Err(TokenError::AlgorithmNotAllowed);
-        }
-        // RFC 7515 §4.1.11: we understand no extensions, so any `crit` fails.
-        if raw.crit.is_some() {
-            return Err(TokenError::Malformed);
-        }
-        if s.is_empty() {
-            return Err(TokenError::BadSignature);
-        }
-        let header = JwtHeader {
-            alg,
-            kid: raw.kid,
-            typ: raw.typ,
-        };
-        let key = keys
-            .select(header.kid.as_deref(), alg)
-            .ok_or(TokenError::UnknownKey)?;
+    ) -> Result<Value, TokenError> {
+        self.precheck_token(jwt)?;
+        let alg = jwt.alg();
+        let key = keys.select(jwt.kid(), alg).ok_or(TokenError::UnknownKey)?;
         if !key.supports(alg) {
             return Err(TokenError::AlgorithmNotAllowed);
         }
-        let message_len = h.len() + 1 + p.len();
-        if !key.verify(alg, &token.as_bytes()[..message_len], s) {
+        if !key.verify(alg, jwt.signing_input(), jwt.signature_b64()) {
             return Err(TokenError::BadSignature);
         }
         let payload_bytes = URL_SAFE_NO_PAD
-            .decode(p)
+            .decode(jwt.payload_b64())
             .map_err(|_| TokenError::Malformed)?;
         let payload: Value =
             serde_json::from_slice(&payload_bytes).map_err(|_| TokenError::Malformed)?;
         if !payload.is_object() {
             return Err(TokenError::Malformed);
         }
-        Ok((header, payload))
+        Ok(payload)
     }
 
     fn check_claims<C: DeserializeOwned>(
@@ -368,5 +384,36 @@ impl ValidationPolicyBuilder {
             azp: self.azp,
             allow_expired: self.allow_expired,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FixedClock;
+    use crate::test_support::header_decodes;
+
+    #[test]
+    fn validate_decodes_the_header_once() {
+        let policy = ValidationPolicy::builder()
+            .issuer("https://id.example.com")
+            .audience("api")
+            .algorithms([Algorithm::ES256])
+            .build()
+            .unwrap();
+        // {"alg":"ES256","kid":"k1"}
+        let token = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln";
+        let before = header_decodes();
+        let e = policy
+            .validate::<Value>(token, &VerificationKeys::default(), &FixedClock::at_unix(0))
+            .unwrap_err();
+        assert_eq!(e, Error::InvalidToken(TokenError::UnknownKey));
+        assert_eq!(header_decodes() - before, 1);
+
+        let before = header_decodes();
+        let jwt = UnverifiedJwt::parse(token).unwrap();
+        policy.precheck(&jwt).unwrap();
+        let _ = policy.verify::<Value>(&jwt, &VerificationKeys::default(), &FixedClock::at_unix(0));
+        assert_eq!(header_decodes() - before, 1);
     }
 }

@@ -14,8 +14,8 @@ use aws_lc_rs::signature::{
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idp_core::{
-    AccessTokenClaims, Algorithm, Error, FixedClock, IdTokenClaims, Jwk, JwkSet, TokenError,
-    ValidationPolicy, VerificationKeys,
+    AccessTokenClaims, Algorithm, Error, FixedClock, IdTokenClaims, Jwk, JwkSet, JwsSigner,
+    TokenError, UnverifiedJwt, ValidationPolicy, VerificationKeys, encode_jws,
 };
 use serde_json::{Value, json};
 
@@ -473,4 +473,139 @@ fn rfc7515_a3_es256_example() {
         .validate::<Value>(token, &keys, &FixedClock::at_unix(1_300_819_500))
         .unwrap_err();
     assert_eq!(late, Error::InvalidToken(TokenError::Expired));
+}
+
+/// The contract of `ValidationPolicy::precheck`: it is the key-free prefix of `verify`. What
+/// it refuses, `verify` refuses with the same error against any keys; what it accepts fails
+/// against an empty key set only with `UnknownKey`.
+#[test]
+fn precheck_is_the_key_free_prefix_of_verify() {
+    let only_es = ValidationPolicy::builder()
+        .issuer(ISS)
+        .audience("orders-api")
+        .algorithms([Algorithm::ES256])
+        .required_typ("at+jwt")
+        .build()
+        .unwrap();
+    let c = claims();
+    let mut expired = claims();
+    expired["exp"] = json!(NOW - 3600);
+    let tokens = [
+        sign(
+            &json!({"alg": "ES256", "kid": "ec-1", "typ": "at+jwt"}),
+            &c,
+            None,
+        ),
+        sign(&json!({"alg": "ES256", "kid": "ec-1"}), &expired, None),
+        sign(&json!({"alg": "ES256", "kid": "nope"}), &c, None),
+        sign(&json!({"alg": "ES256"}), &c, None),
+        sign(&json!({"alg": "RS256", "kid": "rsa-1"}), &c, None),
+        sign(&json!({"alg": "EdDSA", "kid": "ed-1"}), &c, None),
+        sign(&json!({"alg": "ES256", "kid": "rsa-1"}), &c, None),
+        format!(
+            "{}.",
+            sign(&json!({"alg": "ES256", "kid": "ec-1"}), &c, None)
+                .rsplit_once('.')
+                .unwrap()
+                .0
+        ),
+        format!(
+            "{}.@@@",
+            sign(&json!({"alg": "ES256", "kid": "ec-1"}), &c, None)
+                .rsplit_once('.')
+                .unwrap()
+                .0
+        ),
+    ];
+    let clock = FixedClock::at_unix(NOW);
+    let none = VerificationKeys::default();
+    for policy in [&only_es, &policy()] {
+        for t in &tokens {
+            let jwt = UnverifiedJwt::parse(t).unwrap();
+            let pre = policy.precheck(&jwt);
+            let empty = policy.verify::<Value>(&jwt, &none, &clock).map(|_| ());
+            let full = policy.verify::<Value>(&jwt, &jwks(), &clock).map(|_| ());
+            match pre {
+                Err(e) => {
+                    assert_eq!(empty, Err(e.clone()), "{t:.60}");
+                    assert_eq!(full, Err(e), "{t:.60}");
+                }
+                Ok(()) => assert_eq!(
+                    empty,
+                    Err(Error::InvalidToken(TokenError::UnknownKey)),
+                    "{t:.60}"
+                ),
+            }
+            // validate is parse + verify.
+            assert_eq!(
+                policy.validate::<Value>(t, &jwks(), &clock).map(|_| ()),
+                full,
+                "{t:.60}"
+            );
+        }
+    }
+}
+
+/// The three key types idp-server signs with, as `JwsSigner`s over aws-lc.
+enum TestSigner {
+    Rsa,
+    Ec,
+    Ed,
+}
+
+impl JwsSigner for TestSigner {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Rsa => Algorithm::RS256,
+            Self::Ec => Algorithm::ES256,
+            Self::Ed => Algorithm::EdDSA,
+        }
+    }
+    fn key_id(&self) -> Option<&str> {
+        Some(match self {
+            Self::Rsa => "rsa-1",
+            Self::Ec => "ec-1",
+            Self::Ed => "ed-1",
+        })
+    }
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, Error> {
+        let k = keys();
+        let rng = SystemRandom::new();
+        Ok(match self {
+            Self::Rsa => {
+                let mut s = vec![0; k.rsa.public_modulus_len()];
+                k.rsa
+                    .sign(&signature::RSA_PKCS1_SHA256, &rng, input, &mut s)
+                    .map_err(|_| Error::Signing("RSA"))?;
+                s
+            }
+            Self::Ec => {
+                k.ec.sign(&rng, input)
+                    .map_err(|_| Error::Signing("ECDSA"))?
+                    .as_ref()
+                    .to_vec()
+            }
+            Self::Ed => k.ed.sign(input).as_ref().to_vec(),
+        })
+    }
+}
+
+#[test]
+fn encoded_tokens_verify() {
+    for signer in [TestSigner::Rsa, TestSigner::Ec, TestSigner::Ed] {
+        let t = encode_jws(&signer, Some("at+jwt"), &claims()).unwrap();
+        let header = URL_SAFE_NO_PAD
+            .decode(t.split('.').next().unwrap())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(header).unwrap(),
+            format!(
+                r#"{{"alg":"{}","typ":"at+jwt","kid":"{}"}}"#,
+                signer.algorithm(),
+                signer.key_id().unwrap()
+            )
+        );
+        let c = check(&policy(), &t).unwrap();
+        assert_eq!(c.sub, "user-1");
+    }
 }

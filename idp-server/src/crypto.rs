@@ -13,9 +13,7 @@ use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256,
     RsaKeyPair,
 };
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idp_core::{Algorithm, Jwk};
+use idp_core::{Algorithm, Jwk, JwsSigner, encode_jws};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
@@ -228,43 +226,35 @@ impl SigningKey {
             .for_signing(self.alg)
     }
 
-    /// Signs `claims` as a compact JWS with header `{"alg","typ","kid"}`.
+    /// Signs `claims` as a compact JWS with header `{"alg","typ","kid"}`, through idp-core's
+    /// [`encode_jws`].
     pub(crate) fn sign_jwt<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, Error> {
-        #[derive(Serialize)]
-        struct Header<'a> {
-            alg: &'a str,
-            typ: &'a str,
-            kid: &'a str,
-        }
-        let header = serde_json::to_vec(&Header {
-            alg: self.alg.as_str(),
-            typ,
-            kid: &self.kid,
-        })
-        .map_err(|_| crypto_err("header encoding"))?;
-        let payload = serde_json::to_vec(claims).map_err(|_| crypto_err("claims encoding"))?;
-        let mut out = String::with_capacity(64 + payload.len() * 4 / 3 + 400);
-        URL_SAFE_NO_PAD.encode_string(&header, &mut out);
-        out.push('.');
-        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
-        let sig = self.sign(out.as_bytes())?;
-        out.push('.');
-        URL_SAFE_NO_PAD.encode_string(&sig, &mut out);
-        Ok(out)
+        encode_jws(self, Some(typ), claims).map_err(|e| Error::Crypto(e.to_string()))
+    }
+}
+
+/// aws-lc signs; idp-core writes the JOSE header and the compact serialisation.
+impl JwsSigner for SigningKey {
+    fn algorithm(&self) -> Algorithm {
+        self.alg
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
+    fn key_id(&self) -> Option<&str> {
+        Some(&self.kid)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, idp_core::Error> {
         let rng = SystemRandom::new();
         match &self.pair {
             Pair::Rsa(kp) => {
                 let mut sig = vec![0; kp.public_modulus_len()];
                 kp.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
-                    .map_err(|_| crypto_err("RSA signing failed"))?;
+                    .map_err(|_| idp_core::Error::Signing("RSA signing failed"))?;
                 Ok(sig)
             }
             Pair::Ec(kp) => Ok(kp
                 .sign(&rng, message)
-                .map_err(|_| crypto_err("ECDSA signing failed"))?
+                .map_err(|_| idp_core::Error::Signing("ECDSA signing failed"))?
                 .as_ref()
                 .to_vec()),
             Pair::Ed(kp) => Ok(kp.sign(message).as_ref().to_vec()),
@@ -339,9 +329,19 @@ mod tests {
                 .algorithms([alg])
                 .build()
                 .unwrap();
-            policy
+            let v = policy
                 .validate::<serde_json::Value>(&jwt, &keys, &idp_core::SystemClock)
                 .unwrap();
+            // The header is `{"alg","typ","kid"}`, in that order, without whitespace.
+            use base64::Engine;
+            let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(jwt.split('.').next().unwrap())
+                .unwrap();
+            assert_eq!(
+                String::from_utf8(header).unwrap(),
+                format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{}"}}"#, key.kid())
+            );
+            assert_eq!(v.header.kid.as_deref(), Some(key.kid()));
         }
         assert!(SigningKey::generate(Algorithm::PS256).is_err());
     }

@@ -7,10 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use idp_client::{Discovery, HttpClient, JwksCache};
 use idp_core::{
-    AccessTokenClaims, Clock, SystemClock, TokenError, ValidationPolicy, VerificationKeys,
+    AccessTokenClaims, Clock, TokenError, UnverifiedJwt, ValidationPolicy, VerificationKeys,
 };
 use serde::de::DeserializeOwned;
-use serde::de::IgnoredAny;
 
 use crate::challenge::Rejection;
 
@@ -56,18 +55,43 @@ impl fmt::Debug for KeySource {
     }
 }
 
+/// A bearer token that has been parsed (the request's one JOSE header decode) and has passed
+/// the policy's pre-check. Only [`parse`] makes one, so holding one proves that a hopeless
+/// token can no longer cost a fetch of keys or of the discovery document.
+#[derive(Debug)]
+pub(crate) struct Prechecked<'t>(UnverifiedJwt<'t>);
+
+impl Prechecked<'_> {
+    /// The same token, owning its text, to move into the validation future.
+    pub(crate) fn into_owned(self) -> Prechecked<'static> {
+        Prechecked(self.0.into_owned())
+    }
+}
+
+/// Parses `token` and runs `policy`'s pre-check ([`ValidationPolicy::precheck`]): refuses
+/// what no key could make valid (not a JWS, `alg` outside the allow-list, `none`, HMAC,
+/// `crit`, an empty signature) before any key is looked up or fetched.
+pub(crate) fn parse<'t>(
+    policy: &ValidationPolicy,
+    token: &'t str,
+) -> Result<Prechecked<'t>, Rejection> {
+    let jwt = UnverifiedJwt::parse(token).map_err(|e| core_rejection(&e))?;
+    policy.precheck(&jwt).map_err(|e| core_rejection(&e))?;
+    Ok(Prechecked(jwt))
+}
+
 impl KeySource {
     /// Validates without waiting when the keys are at hand (static keys); `None` when the
     /// keys must be fetched or looked up asynchronously.
     pub(crate) fn validate_now<C: DeserializeOwned>(
         &self,
         policy: &ValidationPolicy,
-        token: &str,
+        jwt: &Prechecked<'_>,
     ) -> Option<Result<AccessTokenClaims<C>, Rejection>> {
         match self {
             Self::Static { keys, clock } => Some(
                 policy
-                    .validate::<AccessTokenClaims<C>>(token, keys, &**clock)
+                    .verify::<AccessTokenClaims<C>>(&jwt.0, keys, &**clock)
                     .map(|v| v.claims)
                     .map_err(|e| core_rejection(&e)),
             ),
@@ -75,32 +99,26 @@ impl KeySource {
         }
     }
 
-    /// Validates `token` against the keys, fetching them if needed.
+    /// Validates `jwt` against the keys, fetching them if needed.
     pub(crate) async fn validate<C: DeserializeOwned>(
         &self,
         policy: &ValidationPolicy,
-        token: &str,
+        jwt: &Prechecked<'_>,
     ) -> Result<AccessTokenClaims<C>, Rejection> {
         let cache = match self {
             Self::Static { .. } => {
-                return match self.validate_now(policy, token) {
+                return match self.validate_now(policy, jwt) {
                     Some(r) => r,
                     None => Err(Rejection::Unavailable),
                 };
             }
-            // JwksCache::validate refuses hopeless tokens before it fetches keys.
             Self::Jwks(cache) => cache,
-            Self::Discovery(d) => match d.cache.get() {
-                Some(cache) => cache,
-                None => {
-                    // Nothing fetched yet: a hopeless token must not cost a discovery fetch.
-                    precheck(policy, token)?;
-                    d.cache().await?
-                }
-            },
+            // `jwt` is `Prechecked`: a hopeless token never gets here to cost a discovery
+            // fetch.
+            Self::Discovery(d) => d.cache().await?,
         };
         cache
-            .validate::<AccessTokenClaims<C>>(policy, token)
+            .verify::<AccessTokenClaims<C>>(policy, &jwt.0)
             .await
             .map(|v| v.claims)
             .map_err(|e| client_rejection(&e))
@@ -144,35 +162,11 @@ impl Discovered {
     }
 }
 
-/// Refuses, before discovery, a token that no key could make valid: not a JWS, `alg`
-/// outside the allow-list (`none`, HMAC), `crit`, an empty signature. Garbage then costs no
-/// fetch of the provider's discovery document (`JwksCache::validate` does the same before
-/// fetching keys). Validating against an empty key set
-/// runs exactly the checks that come before the key lookup, which then fails with
-/// `UnknownKey`.
-fn precheck(policy: &ValidationPolicy, token: &str) -> Result<(), Rejection> {
-    match policy.validate::<IgnoredAny>(token, &VerificationKeys::default(), &SystemClock) {
-        Err(idp_core::Error::InvalidToken(TokenError::UnknownKey)) | Ok(_) => Ok(()),
-        Err(e) => Err(core_rejection(&e)),
-    }
-}
-
-/// The one mapping from validator errors to what goes on the wire.
+/// The one mapping from validator errors to what goes on the wire: the description is
+/// idp-core's [`TokenError::error_description`].
 fn token_rejection(e: &TokenError) -> Rejection {
     tracing::debug!(reason = %e, "bearer token rejected");
-    Rejection::InvalidToken(match e {
-        TokenError::Malformed => "malformed token",
-        TokenError::MissingClaim(_) => "missing claim",
-        TokenError::UnknownKey => "unknown key id",
-        TokenError::AlgorithmNotAllowed => "algorithm not allowed",
-        TokenError::BadSignature => "bad signature",
-        TokenError::Expired => "token expired",
-        TokenError::NotYetValid => "token not yet valid",
-        TokenError::WrongIssuer => "wrong issuer",
-        TokenError::WrongAudience => "wrong audience",
-        TokenError::WrongType => "wrong token type",
-        _ => "invalid token",
-    })
+    Rejection::InvalidToken(e.error_description())
 }
 
 fn core_rejection(e: &idp_core::Error) -> Rejection {
@@ -218,6 +212,10 @@ mod tests {
         use base64::Engine;
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         format!("{}.{}.c2ln", b64(header), b64("{}"))
+    }
+
+    fn precheck(p: &ValidationPolicy, token: &str) -> Result<(), Rejection> {
+        parse(p, token).map(|_| ())
     }
 
     #[test]

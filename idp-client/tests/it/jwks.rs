@@ -299,3 +299,25 @@ async fn forced_refresh_ignores_the_cooldown() {
     assert!(c.keys_for(Some("k1")).await.unwrap().contains_kid("k1"));
     assert_eq!(fake.jwks_hits(), 2);
 }
+
+/// `validate` decodes the token's header once (idp-core counts its decodes per thread under
+/// its `test-support` feature, on for these tests only); `verify` of a parsed token decodes
+/// nothing more.
+#[tokio::test]
+async fn the_header_is_decoded_once_per_validation() {
+    use idp_client::idp_core::UnverifiedJwt;
+    use idp_client::idp_core::test_support::header_decodes;
+
+    let fake = Fake::start().await;
+    let c = cache(&fake);
+    for kid in ["k1", "k1", "unknown"] {
+        let before = header_decodes();
+        let _ = check(&fake, &c, kid).await;
+        assert_eq!(header_decodes() - before, 1, "{kid}");
+    }
+    let t = token(&fake, Some("k1"));
+    let jwt = UnverifiedJwt::parse(&t).unwrap();
+    let before = header_decodes();
+    c.verify::<Value>(&policy(&fake), &jwt).await.unwrap();
+    assert_eq!(header_decodes() - before, 0);
+}

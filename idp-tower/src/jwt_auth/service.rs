@@ -12,6 +12,7 @@ use tower_service::Service;
 use super::layer::Shared;
 use super::{JwtAuthFuture, JwtAuthLayer, bearer_token};
 use crate::challenge::{AuthState, Rejection};
+use crate::keys;
 
 /// Validates bearer tokens in front of `S`; built by [`JwtAuthLayer`], which documents the
 /// responses.
@@ -100,7 +101,7 @@ where
         let shared = &self.layer.shared;
         let reject = |r: Rejection| JwtAuthFuture::rejected(r, shared.realm.clone());
         let token = match bearer_token(req.headers()) {
-            Ok(Some(token)) => token.to_owned(),
+            Ok(Some(token)) => token,
             Ok(None) if shared.allow_anonymous => {
                 req.extensions_mut().insert(AuthState::Anonymous {
                     realm: shared.realm.clone(),
@@ -110,9 +111,15 @@ where
             Ok(None) => return reject(Rejection::Missing),
             Err(r) => return reject(r),
         };
+        // The one decode of the token's header, and the policy's pre-check: what no key
+        // could make valid is refused here, before any key lookup or fetch.
+        let jwt = match keys::parse(&shared.policy, token) {
+            Ok(jwt) => jwt,
+            Err(r) => return reject(r),
+        };
 
         // Static keys: validate now, no allocation, no clone of the inner service.
-        if let Some(result) = shared.keys.validate_now::<C>(&shared.policy, &token) {
+        if let Some(result) = shared.keys.validate_now::<C>(&shared.policy, &jwt) {
             return match result {
                 Ok(claims) => {
                     insert_verified(&mut req, shared, claims);
@@ -125,11 +132,12 @@ where
         // Keys behind a cache: validate asynchronously. The inner service that `poll_ready`
         // made ready goes into the future (to be called once the token is verified), and a
         // fresh clone, not yet polled, takes its place here.
+        let jwt = jwt.into_owned();
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(shared);
         let validation = Box::pin(async move {
-            let result = shared.keys.validate::<C>(&shared.policy, &token).await;
+            let result = shared.keys.validate::<C>(&shared.policy, &jwt).await;
             (result, shared)
         });
         JwtAuthFuture::validating(validation, inner, req)

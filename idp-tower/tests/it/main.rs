@@ -4,6 +4,7 @@
 
 #[cfg(feature = "axum")]
 mod axum_extract;
+mod decodes;
 mod provider;
 mod responses;
 mod rotation;

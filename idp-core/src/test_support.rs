@@ -1,0 +1,21 @@
+//! Test instrumentation, compiled only for idp-core's own tests and under the
+//! `test-support` feature (which the other crates of the workspace enable for their tests
+//! only). Not part of the API.
+
+use std::cell::Cell;
+
+thread_local! {
+    static HEADER_DECODES: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts one JOSE header decode on this thread.
+pub(crate) fn record_header_decode() {
+    HEADER_DECODES.with(|c| c.set(c.get().saturating_add(1)));
+}
+
+/// How many JOSE headers this thread has decoded so far (every attempt counts, including
+/// those that fail). Per thread, so that tests running in parallel do not disturb each
+/// other: run the code under test on the test's thread (e.g. a current-thread runtime).
+pub fn header_decodes() -> u64 {
+    HEADER_DECODES.with(Cell::get)
+}
