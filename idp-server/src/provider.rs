@@ -122,6 +122,27 @@ impl Default for ProviderBuilder {
 impl ProviderBuilder {
     /// Starts from a whole [`Config`] (e.g. read from a file); the other methods then
     /// change single settings.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use idp_server::{Config, Provider, store::MemoryStore};
+    ///
+    /// // The same keys as the `idp` binary's TOML file.
+    /// let config: Config = serde_json::from_value(serde_json::json!({
+    ///     "issuer": "https://id.example.com",
+    ///     "encryption_key": "an encryption key of at least 32 bytes!",
+    ///     "access_token_ttl": "5m",
+    /// }))?;
+    /// let provider = Provider::builder()
+    ///     .config(config)
+    ///     .store(Arc::new(MemoryStore::new()))
+    ///     .build()
+    ///     .await?;
+    /// assert_eq!(provider.issuer(), "https://id.example.com");
+    /// # Ok(()) }
+    /// ```
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
