@@ -128,17 +128,15 @@ impl TokenRequest {
         K: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut seen: Vec<&str> = Vec::new();
+        // A set, so that a request with many parameters costs linear time.
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         let mut req = Self::new(GrantType::Other(String::new()));
         let mut grant = None;
         for (k, v) in pairs {
             let (k, v) = (k.as_ref(), v.as_ref());
-            if k != "resource" {
-                if seen.contains(&k) {
-                    return Err(ErrorResponse::new(ErrorCode::InvalidRequest)
-                        .with_description(format!("parameter {k} given more than once")));
-                }
-                seen.push(k);
+            if k != "resource" && !seen.insert(k) {
+                return Err(ErrorResponse::new(ErrorCode::InvalidRequest)
+                    .with_description(format!("parameter {k} given more than once")));
             }
             if v.is_empty() {
                 continue;

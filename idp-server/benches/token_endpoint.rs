@@ -1,6 +1,7 @@
 //! What a client_credentials request costs, against the two costs it could be dominated by:
 //! an argon2id secret check (which the verified-secret cache removes from the hot path) and
-//! the raw ES256 signature.
+//! the raw ES256 signature; and what a 60 KB parameter bomb costs at the token and
+//! authorization endpoints (refused after the 64th parameter).
 //!
 //! Run with `cargo bench -p idp-server --bench token_endpoint`.
 
@@ -69,6 +70,41 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("client_credentials");
     g.bench_function("token_endpoint_warm_secret_cache", |b| {
         b.iter(|| rt.block_on(router.clone().oneshot(request())).unwrap())
+    });
+
+    // The parameter bomb: 12,000 parameters in a 60 KB body or query, refused at the 65th.
+    let bomb: String = vec!["xy=z"; 12_000].join("&");
+    let token_bomb = || {
+        Request::post("/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(format!(
+                "grant_type=client_credentials&{bomb}"
+            )))
+            .unwrap()
+    };
+    let authorize_bomb = || {
+        Request::get(format!("/oauth/authorize?client_id=worker&{bomb}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let status = rt
+        .block_on(router.clone().oneshot(token_bomb()))
+        .unwrap()
+        .status();
+    assert_eq!(status, 400);
+    let status = rt
+        .block_on(router.clone().oneshot(authorize_bomb()))
+        .unwrap()
+        .status();
+    assert_eq!(status, 400);
+    g.bench_function("param_bomb_60kb_token", |b| {
+        b.iter(|| rt.block_on(router.clone().oneshot(token_bomb())).unwrap())
+    });
+    g.bench_function("param_bomb_60kb_authorize", |b| {
+        b.iter(|| {
+            rt.block_on(router.clone().oneshot(authorize_bomb()))
+                .unwrap()
+        })
     });
 
     let argon = argon2::Argon2::default(); // argon2id, 19 MiB, 2 passes: what we store

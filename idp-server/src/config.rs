@@ -71,6 +71,8 @@ pub struct Config {
     pub(crate) templates_dir: Option<PathBuf>,
     pub(crate) cors_allowed_origins: Vec<String>,
     pub(crate) rate_limits: Option<RateLimits>,
+    pub(crate) password_hashing_concurrency: Option<usize>,
+    pub(crate) password_hashing_wait: HumanDuration,
     pub(crate) insecure_allow_http_redirect_uris: bool,
 }
 
@@ -104,6 +106,8 @@ impl Default for Config {
             templates_dir: None,
             cors_allowed_origins: Vec::new(),
             rate_limits: None,
+            password_hashing_concurrency: None,
+            password_hashing_wait: dur(1),
             insecure_allow_http_redirect_uris: false,
         }
     }
@@ -166,6 +170,20 @@ impl Config {
 
     pub(crate) fn jwks_max_age_secs(&self) -> u64 {
         self.jwks_max_age.get().as_secs()
+    }
+
+    /// How many argon2 computations may run at once: `password_hashing_concurrency`, by
+    /// default the number of cores.
+    pub(crate) fn hashing_concurrency(&self) -> usize {
+        self.password_hashing_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
+    }
+
+    /// How long a password check waits for a turn before the answer is "busy"
+    /// (`password_hashing_wait`, default 1 s).
+    pub(crate) fn hashing_wait(&self) -> Duration {
+        self.password_hashing_wait.get()
     }
 
     /// How long a signing key stays published after it stopped signing: the longest

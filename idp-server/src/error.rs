@@ -35,6 +35,10 @@ pub enum Error {
     /// the wrong encryption key, signing).
     #[error("crypto: {0}")]
     Crypto(String),
+    /// Every turn of the password-hashing budget was taken for longer than its wait: try
+    /// again in a moment.
+    #[error("busy: too many password checks at once")]
+    Busy,
     /// An I/O error (binding the listener, reading a file).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
@@ -56,8 +60,10 @@ impl From<StoreError> for Error {
 #[derive(Debug)]
 pub(crate) struct OAuthError {
     body: ErrorResponse,
-    /// Set for rate-limited requests: 429 with `Retry-After`.
+    /// Set for rate-limited and busy answers: `Retry-After`.
     retry_after: Option<u64>,
+    /// 503 rather than 429.
+    busy: bool,
 }
 
 impl OAuthError {
@@ -65,6 +71,7 @@ impl OAuthError {
         Self {
             body: ErrorResponse::new(code),
             retry_after: None,
+            busy: false,
         }
     }
 
@@ -92,6 +99,15 @@ impl OAuthError {
         Self::new(ErrorCode::InvalidGrant).describe(d)
     }
 
+    /// The server is at a budget (password hashing): 503 with `Retry-After` (RFC 6749
+    /// §5.2 `temporarily_unavailable`).
+    pub(crate) fn busy() -> Self {
+        let mut e = Self::new(ErrorCode::TemporarilyUnavailable).describe("the server is busy");
+        e.retry_after = Some(1);
+        e.busy = true;
+        e
+    }
+
     /// A failure on our side: logged in full, answered without detail.
     pub(crate) fn server(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
@@ -104,6 +120,7 @@ impl From<ErrorResponse> for OAuthError {
         Self {
             body,
             retry_after: None,
+            busy: false,
         }
     }
 }
@@ -118,6 +135,7 @@ pub(crate) fn no_store(resp: &mut Response) {
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         let status = match self.retry_after {
+            Some(_) if self.busy => StatusCode::SERVICE_UNAVAILABLE,
             Some(_) => StatusCode::TOO_MANY_REQUESTS,
             None => {
                 StatusCode::from_u16(self.body.http_status()).unwrap_or(StatusCode::BAD_REQUEST)

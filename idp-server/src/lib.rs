@@ -11,7 +11,7 @@
 //   state                             the shared state, built once from the Config
 //   manage/ · issue                   management API per resource · token minting
 //   keys                              the key ring: publish, sign, rotate
-//   crypto · config · issuer          key material, hashing · the one Config · the issuer
+//   crypto · config · issuer · hashing  key material · the one Config · the issuer · hash budget
 //   error · rate_limit · secret_cache the two errors · limiters · verified secrets
 //   store/                            persistence: memory, SQLite, PostgreSQL
 
@@ -19,6 +19,7 @@ mod account;
 mod config;
 mod crypto;
 mod error;
+mod hashing;
 mod issue;
 mod issuer;
 mod keys;

@@ -249,6 +249,16 @@ impl ProviderBuilder {
         self
     }
 
+    /// The password-hashing budget: at most `concurrency` argon2 computations at once
+    /// (default: the number of cores; each holds ~19 MiB), and how long a sign-in or client
+    /// authentication waits for a turn before it is answered 503 with `Retry-After`
+    /// (default 1 s).
+    pub fn password_hashing(mut self, concurrency: usize, wait: Duration) -> Self {
+        self.config.password_hashing_concurrency = Some(concurrency);
+        self.config.password_hashing_wait = wait.into();
+        self
+    }
+
     /// Origins (`https://app.example.com`) whose browser code may call the token, userinfo
     /// and revocation endpoints (CORS). None by default. Discovery and the JWKS are readable
     /// from any origin.

@@ -10,6 +10,7 @@ use idp_core::{AccessTokenClaims, Algorithm, Clock, IdTokenClaims, Scope, Valida
 use crate::Error;
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
+use crate::hashing::HashBudget;
 use crate::issue::Minter;
 use crate::issuer::Issuer;
 use crate::keys::KeyRing;
@@ -66,6 +67,7 @@ pub(crate) struct State {
     pub(crate) keys: KeyRing,
     pub(crate) limiters: Limiters,
     pub(crate) verified_secrets: VerifiedSecrets,
+    pub(crate) hashing: HashBudget,
     hooks: Hooks,
     policies: Policies,
 }
@@ -107,6 +109,7 @@ impl State {
             clock,
             keys,
             verified_secrets: VerifiedSecrets::new(),
+            hashing: HashBudget::new(config.hashing_concurrency(), config.hashing_wait()),
             hooks,
             config,
         };
@@ -125,6 +128,7 @@ impl State {
             clock: self.clock.as_ref(),
             keys: &self.keys,
             hooks: &self.hooks,
+            hashing: &self.hashing,
             insecure_http_redirect_uris: self.config.insecure_allow_http_redirect_uris,
         }
     }

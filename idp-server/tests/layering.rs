@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["store"],
     &["error", "rate_limit", "secret_cache"],
-    &["crypto", "config", "issuer"],
+    &["crypto", "config", "issuer", "hashing"],
     &["keys"],
     &["manage", "issue"],
     &["state"],

@@ -68,9 +68,27 @@ pub(crate) async fn sign_in(
     let user = if email.is_empty() || password.is_empty() {
         None
     } else {
-        app.users()
+        match app
+            .users()
             .verify_password(tenant, &email, &Password::new(password))
-            .await?
+            .await
+        {
+            Ok(user) => user,
+            Err(Error::Busy) => {
+                let mut resp = page(
+                    app,
+                    headers,
+                    form,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some("The server is busy. Try again in a moment."),
+                    &email,
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+                return Ok(SignIn::Refused(resp));
+            }
+            Err(e) => return Err(e),
+        }
     };
     let Some(user) = user else {
         tracing::info!("failed sign-in");

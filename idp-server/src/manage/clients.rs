@@ -69,7 +69,7 @@ impl<'a> Clients<'a> {
                     (s.clone(), Some(s))
                 }
             };
-            let hash = hash_off_thread(secret.secret()).await?;
+            let hash = hash_off_thread(self.ctx.hashing, secret.secret()).await?;
             (Some(hash), generated)
         };
         for a in &new.audiences {
@@ -145,7 +145,7 @@ impl<'a> Clients<'a> {
             return Err(invalid("a public client has no secret"));
         }
         let secret = ClientSecret::new(random_token());
-        let hash = hash_off_thread(secret.secret()).await?;
+        let hash = hash_off_thread(self.ctx.hashing, secret.secret()).await?;
         self.modify(client_id, |c| c.secret_hash = Some(hash))
             .await?;
         Ok(secret)

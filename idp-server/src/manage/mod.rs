@@ -10,6 +10,7 @@ use std::sync::Arc;
 use idp_core::{ClientSecret, Clock, Password};
 use serde_json::{Map, Value};
 
+use crate::hashing::HashBudget;
 use crate::keys::KeyRing;
 use crate::store::{Client, Store};
 
@@ -45,6 +46,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) clock: &'a dyn Clock,
     pub(crate) keys: &'a KeyRing,
     pub(crate) hooks: &'a Hooks,
+    pub(crate) hashing: &'a HashBudget,
     /// `insecure_allow_http_redirect_uris` of the configuration.
     pub(crate) insecure_http_redirect_uris: bool,
 }

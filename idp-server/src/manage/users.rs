@@ -30,7 +30,7 @@ impl<'a> Users<'a> {
         let password_hash = match &new.password {
             Some(p) => {
                 validate_password(p)?;
-                Some(hash_off_thread(p.secret()).await?)
+                Some(hash_off_thread(self.ctx.hashing, p.secret()).await?)
             }
             None => None,
         };
@@ -146,7 +146,7 @@ impl<'a> Users<'a> {
     /// Sets a new password.
     pub async fn set_password(&self, id: &str, password: Password) -> Result<User, Error> {
         validate_password(&password)?;
-        let hash = hash_off_thread(password.secret()).await?;
+        let hash = hash_off_thread(self.ctx.hashing, password.secret()).await?;
         self.modify(id, |u| {
             u.password_hash = Some(hash);
             Ok(())
@@ -182,7 +182,8 @@ impl<'a> Users<'a> {
     }
 
     /// Checks a password; the user if it is right and the user is active. Takes about as
-    /// long whether or not the user exists.
+    /// long whether or not the user exists. [`Error::Busy`] when the hashing budget has no
+    /// turn free within its wait.
     pub async fn verify_password(
         &self,
         tenant_id: Option<&str>,
@@ -192,17 +193,20 @@ impl<'a> Users<'a> {
         let user = self.find_by_email(tenant_id, email).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let pw = password.clone();
-        let ok = tokio::task::spawn_blocking(move || match hash {
-            Some(h) => verify_secret(pw.secret(), &h),
-            None => {
-                // Spend the same time as a real check so that timing does not reveal
-                // which e-mail addresses exist.
-                let _ = hash_secret(pw.secret());
-                false
-            }
-        })
-        .await
-        .map_err(|_| Error::Crypto("hashing task failed".into()))?;
+        let ok = self
+            .ctx
+            .hashing
+            .run(move || match hash {
+                Some(h) => verify_secret(pw.secret(), &h),
+                None => {
+                    // Spend the same time as a real check so that timing does not reveal
+                    // which e-mail addresses exist.
+                    let _ = hash_secret(pw.secret());
+                    false
+                }
+            })
+            .await
+            .map_err(|_| Error::Busy)?;
         Ok(user.filter(|u| ok && u.active))
     }
 }

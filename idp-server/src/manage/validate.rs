@@ -5,15 +5,20 @@ use url::Url;
 
 use crate::Error;
 use crate::crypto::hash_secret;
+use crate::hashing::{Busy, HashBudget};
 use crate::issuer::is_loopback_host;
 
-/// argon2id on the blocking pool: a hash takes tens of milliseconds of CPU, too long for
-/// an async worker thread.
-pub(super) async fn hash_off_thread(secret: &str) -> Result<crate::store::SecretHash, Error> {
+/// argon2id within the hashing budget (on the blocking pool: a hash takes tens of
+/// milliseconds of CPU, too long for an async worker thread).
+pub(super) async fn hash_off_thread(
+    budget: &HashBudget,
+    secret: &str,
+) -> Result<crate::store::SecretHash, Error> {
     let secret = zeroize::Zeroizing::new(secret.to_owned());
-    tokio::task::spawn_blocking(move || hash_secret(&secret))
+    budget
+        .run(move || hash_secret(&secret))
         .await
-        .map_err(|_| Error::Crypto("hashing task failed".into()))?
+        .map_err(|Busy| Error::Busy)?
 }
 
 pub(super) fn invalid(msg: impl Into<String>) -> Error {

@@ -9,6 +9,8 @@ use idp_core::{ClientSecret, ErrorCode};
 
 use crate::crypto::verify_secret;
 use crate::error::OAuthError;
+use crate::hashing::Busy;
+use crate::secret_cache::Check;
 use crate::state::State;
 use crate::store::{AuthMethod, Client};
 
@@ -113,16 +115,25 @@ pub(crate) async fn authenticate(
     };
     let cache = &state.verified_secrets;
     let tag = cache.tag(&client.client_id, secret.secret(), hash.as_str());
-    if cache.contains(&tag) {
-        return Ok(client);
+    let budget = &state.hashing;
+    let outcome = cache
+        .check(tag, || async move {
+            match budget
+                .run(move || verify_secret(secret.secret(), &hash))
+                .await
+            {
+                Ok(true) => Check::Verified,
+                Ok(false) => Check::Wrong,
+                Err(Busy) => Check::Busy,
+            }
+        })
+        .await;
+    match outcome {
+        Check::Verified => Ok(client),
+        Check::Busy => Err(OAuthError::busy()),
+        Check::Wrong => {
+            tracing::info!(client_id = %client.client_id, "client authentication failed");
+            Err(failed())
+        }
     }
-    let ok = tokio::task::spawn_blocking(move || verify_secret(secret.secret(), &hash))
-        .await
-        .map_err(|_| OAuthError::server("secret verification task failed"))?;
-    if !ok {
-        tracing::info!(client_id = %client.client_id, "client authentication failed");
-        return Err(failed());
-    }
-    cache.insert(tag);
-    Ok(client)
 }

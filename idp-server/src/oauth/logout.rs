@@ -15,8 +15,10 @@ pub(crate) async fn logout_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = decode_pairs(query.unwrap_or_default().as_bytes());
-    logout(&app, &headers, &pairs).await
+    match decode_pairs(query.unwrap_or_default().as_bytes()) {
+        Ok(pairs) => logout(&app, &headers, &pairs).await,
+        Err(_) => too_many(&app),
+    }
 }
 
 pub(crate) async fn logout_post(
@@ -24,8 +26,18 @@ pub(crate) async fn logout_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let pairs = decode_pairs(&body);
-    logout(&app, &headers, &pairs).await
+    match decode_pairs(&body) {
+        Ok(pairs) => logout(&app, &headers, &pairs).await,
+        Err(_) => too_many(&app),
+    }
+}
+
+fn too_many(app: &App) -> Response {
+    app.templates.error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "The request has too many parameters, or one that is too long.",
+    )
 }
 
 /// Ends the SSO session and redirects to a registered `post_logout_redirect_uri` (with

@@ -1,4 +1,8 @@
-//! `application/x-www-form-urlencoded` query strings and bodies, decoded once.
+//! `application/x-www-form-urlencoded` query strings and bodies, decoded once, in linear
+//! time and within bounds: a request with thousands of parameters is refused after the
+//! first [`MAX_PARAMS`], before anything looks at them.
+
+use std::collections::HashSet;
 
 use bytes::Bytes;
 use http::{HeaderMap, header};
@@ -7,6 +11,17 @@ use crate::error::OAuthError;
 
 /// Decoded parameters, in the order they came.
 pub(crate) type Pairs = Vec<(String, String)>;
+
+/// The most parameters a query string or form body may carry. The largest legitimate
+/// authorization request has about 20.
+pub(crate) const MAX_PARAMS: usize = 64;
+
+/// The longest parameter name.
+pub(crate) const MAX_NAME_LEN: usize = 128;
+
+/// The longest parameter value: an `id_token_hint` or an assertion is the longest
+/// legitimate one.
+pub(crate) const MAX_VALUE_LEN: usize = idp_core::MAX_TOKEN_LEN;
 
 /// Decodes an `application/x-www-form-urlencoded` body into pairs.
 pub(crate) fn form_pairs(headers: &HeaderMap, body: &Bytes) -> Result<Pairs, OAuthError> {
@@ -23,14 +38,39 @@ pub(crate) fn form_pairs(headers: &HeaderMap, body: &Bytes) -> Result<Pairs, OAu
     if std::str::from_utf8(body).is_err() {
         return Err(OAuthError::invalid_request("the body is not UTF-8"));
     }
-    Ok(decode_pairs(body))
+    decode_pairs(body)
 }
 
-/// Decodes `application/x-www-form-urlencoded` pairs (a query string or a form body).
-pub(crate) fn decode_pairs(encoded: &[u8]) -> Pairs {
-    form_urlencoded::parse(encoded)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+/// Decodes `application/x-www-form-urlencoded` pairs (a query string or a form body);
+/// `invalid_request` past [`MAX_PARAMS`] parameters or an over-long name or value. Decoding
+/// stops at the first parameter over a bound.
+pub(crate) fn decode_pairs(encoded: &[u8]) -> Result<Pairs, OAuthError> {
+    let mut out = Vec::new();
+    for (k, v) in form_urlencoded::parse(encoded) {
+        if out.len() == MAX_PARAMS {
+            return Err(OAuthError::invalid_request(format!(
+                "too many parameters (at most {MAX_PARAMS})"
+            )));
+        }
+        if k.len() > MAX_NAME_LEN || v.len() > MAX_VALUE_LEN {
+            return Err(OAuthError::invalid_request("a parameter is too long"));
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(out)
+}
+
+/// The first parameter name given more than once, other than `except` (linear time).
+pub(crate) fn first_repeated<'a>(
+    pairs: &'a [(String, String)],
+    except: &[&str],
+) -> Option<&'a str> {
+    let mut seen = HashSet::with_capacity(pairs.len());
+    pairs
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !except.contains(k))
+        .find(|k| !seen.insert(*k))
 }
 
 /// The single value of `name`; `invalid_request` if it is repeated.
@@ -46,4 +86,31 @@ pub(crate) fn single<'a>(
         )));
     }
     Ok(first.filter(|v| !v.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds() {
+        let many: String = (0..MAX_PARAMS).map(|i| format!("p{i}=v&")).collect();
+        assert_eq!(decode_pairs(many.as_bytes()).unwrap().len(), MAX_PARAMS);
+        let too_many = format!("{many}x=y");
+        assert!(decode_pairs(too_many.as_bytes()).is_err());
+        let bomb = "a=b&".repeat(15_000);
+        assert!(decode_pairs(bomb.as_bytes()).is_err());
+        let long_value = format!("a={}", "v".repeat(MAX_VALUE_LEN + 1));
+        assert!(decode_pairs(long_value.as_bytes()).is_err());
+        let long_name = format!("{}=v", "n".repeat(MAX_NAME_LEN + 1));
+        assert!(decode_pairs(long_name.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn repeats_found_in_one_pass() {
+        let pairs = decode_pairs(b"a=1&b=2&csrf_token=x&csrf_token=y&b=3").unwrap();
+        assert_eq!(first_repeated(&pairs, &["csrf_token"]), Some("b"));
+        assert_eq!(first_repeated(&pairs[..4], &["csrf_token"]), None);
+        assert_eq!(first_repeated(&pairs[..4], &[]), Some("csrf_token"));
+    }
 }

@@ -2,6 +2,7 @@
 //! real server on 127.0.0.1:0 and talks HTTP to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
 
+mod abuse;
 mod browser;
 mod chromium;
 mod cli;

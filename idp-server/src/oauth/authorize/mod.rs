@@ -26,6 +26,10 @@ use crate::web::{App, AppState, csrf};
 use back::Back;
 use request::{AuthRequest, check_request};
 
+/// The page for a request over the parameter bounds: there is no redirect, since nothing
+/// of it was read.
+const TOO_MANY: &str = "The request has too many parameters, or one that is too long.";
+
 /// Early answers of a step: an error page or a redirect.
 type Step<T> = Result<T, Response>;
 
@@ -34,8 +38,10 @@ pub(crate) async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let pairs = decode_pairs(query.unwrap_or_default().as_bytes());
-    authorize(&app, &headers, pairs, false).await
+    match decode_pairs(query.unwrap_or_default().as_bytes()) {
+        Ok(pairs) => authorize(&app, &headers, pairs, false).await,
+        Err(_) => bad_request(&app, "invalid_request", TOO_MANY),
+    }
 }
 
 pub(crate) async fn post(
@@ -45,10 +51,10 @@ pub(crate) async fn post(
 ) -> Response {
     match form_pairs(&headers, &body) {
         Ok(pairs) => authorize(&app, &headers, pairs, true).await,
-        Err(_) => app.templates.error(
-            StatusCode::BAD_REQUEST,
+        Err(_) => bad_request(
+            &app,
             "invalid_request",
-            "The request body must be a form.",
+            "The request body must be a form of a bounded number of parameters.",
         ),
     }
 }

@@ -6,7 +6,7 @@ use url::Url;
 
 use crate::state::State;
 use crate::store::Client;
-use crate::web::form::single;
+use crate::web::form::{first_repeated, single};
 
 /// Form fields of the login and consent steps, never part of the authorization request.
 pub(crate) const STEP_FIELDS: [&str; 5] =
@@ -77,10 +77,8 @@ pub(crate) fn check_request(
     redirect_given: bool,
     pairs: &[(String, String)],
 ) -> Result<AuthRequest, Failure> {
-    for (k, _) in pairs {
-        if !STEP_FIELDS.contains(&k.as_str()) {
-            one(pairs, k)?;
-        }
+    if first_repeated(pairs, &STEP_FIELDS).is_some() {
+        return Err((ErrorCode::InvalidRequest, "a parameter is repeated"));
     }
     check_response(pairs)?;
     if !client.allows_grant(&GrantType::AuthorizationCode) {

@@ -1,0 +1,271 @@
+//! What an unauthenticated outsider can send, against the real server on loopback: each
+//! request gets the protocol's answer at a bounded cost (bounded loops, loopback only).
+
+use serde_json::Value;
+
+use crate::browser::{REDIRECT, setup};
+use crate::common::TestServer;
+
+/// 12,000 parameters in a 60 KB query string or form body (the "parameter bomb").
+fn bomb() -> String {
+    vec!["xy=z"; 12_000].join("&")
+}
+
+#[tokio::test]
+async fn a_parameter_bomb_at_authorize_is_a_400_page_without_redirect() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    let query = format!(
+        "client_id=web&redirect_uri={}&response_type=code&{}",
+        urlencode(REDIRECT),
+        bomb()
+    );
+    let r = s
+        .http
+        .get(format!("{}?{query}", s.url("/oauth/authorize")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("too many parameters"));
+    // The same request with a normal number of parameters still works.
+    let ok = s
+        .http
+        .get(s.url("/oauth/authorize"))
+        .query(&[
+            ("client_id", "web"),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn a_parameter_bomb_at_the_token_endpoint_is_invalid_request() {
+    let s = TestServer::start().await;
+    let body = format!("grant_type=client_credentials&{}", bomb());
+    assert!(
+        body.len() > 60_000 && body.len() < 64 * 1024,
+        "{}",
+        body.len()
+    );
+    let r = s
+        .http
+        .post(s.url("/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_request");
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("too many")
+    );
+}
+
+#[tokio::test]
+async fn repeated_parameters_are_refused_once_each_endpoint_reads_them() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    // 60 copies of one parameter (under the cap): refused as repeated, with a redirect
+    // back since the client and redirect URI are known.
+    let mut q = vec![
+        ("client_id", "web"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+    ];
+    q.extend(std::iter::repeat_n(("scope", "openid"), 60));
+    let r = s
+        .http
+        .get(s.url("/oauth/authorize"))
+        .query(&q)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert!(location.contains("error=invalid_request"), "{location}");
+
+    let r = s
+        .http
+        .post(s.url("/oauth/token"))
+        .form(&[("grant_type", "client_credentials"), ("grant_type", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn an_over_long_value_is_refused() {
+    let s = TestServer::start().await;
+    let long = "x".repeat(idp_core::MAX_TOKEN_LEN + 1);
+    let r = s
+        .http
+        .post(s.url("/oauth/logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("id_token_hint={long}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A client_credentials request by `svc` with `secret`, sent at once on its own task.
+fn token_request(s: &TestServer, secret: &str) -> tokio::task::JoinHandle<reqwest::Response> {
+    let request = s
+        .http
+        .post(s.url("/oauth/token"))
+        .basic_auth("svc", Some(secret))
+        .form(&[("grant_type", "client_credentials")]);
+    tokio::spawn(async move { request.send().await.unwrap() })
+}
+
+/// A confidential service client `svc` / `svc-secret` for client_credentials.
+async fn service_client(s: &TestServer) {
+    s.provider
+        .clients()
+        .insert(idp_server::manage::NewClient {
+            client_id: "svc".into(),
+            secret: Some("svc-secret".into()),
+            grant_types: vec!["client_credentials".into()],
+            allowed_scopes: vec!["read".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_client_credentials_requests_all_succeed() {
+    // One hashing turn and a wait long enough for one argon2 check: without single flight
+    // the 32 requests would queue 32 checks behind one turn and most would get 503.
+    let s = TestServer::start_with(
+        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
+        |b| b.password_hashing(1, std::time::Duration::from_millis(200)),
+    )
+    .await;
+    service_client(&s).await;
+    let requests: Vec<_> = (0..32).map(|_| token_request(&s, "svc-secret")).collect();
+    for r in requests {
+        assert_eq!(r.await.unwrap().status(), 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_hashing_budget_answers_busy_not_error() {
+    let s = TestServer::start_with(
+        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
+        |b| b.password_hashing(1, std::time::Duration::from_millis(1)),
+    )
+    .await;
+    service_client(&s).await;
+    // Distinct wrong secrets: no two share a computation.
+    let requests: Vec<_> = (0..16)
+        .map(|i| token_request(&s, &format!("wrong-{i}")))
+        .collect();
+    let mut busy = 0;
+    for r in requests {
+        let r = r.await.unwrap();
+        match r.status().as_u16() {
+            401 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(r.headers()["retry-after"], "1");
+                let v: Value = r.json().await.unwrap();
+                assert_eq!(v["error"], "temporarily_unavailable");
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "one turn for sixteen concurrent checks: some must be told to wait"
+    );
+    // The right secret still works once the flood is over.
+    let r = s
+        .http
+        .post(s.url("/oauth/token"))
+        .basic_auth("svc", Some("svc-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sign_ins_beyond_the_budget_get_a_busy_page() {
+    use crate::browser::{Browser, PASSWORD};
+    let s = TestServer::start_with(
+        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
+        |b| b.password_hashing(1, std::time::Duration::from_millis(1)),
+    )
+    .await;
+    setup(&s).await;
+    let params = [
+        ("client_id", "web"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let browser = Browser::new();
+        let page = browser.authorize(&s, &params).await;
+        let mut form = page.hidden_fields();
+        form.push(("email".into(), format!("nobody-{i}@example.com")));
+        form.push(("password".into(), "wrong password".into()));
+        let request = browser.http.post(s.url("/oauth/authorize")).form(&form);
+        tasks.push(tokio::spawn(async move {
+            let r = request.send().await.unwrap();
+            let (status, headers) = (r.status().as_u16(), r.headers().clone());
+            (status, headers, r.text().await.unwrap())
+        }));
+    }
+    let mut busy = 0;
+    for t in tasks {
+        let (status, headers, body) = t.await.unwrap();
+        assert!(
+            body.contains("name=\"password\""),
+            "not the login form: {body}"
+        );
+        match status {
+            401 => {}
+            503 => {
+                busy += 1;
+                assert!(body.contains("busy"), "{body}");
+                assert_eq!(headers["retry-after"], "1");
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "one turn for twelve concurrent sign-ins: some must be told to wait"
+    );
+    // The owner signs in once the flood is over.
+    let owner = Browser::new();
+    let page = owner.authorize(&s, &params).await;
+    let done = owner.login(&s, &page, "ada@example.com", PASSWORD).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+}
