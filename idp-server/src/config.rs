@@ -2,7 +2,7 @@
 //! what [`ProviderBuilder`](crate::ProviderBuilder) sets in code are the same [`Config`].
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -71,6 +71,7 @@ pub struct Config {
     pub(crate) templates_dir: Option<PathBuf>,
     pub(crate) cors_allowed_origins: Vec<String>,
     pub(crate) rate_limits: Option<RateLimits>,
+    pub(crate) trusted_proxies: Vec<IpAddr>,
     pub(crate) password_hashing_concurrency: Option<usize>,
     pub(crate) password_hashing_wait: HumanDuration,
     pub(crate) insecure_allow_http_redirect_uris: bool,
@@ -106,6 +107,7 @@ impl Default for Config {
             templates_dir: None,
             cors_allowed_origins: Vec::new(),
             rate_limits: None,
+            trusted_proxies: Vec::new(),
             password_hashing_concurrency: None,
             password_hashing_wait: dur(1),
             insecure_allow_http_redirect_uris: false,

@@ -259,6 +259,14 @@ impl ProviderBuilder {
         self
     }
 
+    /// Addresses of the reverse proxies in front of the provider: from them, and only
+    /// from them, `X-Forwarded-For` / `Forwarded` name the client address that rate limits
+    /// key on. None by default (the connection's peer is the client).
+    pub fn trusted_proxies<I: IntoIterator<Item = std::net::IpAddr>>(mut self, proxies: I) -> Self {
+        self.config.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
     /// Origins (`https://app.example.com`) whose browser code may call the token, userinfo
     /// and revocation endpoints (CORS). None by default. Discovery and the JWKS are readable
     /// from any origin.

@@ -1,6 +1,8 @@
 //! The sign-in step: the login page, and checking a submitted e-mail and password under the
 //! sign-in rate limit.
 
+use std::net::IpAddr;
+
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use idp_core::Password;
@@ -35,12 +37,13 @@ pub(crate) enum SignIn {
 
 /// Checks the `email` and `password` of a login form for a user of `tenant` and, when they
 /// are right, starts a session. A wrong password, an unknown e-mail and a disabled account
-/// get the same answer.
+/// get the same answer, and count as a failure for that account from `addr`.
 pub(crate) async fn sign_in(
     app: &App,
     headers: &HeaderMap,
     pairs: &[(String, String)],
     tenant: Option<&str>,
+    addr: Option<IpAddr>,
     form: FormContext<'_>,
 ) -> Result<SignIn, Error> {
     let email = single(pairs, "email")
@@ -50,7 +53,7 @@ pub(crate) async fn sign_in(
         .trim()
         .to_owned();
     let password = single(pairs, "password").ok().flatten().unwrap_or("");
-    if let Err(wait) = app.limiters.login(tenant, &email) {
+    if let Err(wait) = app.limiters.login_allowed(tenant, &email, addr) {
         let mut resp = page(
             app,
             headers,
@@ -92,6 +95,7 @@ pub(crate) async fn sign_in(
     };
     let Some(user) = user else {
         tracing::info!("failed sign-in");
+        app.limiters.login_failed(tenant, &email, addr);
         let resp = page(
             app,
             headers,

@@ -4,6 +4,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::net::IpAddr;
+
 use http::HeaderMap;
 use idp_core::{ClientSecret, ErrorCode};
 
@@ -83,35 +85,61 @@ pub(crate) fn presented(
 }
 
 /// Authenticates the client. Unknown client, disabled client, wrong secret and a method the
-/// client is not registered for all answer `invalid_client` with the same description.
+/// client is not registered for all answer `invalid_client` with the same description, and
+/// count as a failure of that client id from `addr`; too many failures from one address
+/// answer 429 there, and only there. An authenticated client then spends its own request
+/// quota.
 pub(crate) async fn authenticate(
     state: &State,
     presented: Option<Presented>,
+    addr: Option<IpAddr>,
 ) -> Result<Client, OAuthError> {
-    let failed = || OAuthError::invalid_client("client authentication failed");
     let p =
         presented.ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
-    state
-        .limiters
-        .client(&p.client_id)
+    let limiters = &state.limiters;
+    limiters
+        .client_auth_allowed(&p.client_id, addr)
         .map_err(OAuthError::too_many)?;
+    let client_id = p.client_id.clone();
+    match verify(state, p).await {
+        Ok(client) => {
+            limiters
+                .client(&client.client_id)
+                .map_err(OAuthError::too_many)?;
+            Ok(client)
+        }
+        Err(Failure::Busy) => Err(OAuthError::busy()),
+        Err(Failure::Server(e)) => Err(e),
+        Err(Failure::Wrong) => {
+            tracing::info!(client_id = %client_id, "client authentication failed");
+            limiters.client_auth_failed(&client_id, addr);
+            Err(OAuthError::invalid_client("client authentication failed"))
+        }
+    }
+}
+
+enum Failure {
+    Wrong,
+    Busy,
+    Server(OAuthError),
+}
+
+/// The client, if the presented credentials are its own.
+async fn verify(state: &State, p: Presented) -> Result<Client, Failure> {
     let client = state
         .store
         .get_client(&p.client_id)
         .await
-        .map_err(OAuthError::server)?
-        .ok_or_else(failed)?;
-    if !client.active {
-        return Err(failed());
-    }
-    if client.token_endpoint_auth_method != p.method {
-        return Err(failed());
+        .map_err(|e| Failure::Server(OAuthError::server(e)))?
+        .ok_or(Failure::Wrong)?;
+    if !client.active || client.token_endpoint_auth_method != p.method {
+        return Err(Failure::Wrong);
     }
     if p.method == AuthMethod::None {
         return Ok(client);
     }
     let (Some(secret), Some(hash)) = (p.secret, client.secret_hash.clone()) else {
-        return Err(failed());
+        return Err(Failure::Wrong);
     };
     let cache = &state.verified_secrets;
     let tag = cache.tag(&client.client_id, secret.secret(), hash.as_str());
@@ -130,10 +158,7 @@ pub(crate) async fn authenticate(
         .await;
     match outcome {
         Check::Verified => Ok(client),
-        Check::Busy => Err(OAuthError::busy()),
-        Check::Wrong => {
-            tracing::info!(client_id = %client.client_id, "client authentication failed");
-            Err(failed())
-        }
+        Check::Busy => Err(Failure::Busy),
+        Check::Wrong => Err(Failure::Wrong),
     }
 }

@@ -1,6 +1,8 @@
 //! `POST /oauth/token` (RFC 6749 §3.2): decode the form once, authenticate the client, hand
 //! the request to its grant (`grants/`).
 
+use std::net::IpAddr;
+
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::HeaderMap;
@@ -11,20 +13,29 @@ use super::grants::{authorization_code, client_credentials, refresh_token};
 use crate::error::{OAuthError, no_store};
 use crate::state::State;
 use crate::web::AppState;
+use crate::web::client_addr::ClientAddr;
 use crate::web::form::form_pairs;
 
 pub(crate) async fn token(
     axum::extract::State(app): AppState,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(&app, &headers, &body).await {
+    match handle(&app, addr, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(state: &State, headers: &HeaderMap, body: &Bytes) -> Result<Response, OAuthError> {
+async fn handle(
+    state: &State,
+    addr: Option<IpAddr>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, OAuthError> {
+    // Anyone can call this endpoint: a ceiling per address before any work.
+    state.limiters.address(addr).map_err(OAuthError::too_many)?;
     let pairs = form_pairs(headers, body)?;
     let req = TokenRequest::from_form(&pairs)?;
     let creds = presented(
@@ -32,7 +43,7 @@ async fn handle(state: &State, headers: &HeaderMap, body: &Bytes) -> Result<Resp
         req.client_id.as_deref(),
         req.client_secret.as_ref(),
     )?;
-    let client = authenticate(state, creds).await?;
+    let client = authenticate(state, creds, addr).await?;
     let response = match &req.grant_type {
         GrantType::ClientCredentials => {
             client_credentials::client_credentials(state, &client, &req).await?

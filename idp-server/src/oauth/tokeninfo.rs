@@ -1,5 +1,7 @@
 //! `POST /oauth/introspect` (RFC 7662) and `POST /oauth/revoke` (RFC 7009).
 
+use std::net::IpAddr;
+
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -10,6 +12,7 @@ use crate::error::{OAuthError, no_store};
 use crate::state::State;
 use crate::store::Client;
 use crate::web::AppState;
+use crate::web::client_addr::ClientAddr;
 use crate::web::form::{form_pairs, single};
 
 struct Request {
@@ -20,6 +23,7 @@ struct Request {
 
 async fn read(
     state: &State,
+    addr: Option<IpAddr>,
     headers: &HeaderMap,
     body: &Bytes,
     public_allowed: bool,
@@ -30,7 +34,7 @@ async fn read(
     let token = single(&pairs, "token")?.map(str::to_owned);
     let hint = single(&pairs, "token_type_hint")?.and_then(TokenTypeHint::parse);
     let creds = presented(headers, client_id, secret.as_ref())?;
-    let client = authenticate(state, creds).await?;
+    let client = authenticate(state, creds, addr).await?;
     if client.is_public() && !public_allowed {
         return Err(OAuthError::invalid_client(
             "introspection needs a confidential client",
@@ -46,11 +50,12 @@ async fn read(
 
 pub(crate) async fn introspect(
     axum::extract::State(app): AppState,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
-        let req = read(&app, &headers, &body, false).await?;
+        let req = read(&app, addr, &headers, &body, false).await?;
         let found = match req.hint {
             Some(TokenTypeHint::RefreshToken) => match refresh_info(&app, &req).await? {
                 Some(r) => Some(r),
@@ -134,11 +139,12 @@ async fn refresh_info(
 
 pub(crate) async fn revoke(
     axum::extract::State(app): AppState,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = async {
-        let req = read(&app, &headers, &body, true).await?;
+        let req = read(&app, addr, &headers, &body, true).await?;
         // RFC 7009 §2.2: an invalid or unknown token, or one of another client, is not an
         // error; the answer is 200 either way.
         let hash = sha256_b64url(req.token.as_bytes());

@@ -1,6 +1,7 @@
 //! What the protocol endpoints (`oauth/`) and the pages a person sees (`account/`) share:
 //! the handlers' state, form decoding, page templates, cookies and CSRF tokens.
 
+pub(crate) mod client_addr;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
 pub(crate) mod form;

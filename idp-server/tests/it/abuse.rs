@@ -269,3 +269,99 @@ async fn concurrent_sign_ins_beyond_the_budget_get_a_busy_page() {
     let done = owner.login(&s, &page, "ada@example.com", PASSWORD).await;
     assert_eq!(done.status, 303, "{}", done.body);
 }
+
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address is loopback).
+fn from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn failures_of_a_client_id_elsewhere_do_not_throttle_the_real_client() {
+    let s = TestServer::start().await;
+    service_client(&s).await;
+    let attacker = from([127, 0, 0, 2]);
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        let r = attacker
+            .post(s.url("/oauth/token"))
+            .form(&[("grant_type", "client_credentials"), ("client_id", "svc")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    // 20 failures a minute from one address, then 429 there.
+    assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    // The real client, from its own address, is never throttled by them.
+    for _ in 0..5 {
+        let r = from([127, 0, 0, 1])
+            .post(s.url("/oauth/token"))
+            .basic_auth("svc", Some("svc-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out() {
+    use crate::browser::PASSWORD;
+    let s = TestServer::start_with(
+        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
+        |b| {
+            b.rate_limits(idp_server::RateLimits {
+                login_attempts_per_minute: 3,
+                ..idp_server::RateLimits::default()
+            })
+        },
+    )
+    .await;
+    setup(&s).await;
+    let params = [
+        ("client_id", "web"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    let sign_in = |http: reqwest::Client, password: &'static str| {
+        let authorize = s.url("/oauth/authorize");
+        async move {
+            let page = http.get(&authorize).query(&params).send().await.unwrap();
+            let body = page.text().await.unwrap();
+            let mut form = crate::browser::Page {
+                status: 200,
+                location: None,
+                body,
+                headers: Default::default(),
+            }
+            .hidden_fields();
+            form.push(("email".into(), "ada@example.com".into()));
+            form.push(("password".into(), password.into()));
+            http.post(&authorize)
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let attacker = from([127, 0, 0, 2]);
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(sign_in(attacker.clone(), "wrong password").await);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429, 429]);
+    // Even the right password waits at the attacker's address ...
+    assert_eq!(sign_in(attacker, PASSWORD).await, 429);
+    // ... but the owner, from another address, signs in.
+    assert_eq!(sign_in(from([127, 0, 0, 1]), PASSWORD).await, 303);
+}

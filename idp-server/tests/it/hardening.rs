@@ -13,6 +13,7 @@ fn limits(login: u32, client: u32) -> RateLimits {
     RateLimits {
         login_attempts_per_minute: login,
         client_requests_per_second: client,
+        ..RateLimits::insecure_none()
     }
 }
 

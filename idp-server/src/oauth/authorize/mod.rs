@@ -11,6 +11,8 @@ mod request;
 
 pub(crate) use request::redirect_uri_registered;
 
+use std::net::IpAddr;
+
 use axum::extract::RawQuery;
 use axum::response::Response;
 use bytes::Bytes;
@@ -21,6 +23,7 @@ use crate::account::login::{self, SignIn};
 use crate::account::{FormContext, consent, session};
 use crate::issue::restrict_to_user;
 use crate::store::{AuthCodeRecord, SessionRecord, User};
+use crate::web::client_addr::ClientAddr;
 use crate::web::form::{decode_pairs, form_pairs, single};
 use crate::web::{App, AppState, csrf};
 use back::Back;
@@ -35,22 +38,30 @@ type Step<T> = Result<T, Response>;
 
 pub(crate) async fn get(
     axum::extract::State(app): AppState,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if let Err(wait) = app.limiters.address(addr) {
+        return too_many_requests(&app, wait);
+    }
     match decode_pairs(query.unwrap_or_default().as_bytes()) {
-        Ok(pairs) => authorize(&app, &headers, pairs, false).await,
+        Ok(pairs) => authorize(&app, addr, &headers, pairs, false).await,
         Err(_) => bad_request(&app, "invalid_request", TOO_MANY),
     }
 }
 
 pub(crate) async fn post(
     axum::extract::State(app): AppState,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(wait) = app.limiters.address(addr) {
+        return too_many_requests(&app, wait);
+    }
     match form_pairs(&headers, &body) {
-        Ok(pairs) => authorize(&app, &headers, pairs, true).await,
+        Ok(pairs) => authorize(&app, addr, &headers, pairs, true).await,
         Err(_) => bad_request(
             &app,
             "invalid_request",
@@ -61,6 +72,7 @@ pub(crate) async fn post(
 
 async fn authorize(
     app: &App,
+    addr: Option<IpAddr>,
     headers: &HeaderMap,
     pairs: Vec<(String, String)>,
     after_post: bool,
@@ -69,7 +81,7 @@ async fn authorize(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let person = match person_step(app, headers, &pairs, &req, &back).await {
+    let person = match person_step(app, addr, headers, &pairs, &req, &back).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
@@ -85,6 +97,20 @@ fn server_error(app: &App, e: impl std::fmt::Display) -> Response {
         "server_error",
         "The server could not complete the request.",
     )
+}
+
+/// Over the per-address ceiling: 429 with `Retry-After`, no redirect.
+fn too_many_requests(app: &App, wait: std::time::Duration) -> Response {
+    let mut resp = app.templates.error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        "Too many requests from your address. Wait a moment and try again.",
+    );
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(wait.as_secs().max(1)),
+    );
+    resp
 }
 
 fn bad_request(app: &App, code: &str, message: &str) -> Response {
@@ -170,6 +196,7 @@ fn form_context(req: &AuthRequest) -> FormContext<'_> {
 /// The session, and the login or consent form this request submits (`_action`).
 async fn person_step(
     app: &App,
+    addr: Option<IpAddr>,
     headers: &HeaderMap,
     pairs: &[(String, String)],
     req: &AuthRequest,
@@ -197,7 +224,7 @@ async fn person_step(
     };
     let form = form_context(req);
     match action {
-        Some("login") => match login::sign_in(app, headers, pairs, tenant, form).await {
+        Some("login") => match login::sign_in(app, headers, pairs, tenant, addr, form).await {
             Ok(SignIn::Done(signed_in, cookie)) => {
                 person.session = Some(*signed_in);
                 person.set_cookie = Some(cookie);
