@@ -1,10 +1,8 @@
 //! Key material: the at-rest encryption key, signing keys (generation, sealing, loading,
-//! JWT signing), password and client-secret hashing.
+//! JWT signing). Password hashing is in `hashing`.
 
 use std::fmt;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm as Argon2Algorithm, Argon2, Params, Version};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -18,7 +16,6 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::Error;
-use crate::store::SecretHash;
 
 /// The key that encrypts signing keys at rest (AES-256-GCM). Built from a secret of at least
 /// 32 bytes; `Debug` is redacted.
@@ -262,33 +259,6 @@ impl JwsSigner for SigningKey {
     }
 }
 
-/// argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane).
-fn argon2() -> Argon2<'static> {
-    // These parameters are constants within argon2's accepted ranges.
-    #[allow(clippy::expect_used)]
-    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
-    Argon2::new(Argon2Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Hashes a password or client secret with argon2id.
-pub(crate) fn hash_secret(secret: &str) -> Result<SecretHash, Error> {
-    let mut salt_bytes = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut salt_bytes).map_err(|_| crypto_err("random salt"))?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|_| crypto_err("salt encoding"))?;
-    argon2()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|h| SecretHash::new(h.to_string()))
-        .map_err(|_| crypto_err("password hashing failed"))
-}
-
-/// Verifies a secret against an argon2 PHC hash (constant time inside argon2).
-pub(crate) fn verify_secret(secret: &str, hash: &SecretHash) -> bool {
-    match PasswordHash::new(hash.as_str()) {
-        Ok(parsed) => argon2().verify_password(secret.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,14 +314,5 @@ mod tests {
             assert_eq!(v.header.kid.as_deref(), Some(key.kid()));
         }
         assert!(SigningKey::generate(Algorithm::PS256).is_err());
-    }
-
-    #[test]
-    fn secret_hash_verifies() {
-        let h = hash_secret("s3cret").unwrap();
-        assert!(h.as_str().starts_with("$argon2id$"));
-        assert!(verify_secret("s3cret", &h));
-        assert!(!verify_secret("s3creT", &h));
-        assert!(!verify_secret("s3cret", &SecretHash::new("garbage")));
     }
 }

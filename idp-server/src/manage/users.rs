@@ -5,7 +5,7 @@ use idp_core::Password;
 use super::validate::{hash_off_thread, parse_scopes, validate_email, validate_password};
 use super::{Ctx, NewUser, UserUpdate};
 use crate::Error;
-use crate::crypto::{hash_secret, verify_secret};
+use crate::hashing::{hash_secret, verify_secret};
 use crate::store::{StoreError, User};
 
 /// Users of a provider.

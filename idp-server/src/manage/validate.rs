@@ -4,8 +4,8 @@ use idp_core::{Password, Scope};
 use url::Url;
 
 use crate::Error;
-use crate::crypto::hash_secret;
-use crate::hashing::{Busy, HashBudget};
+
+use crate::hashing::{Busy, HashBudget, hash_secret};
 use crate::issuer::is_loopback_host;
 
 /// argon2id within the hashing budget (on the blocking pool: a hash takes tens of

@@ -9,9 +9,9 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use idp_core::{ClientSecret, ErrorCode};
 
-use crate::crypto::verify_secret;
 use crate::error::OAuthError;
 use crate::hashing::Busy;
+use crate::hashing::verify_secret;
 use crate::secret_cache::Check;
 use crate::state::State;
 use crate::store::{AuthMethod, Client};

@@ -2,12 +2,11 @@
 
 use axum::extract::RawQuery;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use url::Url;
 
 use crate::account::session;
-use crate::web::form::{decode_pairs, single};
+use crate::web::form::{RawBody, body, decode_pairs, single};
 use crate::web::{App, AppState};
 
 pub(crate) async fn logout_get(
@@ -24,9 +23,9 @@ pub(crate) async fn logout_get(
 pub(crate) async fn logout_post(
     axum::extract::State(app): AppState,
     headers: HeaderMap,
-    body: Bytes,
+    raw: RawBody,
 ) -> Response {
-    match decode_pairs(&body) {
+    match body(raw).and_then(|b| decode_pairs(&b)) {
         Ok(pairs) => logout(&app, &headers, &pairs).await,
         Err(_) => too_many(&app),
     }

@@ -14,14 +14,18 @@ use crate::error::{OAuthError, no_store};
 use crate::state::State;
 use crate::web::AppState;
 use crate::web::client_addr::ClientAddr;
-use crate::web::form::form_pairs;
+use crate::web::form::{RawBody, body, form_pairs};
 
 pub(crate) async fn token(
     axum::extract::State(app): AppState,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    raw: RawBody,
 ) -> Response {
+    let body = match body(raw) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
     match handle(&app, addr, &headers, &body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),

@@ -13,7 +13,7 @@ use crate::state::State;
 use crate::store::Client;
 use crate::web::AppState;
 use crate::web::client_addr::ClientAddr;
-use crate::web::form::{form_pairs, single};
+use crate::web::form::{RawBody, body, form_pairs, single};
 
 struct Request {
     client: Client,
@@ -52,9 +52,10 @@ pub(crate) async fn introspect(
     axum::extract::State(app): AppState,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    raw: RawBody,
 ) -> Response {
     let result = async {
+        let body = body(raw)?;
         let req = read(&app, addr, &headers, &body, false).await?;
         let found = match req.hint {
             Some(TokenTypeHint::RefreshToken) => match refresh_info(&app, &req).await? {
@@ -141,9 +142,10 @@ pub(crate) async fn revoke(
     axum::extract::State(app): AppState,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    raw: RawBody,
 ) -> Response {
     let result = async {
+        let body = body(raw)?;
         let req = read(&app, addr, &headers, &body, true).await?;
         // RFC 7009 §2.2: an invalid or unknown token, or one of another client, is not an
         // error; the answer is 200 either way.

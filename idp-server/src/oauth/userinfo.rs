@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::issue::profile_claims;
 use crate::state::State;
 use crate::web::AppState;
+use crate::web::form::RawBody;
 
 fn bearer_error(status: StatusCode, code: Option<ErrorCode>, description: &str) -> Response {
     let mut ch = BearerChallenge::new().realm("idp");
@@ -70,8 +71,15 @@ pub(crate) async fn userinfo_get(
 pub(crate) async fn userinfo_post(
     axum::extract::State(app): AppState,
     headers: HeaderMap,
-    body: Bytes,
+    raw: RawBody,
 ) -> Response {
+    let Ok(body) = raw else {
+        return bearer_error(
+            StatusCode::BAD_REQUEST,
+            Some(ErrorCode::InvalidRequest),
+            "the body is too large or could not be read",
+        );
+    };
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

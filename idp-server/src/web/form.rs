@@ -23,6 +23,15 @@ pub(crate) const MAX_NAME_LEN: usize = 128;
 /// legitimate one.
 pub(crate) const MAX_VALUE_LEN: usize = idp_core::MAX_TOKEN_LEN;
 
+/// A request body as the handlers take it: over the body limit (or unreadable) is an error
+/// the endpoint answers in its own protocol's shape, not the HTTP layer's 413.
+pub(crate) type RawBody = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+/// The body, or `invalid_request`.
+pub(crate) fn body(raw: RawBody) -> Result<Bytes, OAuthError> {
+    raw.map_err(|_| OAuthError::invalid_request("the body is too large or could not be read"))
+}
+
 /// Decodes an `application/x-www-form-urlencoded` body into pairs.
 pub(crate) fn form_pairs(headers: &HeaderMap, body: &Bytes) -> Result<Pairs, OAuthError> {
     let ct = headers

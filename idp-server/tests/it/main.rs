@@ -11,6 +11,7 @@ mod common;
 mod discovery;
 mod flows;
 mod hardening;
+mod hostile;
 mod keys;
 mod manage;
 mod mount;

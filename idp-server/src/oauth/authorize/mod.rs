@@ -15,7 +15,6 @@ use std::net::IpAddr;
 
 use axum::extract::RawQuery;
 use axum::response::Response;
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use idp_core::{AuthorizationCode, ErrorCode, sha256_b64url};
 
@@ -24,7 +23,7 @@ use crate::account::{FormContext, consent, session};
 use crate::issue::restrict_to_user;
 use crate::store::{AuthCodeRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
-use crate::web::form::{decode_pairs, form_pairs, single};
+use crate::web::form::{RawBody, body, decode_pairs, form_pairs, single};
 use crate::web::{App, AppState, csrf};
 use back::Back;
 use request::{AuthRequest, check_request};
@@ -55,12 +54,12 @@ pub(crate) async fn post(
     axum::extract::State(app): AppState,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    raw: RawBody,
 ) -> Response {
     if let Err(wait) = app.limiters.address(addr) {
         return too_many_requests(&app, wait);
     }
-    match form_pairs(&headers, &body) {
+    match body(raw).and_then(|b| form_pairs(&headers, &b)) {
         Ok(pairs) => authorize(&app, addr, &headers, pairs, true).await,
         Err(_) => bad_request(
             &app,
