@@ -68,6 +68,8 @@ pub(crate) struct State {
     pub(crate) limiters: Limiters,
     pub(crate) verified_secrets: VerifiedSecrets,
     pub(crate) hashing: HashBudget,
+    /// When the last readiness check passed (reused for a second).
+    ready_since: tokio::sync::Mutex<Option<std::time::Instant>>,
     hooks: Hooks,
     policies: Policies,
 }
@@ -110,6 +112,7 @@ impl State {
             keys,
             verified_secrets: VerifiedSecrets::new(),
             hashing: HashBudget::new(config.hashing_concurrency(), config.hashing_wait()),
+            ready_since: tokio::sync::Mutex::new(None),
             hooks,
             config,
         };
@@ -184,6 +187,39 @@ impl State {
             .validate::<IdTokenClaims>(token, &snap.verification, self.clock.as_ref())
             .ok()
             .map(|v| v.claims)
+    }
+
+    /// Readiness: the signing keys in use are loaded and the store takes a write within two
+    /// seconds. A pass is reused for a second (one probe at a time, so a flood of probes is
+    /// one write a second); a failure is not, so readiness comes back with the store.
+    pub(crate) async fn ready(&self) -> bool {
+        let mut last = self.ready_since.lock().await;
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+            return true;
+        }
+        let now = self.now();
+        let snap = self.keys.snapshot();
+        let keys = [self.config.access_token_alg, self.config.id_token_alg]
+            .iter()
+            .all(|alg| snap.signer(*alg, now).is_some());
+        let write = tokio::time::timeout(Duration::from_secs(2), self.store.probe_write(now)).await;
+        let store = match write {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: the store refused a write");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("readiness: the store did not take a write within 2 s");
+                false
+            }
+        };
+        if !keys {
+            tracing::warn!("readiness: no active signing key");
+        }
+        let ok = keys && store;
+        *last = ok.then(std::time::Instant::now);
+        ok
     }
 
     /// Periodic work: keys changed elsewhere, due rotations, expired keys and rows.

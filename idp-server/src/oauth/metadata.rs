@@ -115,11 +115,9 @@ pub(crate) async fn live() -> &'static str {
 }
 
 pub(crate) async fn ready(axum::extract::State(app): AppState) -> Response {
-    match app.store.get_client("\u{0}readiness-probe").await {
-        Ok(_) => "ok".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "storage unavailable").into_response()
-        }
+    if app.ready().await {
+        "ok".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
     }
 }

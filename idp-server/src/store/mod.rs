@@ -224,6 +224,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
 
     // ---- housekeeping ----
+    /// A write that always succeeds on a healthy store (the readiness check calls it): one
+    /// row, overwritten.
+    async fn probe_write(&self, now: i64) -> Result<(), StoreError>;
+
     /// Deletes expired codes, refresh tokens, sessions and revocation entries; how many rows.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }

@@ -365,3 +365,36 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out() {
     // ... but the owner, from another address, signs in.
     assert_eq!(sign_in(from([127, 0, 0, 1]), PASSWORD).await, 303);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_while_the_database_refuses_writes_and_comes_back_by_itself() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ready.db").display());
+    let store = idp_server::store::SqliteStore::connect(&url).await.unwrap();
+    let s = TestServer::start_with(std::sync::Arc::new(store), |b| b).await;
+    let ready = || async { s.http.get(s.url("/health/ready")).send().await.unwrap() };
+    assert_eq!(ready().await.status(), 200);
+
+    // Another process holds the write lock: the probe cannot write.
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // Past the second for which a pass is reused.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = ready().await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "not ready",
+        "no detail on the wire"
+    );
+    // Liveness does not depend on the database.
+    let live = s.http.get(s.url("/health/live")).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert_eq!(ready().await.status(), 200);
+}

@@ -77,6 +77,9 @@ async fn conformance(store: Arc<dyn Store>) {
     sessions(s).await;
     consents(s).await;
     revoked_access_tokens(s).await;
+    // The readiness write: repeatable, and it leaves nothing a purge would count.
+    s.probe_write(NOW).await.unwrap();
+    s.probe_write(NOW + 1).await.unwrap();
     nul_keys(s).await;
     purge(s).await;
 }

@@ -160,6 +160,8 @@ const PUT_CONSENT: &str = "INSERT INTO consents (user_id, client_id, scope, gran
      VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
      DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at";
 
+const PROBE_WRITE: &str = "INSERT INTO health (id, checked_at) VALUES (1, $1) \
+     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
 const REVOKE_ACCESS_TOKEN: &str = "INSERT INTO revoked_access_tokens (jti, expires_at) \
      VALUES ($1, $2) ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at";
 const ACCESS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_access_tokens WHERE jti = $1";

@@ -375,6 +375,15 @@ macro_rules! sql_store {
                     Ok(row.is_some())
                 }
 
+                async fn probe_write(&self, now: i64) -> Result<(), StoreError> {
+                    sqlx::query(sql::PROBE_WRITE)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(backend)?;
+                    Ok(())
+                }
+
                 async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
                     let mut tx = self
                         .pool
