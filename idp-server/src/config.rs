@@ -142,8 +142,8 @@ impl Config {
     }
 
     /// The rate limits, if set (`[rate_limits]`); `None` means the defaults.
-    pub fn rate_limits(&self) -> Option<RateLimits> {
-        self.rate_limits
+    pub fn rate_limits(&self) -> Option<&RateLimits> {
+        self.rate_limits.as_ref()
     }
 
     pub(crate) fn access_token_secs(&self) -> i64 {

@@ -104,7 +104,8 @@ impl State {
         );
         let state = Self {
             policies: Policies::new(&issuer, config.id_token_alg)?,
-            limiters: Limiters::new(config.rate_limits.unwrap_or(default_limits)),
+            limiters: Limiters::new(config.rate_limits.as_ref().unwrap_or(&default_limits))
+                .map_err(Error::Config)?,
             issuer,
             scopes_supported,
             store,

@@ -53,7 +53,7 @@ pub(crate) async fn sign_in(
         .trim()
         .to_owned();
     let password = single(pairs, "password").ok().flatten().unwrap_or("");
-    if let Err(wait) = app.limiters.login_allowed(tenant, &email, addr) {
+    if let Err(wait) = app.limiters.login_allowed(tenant, &email, addr).await {
         let mut resp = page(
             app,
             headers,
@@ -95,7 +95,7 @@ pub(crate) async fn sign_in(
     };
     let Some(user) = user else {
         tracing::info!("failed sign-in");
-        app.limiters.login_failed(tenant, &email, addr);
+        app.limiters.login_failed(tenant, &email, addr).await;
         let resp = page(
             app,
             headers,

@@ -99,12 +99,14 @@ pub(crate) async fn authenticate(
     let limiters = &state.limiters;
     limiters
         .client_auth_allowed(&p.client_id, addr)
+        .await
         .map_err(OAuthError::too_many)?;
     let client_id = p.client_id.clone();
     match verify(state, p).await {
         Ok(client) => {
             limiters
                 .client(&client.client_id)
+                .await
                 .map_err(OAuthError::too_many)?;
             Ok(client)
         }
@@ -112,7 +114,7 @@ pub(crate) async fn authenticate(
         Err(Failure::Server(e)) => Err(e),
         Err(Failure::Wrong) => {
             tracing::info!(client_id = %client_id, "client authentication failed");
-            limiters.client_auth_failed(&client_id, addr);
+            limiters.client_auth_failed(&client_id, addr).await;
             Err(OAuthError::invalid_client("client authentication failed"))
         }
     }

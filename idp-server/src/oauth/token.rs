@@ -39,7 +39,11 @@ async fn handle(
     body: &Bytes,
 ) -> Result<Response, OAuthError> {
     // Anyone can call this endpoint: a ceiling per address before any work.
-    state.limiters.address(addr).map_err(OAuthError::too_many)?;
+    state
+        .limiters
+        .address(addr)
+        .await
+        .map_err(OAuthError::too_many)?;
     let pairs = form_pairs(headers, body)?;
     let req = TokenRequest::from_form(&pairs)?;
     let creds = presented(

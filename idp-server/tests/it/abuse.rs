@@ -398,3 +398,112 @@ async fn readiness_fails_while_the_database_refuses_writes_and_comes_back_by_its
     sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
     assert_eq!(ready().await.status(), 200);
 }
+
+/// The Redis server to test against, e.g. `redis://127.0.0.1:6379`; `None` (after saying so)
+/// when unset.
+fn redis_url() -> Option<String> {
+    match std::env::var("IDP_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("skipped: IDP_TEST_REDIS_URL not set");
+            None
+        }
+    }
+}
+
+/// Three wrong passwords for `email` from 127.0.0.2 at `s`, then the statuses of two more.
+async fn fail_three_times(s: &TestServer, email: &str) -> Vec<u16> {
+    let params = [
+        ("client_id", "web"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    let http = from([127, 0, 0, 2]);
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let page = http
+            .get(s.url("/oauth/authorize"))
+            .query(&params)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let mut form = crate::browser::Page {
+            status: 200,
+            location: None,
+            body: page,
+            headers: Default::default(),
+        }
+        .hidden_fields();
+        form.push(("email".into(), email.into()));
+        form.push(("password".into(), "wrong password".into()));
+        let r = http
+            .post(s.url("/oauth/authorize"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    statuses
+}
+
+fn limits_with_redis(url: &str) -> idp_server::RateLimits {
+    idp_server::RateLimits {
+        login_attempts_per_minute: 2,
+        redis_url: Some(url.to_owned()),
+        ..idp_server::RateLimits::default()
+    }
+}
+
+#[tokio::test]
+async fn replicas_share_sign_in_failures_through_redis() {
+    let Some(url) = redis_url() else { return };
+    let store: std::sync::Arc<dyn idp_server::store::Store> =
+        std::sync::Arc::new(idp_server::store::MemoryStore::new());
+    let a = TestServer::start_with(store.clone(), |b| b.rate_limits(limits_with_redis(&url))).await;
+    let b = TestServer::start_with(store, |b| b.rate_limits(limits_with_redis(&url))).await;
+    setup(&a).await;
+    // A fresh account name per run: Redis outlives test runs.
+    let email = format!("shared-{}@example.com", uuid_like());
+    assert_eq!(fail_three_times(&a, &email).await, [401, 401, 429]);
+    // The other replica knows.
+    assert_eq!(fail_three_times(&b, &email).await, [429, 429, 429]);
+}
+
+#[tokio::test]
+async fn without_redis_the_limits_hold_per_process_and_sign_in_works() {
+    // Nothing listens on port 1: every Redis call fails fast.
+    let s = TestServer::start_with(
+        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
+        |b| b.rate_limits(limits_with_redis("redis://127.0.0.1:1")),
+    )
+    .await;
+    setup(&s).await;
+    assert_eq!(
+        fail_three_times(&s, "nobody@example.com").await,
+        [401, 401, 429]
+    );
+    let owner = crate::browser::Browser::new();
+    let params = [
+        ("client_id", "web"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    let page = owner.authorize(&s, &params).await;
+    let done = owner
+        .login(&s, &page, "ada@example.com", crate::browser::PASSWORD)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+}
+
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    format!("{}-{}", t.as_nanos(), std::process::id())
+}

@@ -114,7 +114,7 @@ pub(crate) async fn build_provider(
         .unwrap_or_else(|| serve::DEV_ISSUER.to_owned());
     // --dev turns rate limits off unless the file sets them.
     let limits = match file.rate_limits() {
-        Some(l) => l,
+        Some(l) => l.clone(),
         None if dev => RateLimits::insecure_none(),
         None => RateLimits::default(),
     };

@@ -41,7 +41,7 @@ pub(crate) async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(wait) = app.limiters.address(addr) {
+    if let Err(wait) = app.limiters.address(addr).await {
         return too_many_requests(&app, wait);
     }
     match decode_pairs(query.unwrap_or_default().as_bytes()) {
@@ -56,7 +56,7 @@ pub(crate) async fn post(
     headers: HeaderMap,
     raw: RawBody,
 ) -> Response {
-    if let Err(wait) = app.limiters.address(addr) {
+    if let Err(wait) = app.limiters.address(addr).await {
         return too_many_requests(&app, wait);
     }
     match body(raw).and_then(|b| form_pairs(&headers, &b)) {

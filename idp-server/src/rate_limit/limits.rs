@@ -1,0 +1,131 @@
+//! What the limits are: the configuration, and the counters and quotas it sets.
+
+use std::time::Duration;
+
+/// Limits applied by the provider. `0` turns a limit off. In the configuration file this is
+/// the `[rate_limits]` table; a key it leaves out keeps its default.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Failed sign-ins per account (e-mail within a tenant) and client address per minute;
+    /// default 10. One address may fail ten times as often across all accounts.
+    pub login_attempts_per_minute: u32,
+    /// Requests per authenticated client per second at the token, introspection and
+    /// revocation endpoints; default 100 (with a burst of twice that).
+    pub client_requests_per_second: u32,
+    /// Failed client authentications per client and address per minute; default 20.
+    pub client_failures_per_minute: u32,
+    /// Requests per client address per second at the endpoints anyone can call without
+    /// credentials (authorize and sign-in, the token endpoint before authentication);
+    /// default 100 (with a burst of twice that).
+    pub address_requests_per_second: u32,
+    /// `redis://…`: share the limiters' state between replicas through Redis. None by
+    /// default (each process counts for itself).
+    pub redis_url: Option<String>,
+}
+
+impl std::fmt::Debug for RateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimits")
+            .field("login_attempts_per_minute", &self.login_attempts_per_minute)
+            .field(
+                "client_requests_per_second",
+                &self.client_requests_per_second,
+            )
+            .field(
+                "client_failures_per_minute",
+                &self.client_failures_per_minute,
+            )
+            .field(
+                "address_requests_per_second",
+                &self.address_requests_per_second,
+            )
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            login_attempts_per_minute: 10,
+            client_requests_per_second: 100,
+            client_failures_per_minute: 20,
+            address_requests_per_second: 100,
+            redis_url: None,
+        }
+    }
+}
+
+impl RateLimits {
+    /// No limits at all (`idp serve --dev`). Insecure: passwords can be guessed at full speed.
+    pub const fn insecure_none() -> Self {
+        Self {
+            login_attempts_per_minute: 0,
+            client_requests_per_second: 0,
+            client_failures_per_minute: 0,
+            address_requests_per_second: 0,
+            redis_url: None,
+        }
+    }
+}
+
+/// The failure counters (fixed windows of a minute).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Counter {
+    /// Failed sign-ins per (account, address).
+    Login = 0,
+    /// Failed sign-ins per address, across accounts (ten times the per-account limit).
+    LoginAddress = 1,
+    /// Failed client authentications per (client, address).
+    Client = 2,
+}
+
+impl Counter {
+    pub(super) fn limit(self, l: &RateLimits) -> u32 {
+        match self {
+            Self::Login => l.login_attempts_per_minute,
+            Self::LoginAddress => l.login_attempts_per_minute.saturating_mul(10),
+            Self::Client => l.client_failures_per_minute,
+        }
+    }
+
+    pub(super) fn window(self) -> Duration {
+        Duration::from_secs(60)
+    }
+
+    #[cfg(feature = "redis")]
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::LoginAddress => "login-address",
+            Self::Client => "client",
+        }
+    }
+}
+
+/// The request quotas (per second).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Quotas {
+    /// Per authenticated client.
+    Client = 0,
+    /// Per address at the endpoints anyone can call.
+    Address = 1,
+}
+
+impl Quotas {
+    pub(super) fn per_second(self, l: &RateLimits) -> u32 {
+        match self {
+            Self::Client => l.client_requests_per_second,
+            Self::Address => l.address_requests_per_second,
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Self::Client => "client-quota",
+            Self::Address => "address",
+        }
+    }
+}
