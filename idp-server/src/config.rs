@@ -260,8 +260,7 @@ impl Config {
                 return Err(Error::Config(format!("{name} must be positive")));
             }
         }
-        if self.max_connections == 0 || self.max_connections > tokio::sync::Semaphore::MAX_PERMITS
-        {
+        if self.max_connections == 0 || self.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
             return Err(Error::Config(format!(
                 "max_connections must be between 1 and {}",
                 tokio::sync::Semaphore::MAX_PERMITS
@@ -345,7 +344,12 @@ mod tests {
             idle_timeout: Duration::ZERO.into(),
             ..Config::default()
         };
-        assert!(c.validate().unwrap_err().to_string().contains("idle_timeout"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("idle_timeout")
+        );
         assert!(
             serde_json::from_value::<Config>(serde_json::json!({"shutdown_grace": "0s"})).is_err()
         );

@@ -12,13 +12,16 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use bytes::Bytes;
 use http::{Request, Response};
+use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -235,8 +238,13 @@ async fn serve_connection(
         async move {
             let response: Result<Response<axum::body::Body>, Infallible> =
                 router.oneshot(request).await;
-            drop(guard);
-            response
+            // In flight until the body is sent (or dropped).
+            response.map(|r| {
+                r.map(|body| TrackedBody {
+                    body,
+                    _in_flight: guard,
+                })
+            })
         }
     });
     let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
@@ -248,16 +256,25 @@ async fn serve_connection(
             }
             return;
         }
-        () = idle(activity, limits.header_read_timeout, limits.idle_timeout) => {
+        () = idle(activity.clone(), limits.header_read_timeout, limits.idle_timeout) => {
             tracing::debug!(%peer, "closing an idle connection");
         }
         _ = stopping.wait_for(|stop| *stop) => {}
     }
-    // Requests in flight finish; an idle connection closes now. The server's shutdown
-    // deadline bounds the wait.
+    // Requests in flight finish; an idle HTTP/1 connection closes now. HTTP/2 says GOAWAY
+    // and waits for the peer to acknowledge it: a peer that does not, and sends no request
+    // either, is dropped after the header-read timeout. The server's shutdown deadline
+    // bounds the wait in any case.
     connection.as_mut().graceful_shutdown();
-    if let Err(e) = connection.await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        () = idle(activity, limits.header_read_timeout, limits.header_read_timeout) => {
+            tracing::debug!(%peer, "dropping a connection that did not close when asked");
+        }
     }
 }
 
@@ -278,8 +295,37 @@ async fn idle(mut activity: watch::Receiver<usize>, first: Duration, idle: Durat
     }
 }
 
-/// Counts a request as in flight from the call of the service until its response is
-/// ready.
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request counted as in flight until it is dropped.
+    struct TrackedBody {
+        #[pin]
+        body: axum::body::Body,
+        _in_flight: InFlight,
+    }
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Counts a request as in flight from the call of the service until its response body is
+/// dropped (sent, or abandoned).
 struct InFlight(Arc<watch::Sender<usize>>);
 
 impl InFlight {

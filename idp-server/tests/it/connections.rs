@@ -206,8 +206,11 @@ async fn beyond_max_connections_a_connection_waits_until_one_closes() {
 async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
     let idle = Duration::from_millis(300);
     // The header-read timeout is far longer, so what closes the connection is the idle one.
-    let served = Served::start(|b| b.idle_timeout(idle).header_read_timeout(Duration::from_secs(30)))
-        .await;
+    let served = Served::start(|b| {
+        b.idle_timeout(idle)
+            .header_read_timeout(Duration::from_secs(30))
+    })
+    .await;
     let mut s = served.connect().await;
     // Two requests on one connection, the second after a pause shorter than the timeout.
     s.write_all(LIVE).await.unwrap();
@@ -289,7 +292,10 @@ async fn requests_in_flight_complete_on_graceful_shutdown() {
         .expect("the request in flight was not answered");
     // Answered (the client is unknown), and told that the connection closes.
     assert!(head.starts_with("HTTP/1.1 401"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
     timeout(Duration::from_secs(5), read_until_closed(&mut s))
         .await
         .expect("the connection was not closed after its last response");
