@@ -38,6 +38,10 @@ use crate::provider::Provider;
 /// (out of file descriptors, out of memory), so that it does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// On shutdown, how long a connection with no request in flight may take to close (at most;
+/// the header-read timeout if shorter).
+const SHUTDOWN_LINGER: Duration = Duration::from_secs(1);
+
 /// The settings the server reads from the [`Config`], copied once.
 #[derive(Clone, Copy, Debug)]
 struct Limits {
@@ -98,8 +102,8 @@ impl Provider {
     /// - An accept error (such as running out of file descriptors) is logged and the loop
     ///   pauses briefly; it never ends the server.
     /// - When `shutdown` completes, the listener is closed, requests in flight finish and
-    ///   idle connections are closed; after `shutdown_grace` the connections that remain
-    ///   are dropped, and the returned future completes.
+    ///   connections without one are closed (within a second); after `shutdown_grace` the
+    ///   connections that remain are dropped, and the returned future completes.
     ///
     /// The future owns what it needs (it can be spawned). It returns `Ok(())` once shut
     /// down.
@@ -249,7 +253,8 @@ async fn serve_connection(
     });
     let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
 
-    tokio::select! {
+    // How long the connection may stay open with no request in flight once asked to close.
+    let linger = tokio::select! {
         result = connection.as_mut() => {
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -258,13 +263,14 @@ async fn serve_connection(
         }
         () = idle(activity.clone(), limits.header_read_timeout, limits.idle_timeout) => {
             tracing::debug!(%peer, "closing an idle connection");
+            limits.header_read_timeout
         }
-        _ = stopping.wait_for(|stop| *stop) => {}
-    }
-    // Requests in flight finish; an idle HTTP/1 connection closes now. HTTP/2 says GOAWAY
-    // and waits for the peer to acknowledge it: a peer that does not, and sends no request
-    // either, is dropped after the header-read timeout. The server's shutdown deadline
-    // bounds the wait in any case.
+        _ = stopping.wait_for(|stop| *stop) => limits.header_read_timeout.min(SHUTDOWN_LINGER),
+    };
+    // Requests in flight finish; an idle HTTP/1 connection closes now. A connection that
+    // does not close although no request is in flight (a half-sent HTTP/1 head, an HTTP/2
+    // peer that does not answer GOAWAY) is dropped after `linger`. The server's shutdown
+    // deadline bounds the wait in any case.
     connection.as_mut().graceful_shutdown();
     tokio::select! {
         result = connection.as_mut() => {
@@ -272,7 +278,7 @@ async fn serve_connection(
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         }
-        () = idle(activity, limits.header_read_timeout, limits.header_read_timeout) => {
+        () = idle(activity, linger, linger) => {
             tracing::debug!(%peer, "dropping a connection that did not close when asked");
         }
     }
