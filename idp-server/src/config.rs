@@ -75,6 +75,10 @@ pub struct Config {
     pub(crate) password_hashing_concurrency: Option<usize>,
     pub(crate) password_hashing_wait: HumanDuration,
     pub(crate) insecure_allow_http_redirect_uris: bool,
+    pub(crate) header_read_timeout: HumanDuration,
+    pub(crate) idle_timeout: HumanDuration,
+    pub(crate) max_connections: usize,
+    pub(crate) shutdown_grace: HumanDuration,
 }
 
 const MINUTE: u64 = 60;
@@ -111,6 +115,10 @@ impl Default for Config {
             password_hashing_concurrency: None,
             password_hashing_wait: dur(1),
             insecure_allow_http_redirect_uris: false,
+            header_read_timeout: dur(10),
+            idle_timeout: dur(MINUTE),
+            max_connections: 1024,
+            shutdown_grace: dur(10),
         }
     }
 }
@@ -188,6 +196,32 @@ impl Config {
         self.password_hashing_wait.get()
     }
 
+    /// How long an HTTP/1 client has to send a whole request head, counted from the moment
+    /// the server waits for one: on a new connection, and between requests on a kept-alive
+    /// one (`header_read_timeout`, default 10 s). A new connection of either HTTP version
+    /// must start its first request within it.
+    pub(crate) fn header_read_timeout(&self) -> Duration {
+        self.header_read_timeout.get()
+    }
+
+    /// How long a connection with no request in flight stays open (`idle_timeout`,
+    /// default 60 s). An idle HTTP/1 connection is also bound by `header_read_timeout`.
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        self.idle_timeout.get()
+    }
+
+    /// How many connections are served at once (`max_connections`, default 1024); when
+    /// all are taken, the server accepts no more until one closes.
+    pub(crate) fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// How long, after the shutdown signal, requests in flight may take to finish before
+    /// the remaining connections are dropped (`shutdown_grace`, default 10 s).
+    pub(crate) fn shutdown_grace(&self) -> Duration {
+        self.shutdown_grace.get()
+    }
+
     /// How long a signing key stays published after it stopped signing: the longest
     /// lifetime of a token it signed, plus a minute.
     pub(crate) fn key_retention_secs(&self) -> i64 {
@@ -217,6 +251,22 @@ impl Config {
             if d.get().as_secs() == 0 {
                 return Err(Error::Config(format!("{name} must be positive")));
             }
+        }
+        // Set in code these may be shorter than a second (the file's syntax has seconds).
+        for (name, d) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("shutdown_grace", self.shutdown_grace),
+        ] {
+            if d.get().is_zero() {
+                return Err(Error::Config(format!("{name} must be positive")));
+            }
+        }
+        if self.max_connections == 0 || self.max_connections > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(Error::Config(format!(
+                "max_connections must be between 1 and {}",
+                tokio::sync::Semaphore::MAX_PERMITS
+            )));
         }
         for o in &self.cors_allowed_origins {
             let ok = url::Url::parse(o).is_ok_and(|u| {
@@ -263,6 +313,47 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("cors_allowed_origins")
+        );
+    }
+
+    #[test]
+    fn connection_settings_have_defaults_and_are_checked() {
+        let c = Config::default();
+        assert_eq!(c.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(c.idle_timeout(), Duration::from_secs(60));
+        assert_eq!(c.max_connections(), 1024);
+        assert_eq!(c.shutdown_grace(), Duration::from_secs(10));
+        let c: Config = serde_json::from_value(serde_json::json!({
+            "header_read_timeout": "5s",
+            "idle_timeout": "2m",
+            "max_connections": 10,
+            "shutdown_grace": "30s",
+        }))
+        .unwrap();
+        assert_eq!(c.header_read_timeout(), Duration::from_secs(5));
+        assert_eq!(c.idle_timeout(), Duration::from_secs(120));
+        assert_eq!(c.max_connections(), 10);
+        assert_eq!(c.shutdown_grace(), Duration::from_secs(30));
+        c.validate().unwrap();
+        let c: Config = serde_json::from_value(serde_json::json!({"max_connections": 0})).unwrap();
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("max_connections")
+        );
+        let c = Config {
+            idle_timeout: Duration::ZERO.into(),
+            ..Config::default()
+        };
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("idle_timeout")
+        );
+        assert!(
+            serde_json::from_value::<Config>(serde_json::json!({"shutdown_grace": "0s"})).is_err()
         );
     }
 

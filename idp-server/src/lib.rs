@@ -4,6 +4,7 @@
 // The layers, top to bottom. A module only imports from layers below it; the test in
 // `tests/layering.rs` keeps it so.
 //
+//   serve                             serving on a TCP listener, with connection bounds
 //   provider                          the public face: builder, router, Tower layer
 //   oauth/ · layer                    protocol endpoints · the Tower layer around them
 //   account/                          what a person sees: sign-in, consent, session
@@ -29,6 +30,7 @@ mod oauth;
 mod provider;
 mod rate_limit;
 mod secret_cache;
+mod serve;
 mod state;
 pub mod store;
 mod web;

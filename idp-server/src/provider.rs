@@ -20,8 +20,9 @@ use crate::web::templates::Templates;
 
 /// An OAuth 2.0 / OpenID Connect provider. Cheap to clone: clones share state.
 ///
-/// Serve it with [`Provider::router`] (an `axum::Router` to nest or merge into an app),
-/// [`Provider::layer`] (a Tower middleware) or the `idp` binary. Manage users, clients and
+/// Serve it with [`Provider::serve`] (on a TCP listener, as the `idp` binary does),
+/// [`Provider::router`] (an `axum::Router` to nest or merge into an app) or
+/// [`Provider::layer`] (a Tower middleware). Manage users, clients and
 /// keys with [`Provider::users`], [`Provider::clients`] and [`Provider::keys`].
 #[derive(Clone, Debug)]
 pub struct Provider {
@@ -87,6 +88,11 @@ impl Provider {
     /// `/auth/oauth/token` and so on) and passes every other request to the wrapped service.
     pub fn layer(&self) -> ProviderLayer {
         ProviderLayer::new(self.router(), self.app.issuer.path())
+    }
+
+    /// The configuration the provider was built with (for `Provider::serve`).
+    pub(crate) fn config(&self) -> &Config {
+        &self.app.config
     }
 }
 
@@ -327,5 +333,32 @@ impl ProviderBuilder {
                 discovery,
             }),
         })
+    }
+
+    /// How long an HTTP/1 client has to send a request head, and a new connection its first
+    /// request, under [`Provider::serve`] (default 10 seconds).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.config.header_read_timeout = timeout.into();
+        self
+    }
+
+    /// How long a connection with no request in flight stays open under
+    /// [`Provider::serve`] (default 60 seconds).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout.into();
+        self
+    }
+
+    /// How many connections [`Provider::serve`] serves at once (default 1024).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config.max_connections = max;
+        self
+    }
+
+    /// How long [`Provider::serve`] lets requests in flight finish after the shutdown
+    /// signal before it drops the remaining connections (default 10 seconds).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.config.shutdown_grace = grace.into();
+        self
     }
 }

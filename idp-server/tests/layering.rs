@@ -24,6 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["account"],
     &["oauth", "layer"],
     &["provider"],
+    &["serve"],
 ];
 
 /// Names re-exported at the crate root (`crate::Error`), and the module they come from.

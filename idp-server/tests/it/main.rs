@@ -8,6 +8,7 @@ mod chromium;
 mod cli;
 mod client_credentials;
 mod common;
+mod connections;
 mod discovery;
 mod flows;
 mod hardening;

@@ -146,8 +146,5 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
             }
         }
     });
-    axum::serve(listener, provider.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    Ok(())
+    provider.serve(listener, shutdown_signal()).await
 }

@@ -1,0 +1,381 @@
+//! Serving the provider on a TCP listener with bounds a hostile peer cannot stretch: a
+//! deadline for request heads, an idle timeout, a cap on connections at once, and a
+//! shutdown that ends within a grace period.
+//!
+//! Each accepted connection holds a permit of a semaphore sized `max_connections`; the
+//! accept loop takes a permit before it accepts, so when all are held the kernel's backlog
+//! queues new connections instead of the server holding them open. Each connection runs in
+//! a task of one `JoinSet`, so that at the end of the grace period dropping the set closes
+//! whatever remains.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::Error;
+use crate::config::Config;
+use crate::provider::Provider;
+
+/// How long the accept loop pauses after an accept error that is not about one connection
+/// (out of file descriptors, out of memory), so that it does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// On shutdown, how long a connection with no request in flight may take to close (at most;
+/// the header-read timeout if shorter).
+const SHUTDOWN_LINGER: Duration = Duration::from_secs(1);
+
+/// The settings the server reads from the [`Config`], copied once.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+    shutdown_grace: Duration,
+}
+
+impl Limits {
+    fn new(config: &Config) -> Self {
+        Self {
+            header_read_timeout: config.header_read_timeout(),
+            idle_timeout: config.idle_timeout(),
+            // `Config::validate` keeps it in range; clamped again so that the semaphore
+            // can never be asked for more.
+            max_connections: config.max_connections().clamp(1, Semaphore::MAX_PERMITS),
+            shutdown_grace: config.shutdown_grace(),
+        }
+    }
+
+    /// HTTP/1 and HTTP/2 on one port, with the timers the limits need.
+    fn connection_builder(&self) -> auto::Builder<TokioExecutor> {
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            .header_read_timeout(self.header_read_timeout);
+        // Pings while a connection is open find peers that are gone; one that does not
+        // answer within the header-read timeout is dropped. The idle bound itself is the
+        // watchdog in `serve_connection`, common to both versions.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(self.idle_timeout)
+            .keep_alive_timeout(self.header_read_timeout);
+        builder
+    }
+}
+
+impl Provider {
+    /// Serves [`Provider::router`] on `listener` until `shutdown` completes, with the
+    /// connection settings of the [`Config`] (`header_read_timeout`, `idle_timeout`,
+    /// `max_connections`, `shutdown_grace`). This is what the `idp` binary runs.
+    ///
+    /// - HTTP/1 and HTTP/2 (cleartext; put TLS in front).
+    /// - An HTTP/1 request head must arrive within `header_read_timeout`, counted from the
+    ///   moment the server waits for it (so it also bounds the wait between requests on a
+    ///   kept-alive connection); a new connection of either version must start its first
+    ///   request within it.
+    /// - A connection with no request in flight is closed after `idle_timeout`; HTTP/2
+    ///   connections are also pinged at that interval.
+    /// - At most `max_connections` connections are served at once; while all are taken,
+    ///   no new connection is accepted (they wait in the listener's backlog).
+    /// - Each request carries the peer address as an
+    ///   [`axum::extract::ConnectInfo<SocketAddr>`] extension.
+    /// - An accept error (such as running out of file descriptors) is logged and the loop
+    ///   pauses briefly; it never ends the server.
+    /// - When `shutdown` completes, the listener is closed, requests in flight finish and
+    ///   connections without one are closed (within a second); after `shutdown_grace` the
+    ///   connections that remain are dropped, and the returned future completes.
+    ///
+    /// The future owns what it needs (it can be spawned). It returns `Ok(())` once shut
+    /// down.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), idp_server::Error> {
+    /// use std::sync::Arc;
+    /// use idp_server::{Provider, store::MemoryStore};
+    ///
+    /// let provider = Provider::builder()
+    ///     .issuer("http://localhost:4000")
+    ///     .store(Arc::new(MemoryStore::new()))
+    ///     .encryption_key("an encryption key of at least 32 bytes!")
+    ///     .build()
+    ///     .await?;
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let server = tokio::spawn(provider.serve(listener, async {
+    ///     let _ = stopped.await;
+    /// }));
+    /// // … serve until it is time to stop:
+    /// let _ = stop.send(());
+    /// server.await.expect("the server task does not panic")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let limits = Limits::new(self.config());
+        let router = self.router();
+        run(listener, router, limits, shutdown)
+    }
+}
+
+/// The accept loop, then the shutdown.
+async fn run(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), Error> {
+    let builder = Arc::new(limits.connection_builder());
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let (stop, stopping) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+
+    loop {
+        // Finished connections leave the set here, so that it holds about the open ones.
+        while connections.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(p) => p,
+                // The semaphore is never closed.
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                connections.spawn(serve_connection(
+                    Arc::clone(&builder),
+                    stream,
+                    peer,
+                    router.clone(),
+                    limits,
+                    stopping.clone(),
+                    permit,
+                ));
+            }
+            // Errors about one connection that went away before it was accepted.
+            Err(e) if is_connection_error(&e) => {
+                tracing::debug!(error = %e, "accept: connection failed");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed; pausing before the next accept");
+                drop(permit);
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => {}
+                }
+            }
+        }
+    }
+
+    // Stop accepting, tell every connection to finish, and give them the grace period.
+    drop(listener);
+    stop.send_replace(true);
+    let drained = tokio::time::timeout(limits.shutdown_grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = connections.len(),
+            "shutdown grace period over; closing the remaining connections"
+        );
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Serves one connection until it ends, is idle too long, or the server stops. Holds its
+/// permit until then.
+async fn serve_connection(
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    mut stopping: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let (in_flight, activity) = watch::channel(0usize);
+    let in_flight = Arc::new(in_flight);
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let guard = InFlight::start(Arc::clone(&in_flight));
+        let router = router.clone();
+        async move {
+            let response: Result<Response<axum::body::Body>, Infallible> =
+                router.oneshot(request).await;
+            // In flight until the body is sent (or dropped).
+            response.map(|r| {
+                r.map(|body| TrackedBody {
+                    body,
+                    _in_flight: guard,
+                })
+            })
+        }
+    });
+    let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
+
+    // How long the connection may stay open with no request in flight once asked to close.
+    let linger = tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            return;
+        }
+        () = idle(activity.clone(), limits.header_read_timeout, limits.idle_timeout) => {
+            tracing::debug!(%peer, "closing an idle connection");
+            limits.header_read_timeout
+        }
+        _ = stopping.wait_for(|stop| *stop) => limits.header_read_timeout.min(SHUTDOWN_LINGER),
+    };
+    // Requests in flight finish; an idle HTTP/1 connection closes now. A connection that
+    // does not close although no request is in flight (a half-sent HTTP/1 head, an HTTP/2
+    // peer that does not answer GOAWAY) is dropped after `linger`. The server's shutdown
+    // deadline bounds the wait in any case.
+    connection.as_mut().graceful_shutdown();
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        }
+        () = idle(activity, linger, linger) => {
+            tracing::debug!(%peer, "dropping a connection that did not close when asked");
+        }
+    }
+}
+
+/// Completes once the connection has had no request in flight for its idle time: `first`
+/// before the first request, `idle` after each one. Never completes if the connection's
+/// service is gone (the connection is ending anyway).
+async fn idle(mut activity: watch::Receiver<usize>, first: Duration, idle: Duration) {
+    let mut wait = first;
+    loop {
+        if activity.wait_for(|n| *n == 0).await.is_err() {
+            return std::future::pending().await;
+        }
+        match tokio::time::timeout(wait, activity.changed()).await {
+            Err(_elapsed) => return,
+            Ok(Err(_closed)) => return std::future::pending().await,
+            Ok(Ok(())) => wait = idle,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request counted as in flight until it is dropped.
+    struct TrackedBody {
+        #[pin]
+        body: axum::body::Body,
+        _in_flight: InFlight,
+    }
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Counts a request as in flight from the call of the service until its response body is
+/// dropped (sent, or abandoned).
+struct InFlight(Arc<watch::Sender<usize>>);
+
+impl InFlight {
+    fn start(counter: Arc<watch::Sender<usize>>) -> Self {
+        counter.send_modify(|n| *n = n.saturating_add(1));
+        Self(counter)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn requests_carry_the_peer_address() {
+        let router = Router::new().route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        );
+        let limits = Limits::new(&Config::default());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(run(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let local = s.local_addr().unwrap();
+        s.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.ends_with(&local.to_string()), "{out} vs {local}");
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+}
