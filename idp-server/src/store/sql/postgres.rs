@@ -112,6 +112,12 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// A failed transaction needs nothing more on PostgreSQL: it stays open (aborted) until
+    /// the ROLLBACK sqlx sends when the transaction is dropped.
+    async fn heal(_conn: &mut sqlx::PgConnection) {}
+}
+
 impl Dialect for PostgresStore {
     const BEGIN_WRITE: &'static str = "BEGIN";
     // The expressions of the two partial unique indexes of the migration; `lower` under the

@@ -251,44 +251,14 @@ macro_rules! sql_store {
                     if !Self::storable(token_hash) {
                         return Ok(ConsumeOutcome::NotFound);
                     }
-                    // One write transaction; one dropped on an early return rolls back.
-                    let mut tx = self
-                        .pool
-                        .begin_with(Self::BEGIN_WRITE)
-                        .await
-                        .map_err(backend)?;
-                    // The successor first, as the in-memory store checks it first: a taken
-                    // successor hash is a Conflict whatever the state of the old token.
-                    bind_refresh(successor)?
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| conflict_or_backend(e, "refresh token exists"))?;
-                    // Of concurrent rotations of one token, exactly one sees the row come back.
-                    let rotated = sqlx::query(sql::ROTATE_REFRESH)
-                        .bind(token_hash)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    if let Some(row) = rotated {
-                        let old = refresh_from_row(&row)?;
-                        tx.commit().await.map_err(backend)?;
-                        return Ok(ConsumeOutcome::Consumed(old));
+                    // One write transaction on one connection; when it fails, the connection
+                    // is made clean again before it goes back to the pool.
+                    let mut conn = self.pool.acquire().await.map_err(backend)?;
+                    let result = rotate_on(&mut conn, token_hash, successor, now).await;
+                    if result.is_err() {
+                        $store::heal(&mut conn).await;
                     }
-                    // Not usable: read it inside the same transaction, then drop the successor.
-                    let row = sqlx::query(sql::REFRESH_BY_HASH)
-                        .bind(token_hash)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    let old = row.as_ref().map(refresh_from_row).transpose();
-                    tx.rollback().await.map_err(backend)?;
-                    match old? {
-                        Some(t) if t.rotated_at.is_some() || t.revoked_at.is_some() => {
-                            Ok(ConsumeOutcome::AlreadyUsed(t))
-                        }
-                        _ => Ok(ConsumeOutcome::NotFound),
-                    }
+                    result
                 }
 
                 async fn revoke_refresh_family(
@@ -385,23 +355,78 @@ macro_rules! sql_store {
                 }
 
                 async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-                    let mut tx = self
-                        .pool
-                        .begin_with(Self::BEGIN_WRITE)
-                        .await
-                        .map_err(backend)?;
-                    let mut purged = 0;
-                    for statement in sql::PURGES {
-                        purged += sqlx::query(statement)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?
-                            .rows_affected();
+                    let mut conn = self.pool.acquire().await.map_err(backend)?;
+                    let result = purge_on(&mut conn, now).await;
+                    if result.is_err() {
+                        $store::heal(&mut conn).await;
                     }
-                    tx.commit().await.map_err(backend)?;
-                    Ok(purged)
+                    result
                 }
+            }
+
+            /// The rotation's write transaction (see `rotate_refresh_token`).
+            async fn rotate_on(
+                conn: &mut sqlx::pool::PoolConnection<$db>,
+                token_hash: &str,
+                successor: &RefreshTokenRecord,
+                now: i64,
+            ) -> Result<ConsumeOutcome<RefreshTokenRecord>, StoreError> {
+                let mut tx = sqlx::Connection::begin_with(&mut **conn, $store::BEGIN_WRITE)
+                    .await
+                    .map_err(backend)?;
+                // The successor first, as the in-memory store checks it first: a taken
+                // successor hash is a Conflict whatever the state of the old token.
+                bind_refresh(successor)?
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| conflict_or_backend(e, "refresh token exists"))?;
+                // Of concurrent rotations of one token, exactly one sees the row come back.
+                let rotated = sqlx::query(sql::ROTATE_REFRESH)
+                    .bind(token_hash)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                if let Some(row) = rotated {
+                    let old = refresh_from_row(&row)?;
+                    tx.commit().await.map_err(backend)?;
+                    return Ok(ConsumeOutcome::Consumed(old));
+                }
+                // Not usable: read it inside the same transaction, then drop the successor.
+                let row = sqlx::query(sql::REFRESH_BY_HASH)
+                    .bind(token_hash)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+                let old = row.as_ref().map(refresh_from_row).transpose();
+                tx.rollback().await.map_err(backend)?;
+                match old? {
+                    Some(t) if t.rotated_at.is_some() || t.revoked_at.is_some() => {
+                        Ok(ConsumeOutcome::AlreadyUsed(t))
+                    }
+                    _ => Ok(ConsumeOutcome::NotFound),
+                }
+            }
+
+            /// The purge's write transaction (see `purge_expired`).
+            async fn purge_on(
+                conn: &mut sqlx::pool::PoolConnection<$db>,
+                now: i64,
+            ) -> Result<u64, StoreError> {
+                let mut tx = sqlx::Connection::begin_with(&mut **conn, $store::BEGIN_WRITE)
+                    .await
+                    .map_err(backend)?;
+                let mut purged = 0;
+                for statement in sql::PURGES {
+                    purged += sqlx::query(statement)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(backend)?;
+                Ok(purged)
             }
         }
     };

@@ -127,6 +127,25 @@ fn is_in_memory(url: &str) -> bool {
         || form_urlencoded::parse(params.as_bytes()).any(|(k, v)| k == "mode" && v == "memory")
 }
 
+impl SqliteStore {
+    /// Makes a connection clean after a failed write transaction. SQLite rolls a
+    /// transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_BUSY…);
+    /// sqlx then still counts it as open, its own ROLLBACK fails, and every later `BEGIN` on
+    /// the connection would be refused. Opening one for sqlx to roll back sets both straight.
+    async fn heal(conn: &mut sqlx::SqliteConnection) {
+        use sqlx::{Connection, Executor};
+        use sqlx_core::transaction::TransactionManager;
+        type Manager = <sqlx::Sqlite as sqlx::Database>::TransactionManager;
+        // Lets the rollback queued by the dropped transaction run first.
+        let _ = conn.ping().await;
+        if Manager::get_transaction_depth(conn) > 0 {
+            tracing::warn!("SQLite ended a failed transaction itself; resetting the connection");
+            let _ = conn.execute("BEGIN").await;
+            let _ = Manager::rollback(conn).await;
+        }
+    }
+}
+
 impl Dialect for SqliteStore {
     /// IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so the
     /// transaction never has to upgrade a stale read snapshot.
@@ -266,5 +285,80 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(sync, 1, "NORMAL");
+    }
+
+    /// A full disk (SQLITE_FULL, reproduced with `max_page_count` on the store's one
+    /// connection): writes fail as backend errors, a failed write transaction leaves the
+    /// connection clean, nothing stored is lost, and writes succeed again once there is
+    /// space.
+    #[tokio::test]
+    async fn a_full_database_fails_writes_cleanly_and_recovers() {
+        use crate::store::{ConsumeOutcome, RefreshTokenRecord, StoreError, User};
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        let token = |hash: &str| {
+            RefreshTokenRecord::new(hash, "family", "client", "user", 1_000, 1_000_000)
+        };
+        store.insert_refresh_token(&token("old")).await.unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        sqlx::query(AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {}",
+            pages + 4
+        )))
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let mut stored = 0;
+        let err = loop {
+            let mut u = User::new(format!("u{stored}"), format!("u{stored}@example.com"), 1);
+            u.name = Some("x".repeat(2_000));
+            match store.insert_user(&u).await {
+                Ok(()) => stored += 1,
+                Err(e) => break e,
+            }
+            assert!(stored < 10_000, "the database never filled up");
+        };
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+
+        // Rotation is a write transaction; it fails whole, and the connection still works.
+        let successor = {
+            let mut t = token("new");
+            t.session_id = Some("s".repeat(4_000));
+            t
+        };
+        assert!(
+            store
+                .rotate_refresh_token("old", &successor, 2_000)
+                .await
+                .is_err()
+        );
+        let old = store.get_refresh_token("old").await.unwrap().unwrap();
+        assert!(
+            old.rotated_at.is_none(),
+            "the failed rotation left nothing behind"
+        );
+        assert!(store.get_refresh_token("new").await.unwrap().is_none());
+        assert_eq!(store.list_users(None).await.unwrap().len(), stored);
+
+        // Space is back: the next writes succeed.
+        sqlx::query("PRAGMA max_page_count = 1073741823")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let outcome = store
+            .rotate_refresh_token("old", &successor, 2_000)
+            .await
+            .unwrap();
+        assert!(
+            matches!(outcome, ConsumeOutcome::Consumed(_)),
+            "{outcome:?}"
+        );
+        store
+            .insert_user(&User::new("late", "late@example.com", 3))
+            .await
+            .unwrap();
+        assert_eq!(store.list_users(None).await.unwrap().len(), stored + 1);
     }
 }
