@@ -71,6 +71,8 @@ pub struct Config {
     pub(crate) templates_dir: Option<PathBuf>,
     pub(crate) cors_allowed_origins: Vec<String>,
     pub(crate) rate_limits: Option<RateLimits>,
+    pub(crate) max_parameters: usize,
+    pub(crate) max_parameter_len: usize,
     pub(crate) trusted_proxies: Vec<IpAddr>,
     pub(crate) password_hashing_concurrency: Option<usize>,
     pub(crate) password_hashing_wait: HumanDuration,
@@ -111,6 +113,8 @@ impl Default for Config {
             templates_dir: None,
             cors_allowed_origins: Vec::new(),
             rate_limits: None,
+            max_parameters: 64,
+            max_parameter_len: 16 * 1024,
             trusted_proxies: Vec::new(),
             password_hashing_concurrency: None,
             password_hashing_wait: dur(1),
@@ -277,6 +281,16 @@ impl Config {
                     "cors_allowed_origins: {o:?} is not an origin like https://app.example.com"
                 )));
             }
+        }
+        if !(16..=1024).contains(&self.max_parameters) {
+            return Err(Error::Config(
+                "max_parameters must be between 16 and 1024".into(),
+            ));
+        }
+        if !(4096..=64 * 1024).contains(&self.max_parameter_len) {
+            return Err(Error::Config(
+                "max_parameter_len must be between 4096 and 65536 bytes".into(),
+            ));
         }
         Scope::from_tokens(&self.scopes_supported)
             .map_err(|e| Error::Config(format!("scopes_supported: {e}")))

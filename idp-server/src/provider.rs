@@ -265,6 +265,16 @@ impl ProviderBuilder {
         self
     }
 
+    /// How much one query string or form body may carry: at most `max_parameters`
+    /// parameters (default 64, 16 to 1024) of at most `max_parameter_len` bytes each
+    /// (default 16 KiB, 4 KiB to 64 KiB). More is `400 invalid_request`, decided before
+    /// anything reads the request.
+    pub fn parameter_bounds(mut self, max_parameters: usize, max_parameter_len: usize) -> Self {
+        self.config.max_parameters = max_parameters;
+        self.config.max_parameter_len = max_parameter_len;
+        self
+    }
+
     /// Addresses of the reverse proxies in front of the provider: from them, and only
     /// from them, `X-Forwarded-For` / `Forwarded` name the client address that rate limits
     /// key on. None by default (the connection's peer is the client).

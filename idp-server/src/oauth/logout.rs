@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use url::Url;
 
 use crate::account::session;
-use crate::web::form::{RawBody, body, decode_pairs, single};
+use crate::web::form::{Bounds, RawBody, body, decode_pairs, single};
 use crate::web::{App, AppState};
 
 pub(crate) async fn logout_get(
@@ -14,7 +14,10 @@ pub(crate) async fn logout_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match decode_pairs(query.unwrap_or_default().as_bytes()) {
+    match decode_pairs(
+        query.unwrap_or_default().as_bytes(),
+        Bounds::of(&app.config),
+    ) {
         Ok(pairs) => logout(&app, &headers, &pairs).await,
         Err(_) => too_many(&app),
     }
@@ -25,7 +28,7 @@ pub(crate) async fn logout_post(
     headers: HeaderMap,
     raw: RawBody,
 ) -> Response {
-    match body(raw).and_then(|b| decode_pairs(&b)) {
+    match body(raw).and_then(|b| decode_pairs(&b, Bounds::of(&app.config))) {
         Ok(pairs) => logout(&app, &headers, &pairs).await,
         Err(_) => too_many(&app),
     }

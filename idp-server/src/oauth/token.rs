@@ -14,7 +14,7 @@ use crate::error::{OAuthError, no_store};
 use crate::state::State;
 use crate::web::AppState;
 use crate::web::client_addr::ClientAddr;
-use crate::web::form::{RawBody, body, form_pairs};
+use crate::web::form::{Bounds, RawBody, body, form_pairs};
 
 pub(crate) async fn token(
     axum::extract::State(app): AppState,
@@ -44,7 +44,7 @@ async fn handle(
         .address(addr)
         .await
         .map_err(OAuthError::too_many)?;
-    let pairs = form_pairs(headers, body)?;
+    let pairs = form_pairs(headers, body, Bounds::of(&state.config))?;
     let req = TokenRequest::from_form(&pairs)?;
     let creds = presented(
         headers,

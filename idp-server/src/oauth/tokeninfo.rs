@@ -13,7 +13,7 @@ use crate::state::State;
 use crate::store::Client;
 use crate::web::AppState;
 use crate::web::client_addr::ClientAddr;
-use crate::web::form::{RawBody, body, form_pairs, single};
+use crate::web::form::{Bounds, RawBody, body, form_pairs, single};
 
 struct Request {
     client: Client,
@@ -28,7 +28,7 @@ async fn read(
     body: &Bytes,
     public_allowed: bool,
 ) -> Result<Request, OAuthError> {
-    let pairs = form_pairs(headers, body)?;
+    let pairs = form_pairs(headers, body, Bounds::of(&state.config))?;
     let client_id = single(&pairs, "client_id")?;
     let secret = single(&pairs, "client_secret")?.map(ClientSecret::new);
     let token = single(&pairs, "token")?.map(str::to_owned);

@@ -507,3 +507,50 @@ fn uuid_like() -> String {
         .unwrap();
     format!("{}-{}", t.as_nanos(), std::process::id())
 }
+
+#[tokio::test]
+async fn the_parameter_bounds_are_configurable() {
+    let s = TestServer::start_with(
+        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
+        |b| b.parameter_bounds(16, 4096),
+    )
+    .await;
+    let mut form: Vec<(String, String)> = vec![("grant_type".into(), "client_credentials".into())];
+    form.extend((0..16).map(|i| (format!("extra{i}"), "v".into())));
+    let r = s
+        .http
+        .post(s.url("/oauth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("at most 16"),
+        "{v}"
+    );
+    let long = vec![("grant_type".to_owned(), "x".repeat(4097))];
+    let r = s
+        .http
+        .post(s.url("/oauth/token"))
+        .form(&long)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error_description"], "a parameter is too long");
+    // The same 17 parameters are fine under the default bounds (a 401: no client).
+    let d = TestServer::start().await;
+    let r = d
+        .http
+        .post(d.url("/oauth/token"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -23,7 +23,7 @@ use crate::account::{FormContext, consent, session};
 use crate::issue::restrict_to_user;
 use crate::store::{AuthCodeRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
-use crate::web::form::{RawBody, body, decode_pairs, form_pairs, single};
+use crate::web::form::{Bounds, RawBody, body, decode_pairs, form_pairs, single};
 use crate::web::{App, AppState, csrf};
 use back::Back;
 use request::{AuthRequest, check_request};
@@ -44,7 +44,10 @@ pub(crate) async fn get(
     if let Err(wait) = app.limiters.address(addr).await {
         return too_many_requests(&app, wait);
     }
-    match decode_pairs(query.unwrap_or_default().as_bytes()) {
+    match decode_pairs(
+        query.unwrap_or_default().as_bytes(),
+        Bounds::of(&app.config),
+    ) {
         Ok(pairs) => authorize(&app, addr, &headers, pairs, false).await,
         Err(_) => bad_request(&app, "invalid_request", TOO_MANY),
     }
@@ -59,7 +62,7 @@ pub(crate) async fn post(
     if let Err(wait) = app.limiters.address(addr).await {
         return too_many_requests(&app, wait);
     }
-    match body(raw).and_then(|b| form_pairs(&headers, &b)) {
+    match body(raw).and_then(|b| form_pairs(&headers, &b, Bounds::of(&app.config))) {
         Ok(pairs) => authorize(&app, addr, &headers, pairs, true).await,
         Err(_) => bad_request(
             &app,
