@@ -130,6 +130,25 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// A server on a memory store, configured by `configure`.
+async fn server(
+    configure: impl FnOnce(idp_server::ProviderBuilder) -> idp_server::ProviderBuilder,
+) -> TestServer {
+    TestServer::start_with(
+        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
+        configure,
+    )
+    .await
+}
+
+/// The parameters of an authorization request by the `web` client.
+const AUTHORIZE: [(&str, &str); 4] = [
+    ("client_id", "web"),
+    ("redirect_uri", REDIRECT),
+    ("response_type", "code"),
+    ("scope", "openid"),
+];
+
 /// A client_credentials request by `svc` with `secret`, sent at once on its own task.
 fn token_request(s: &TestServer, secret: &str) -> tokio::task::JoinHandle<reqwest::Response> {
     let request = s
@@ -159,11 +178,7 @@ async fn service_client(s: &TestServer) {
 async fn concurrent_first_client_credentials_requests_all_succeed() {
     // One hashing turn and a wait long enough for one argon2 check: without single flight
     // the 32 requests would queue 32 checks behind one turn and most would get 503.
-    let s = TestServer::start_with(
-        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
-        |b| b.password_hashing(1, std::time::Duration::from_millis(200)),
-    )
-    .await;
+    let s = server(|b| b.password_hashing(1, std::time::Duration::from_millis(200))).await;
     service_client(&s).await;
     let requests: Vec<_> = (0..32).map(|_| token_request(&s, "svc-secret")).collect();
     for r in requests {
@@ -173,11 +188,7 @@ async fn concurrent_first_client_credentials_requests_all_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_hashing_budget_answers_busy_not_error() {
-    let s = TestServer::start_with(
-        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
-        |b| b.password_hashing(1, std::time::Duration::from_millis(1)),
-    )
-    .await;
+    let s = server(|b| b.password_hashing(1, std::time::Duration::from_millis(1))).await;
     service_client(&s).await;
     // Distinct wrong secrets: no two share a computation.
     let requests: Vec<_> = (0..16)
@@ -216,18 +227,9 @@ async fn a_full_hashing_budget_answers_busy_not_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sign_ins_beyond_the_budget_get_a_busy_page() {
     use crate::browser::{Browser, PASSWORD};
-    let s = TestServer::start_with(
-        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
-        |b| b.password_hashing(1, std::time::Duration::from_millis(1)),
-    )
-    .await;
+    let s = server(|b| b.password_hashing(1, std::time::Duration::from_millis(1))).await;
     setup(&s).await;
-    let params = [
-        ("client_id", "web"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "openid"),
-    ];
+    let params = AUTHORIZE;
     let mut tasks = Vec::new();
     for i in 0..12 {
         let browser = Browser::new();
@@ -314,23 +316,15 @@ async fn failures_of_a_client_id_elsewhere_do_not_throttle_the_real_client() {
 #[tokio::test]
 async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out() {
     use crate::browser::PASSWORD;
-    let s = TestServer::start_with(
-        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
-        |b| {
-            b.rate_limits(idp_server::RateLimits {
-                login_attempts_per_minute: 3,
-                ..idp_server::RateLimits::default()
-            })
-        },
-    )
+    let s = server(|b| {
+        b.rate_limits(idp_server::RateLimits {
+            login_attempts_per_minute: 3,
+            ..idp_server::RateLimits::default()
+        })
+    })
     .await;
     setup(&s).await;
-    let params = [
-        ("client_id", "web"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "openid"),
-    ];
+    let params = AUTHORIZE;
     let sign_in = |http: reqwest::Client, password: &'static str| {
         let authorize = s.url("/oauth/authorize");
         async move {
@@ -413,12 +407,7 @@ fn redis_url() -> Option<String> {
 
 /// Three wrong passwords for `email` from 127.0.0.2 at `s`, then the statuses of two more.
 async fn fail_three_times(s: &TestServer, email: &str) -> Vec<u16> {
-    let params = [
-        ("client_id", "web"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "openid"),
-    ];
+    let params = AUTHORIZE;
     let http = from([127, 0, 0, 2]);
     let mut statuses = Vec::new();
     for _ in 0..3 {
@@ -477,23 +466,14 @@ async fn replicas_share_sign_in_failures_through_redis() {
 #[tokio::test]
 async fn without_redis_the_limits_hold_per_process_and_sign_in_works() {
     // Nothing listens on port 1: every Redis call fails fast.
-    let s = TestServer::start_with(
-        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
-        |b| b.rate_limits(limits_with_redis("redis://127.0.0.1:1")),
-    )
-    .await;
+    let s = server(|b| b.rate_limits(limits_with_redis("redis://127.0.0.1:1"))).await;
     setup(&s).await;
     assert_eq!(
         fail_three_times(&s, "nobody@example.com").await,
         [401, 401, 429]
     );
     let owner = crate::browser::Browser::new();
-    let params = [
-        ("client_id", "web"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "openid"),
-    ];
+    let params = AUTHORIZE;
     let page = owner.authorize(&s, &params).await;
     let done = owner
         .login(&s, &page, "ada@example.com", crate::browser::PASSWORD)
@@ -510,11 +490,7 @@ fn uuid_like() -> String {
 
 #[tokio::test]
 async fn the_parameter_bounds_are_configurable() {
-    let s = TestServer::start_with(
-        std::sync::Arc::new(idp_server::store::MemoryStore::new()),
-        |b| b.parameter_bounds(16, 4096),
-    )
-    .await;
+    let s = server(|b| b.parameter_bounds(16, 4096)).await;
     let mut form: Vec<(String, String)> = vec![("grant_type".into(), "client_credentials".into())];
     form.extend((0..16).map(|i| (format!("extra{i}"), "v".into())));
     let r = s
