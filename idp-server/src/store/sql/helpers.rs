@@ -2,8 +2,8 @@
 //! that `sql_store!` expands inside its module (whose imports the code uses).
 
 /// Defines `Query` (a statement of `$db` with its arguments), the binders of the wide
-/// records (users, clients, refresh tokens), and on `$store` the helpers that run a `Query`
-/// and decode `$row`s.
+/// records (users, clients, refresh tokens), on `$store` the helpers that run a `Query`
+/// and decode `$row`s, and the bodies of the two write transactions.
 macro_rules! sql_helpers {
     ($store:ident, $db:ty, $row:ty) => {
         type Query = sqlx::query::Query<'static, $db, <$db as sqlx::Database>::Arguments>;
@@ -108,6 +108,71 @@ macro_rules! sql_helpers {
                     _ => Ok(()),
                 }
             }
+        }
+
+        /// The rotation's write transaction (see `rotate_refresh_token`).
+        async fn rotate_on(
+            conn: &mut sqlx::pool::PoolConnection<$db>,
+            token_hash: &str,
+            successor: &RefreshTokenRecord,
+            now: i64,
+        ) -> Result<ConsumeOutcome<RefreshTokenRecord>, StoreError> {
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, $store::BEGIN_WRITE)
+                .await
+                .map_err(backend)?;
+            // The successor first, as the in-memory store checks it first: a taken
+            // successor hash is a Conflict whatever the state of the old token.
+            bind_refresh(successor)?
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict_or_backend(e, "refresh token exists"))?;
+            // Of concurrent rotations of one token, exactly one sees the row come back.
+            let rotated = sqlx::query(sql::ROTATE_REFRESH)
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            if let Some(row) = rotated {
+                let old = refresh_from_row(&row)?;
+                tx.commit().await.map_err(backend)?;
+                return Ok(ConsumeOutcome::Consumed(old));
+            }
+            // Not usable: read it inside the same transaction, then drop the successor.
+            let row = sqlx::query(sql::REFRESH_BY_HASH)
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend)?;
+            let old = row.as_ref().map(refresh_from_row).transpose();
+            tx.rollback().await.map_err(backend)?;
+            match old? {
+                Some(t) if t.rotated_at.is_some() || t.revoked_at.is_some() => {
+                    Ok(ConsumeOutcome::AlreadyUsed(t))
+                }
+                _ => Ok(ConsumeOutcome::NotFound),
+            }
+        }
+
+        /// The purge's write transaction (see `purge_expired`).
+        async fn purge_on(
+            conn: &mut sqlx::pool::PoolConnection<$db>,
+            now: i64,
+        ) -> Result<u64, StoreError> {
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, $store::BEGIN_WRITE)
+                .await
+                .map_err(backend)?;
+            let mut purged = 0;
+            for statement in sql::PURGES {
+                purged += sqlx::query(statement)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected();
+            }
+            tx.commit().await.map_err(backend)?;
+            Ok(purged)
         }
     };
 }
