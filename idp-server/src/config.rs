@@ -78,6 +78,7 @@ pub struct Config {
     pub(crate) password_hashing_wait: HumanDuration,
     pub(crate) insecure_allow_http_redirect_uris: bool,
     pub(crate) header_read_timeout: HumanDuration,
+    pub(crate) request_body_timeout: HumanDuration,
     pub(crate) idle_timeout: HumanDuration,
     pub(crate) max_connections: usize,
     pub(crate) shutdown_grace: HumanDuration,
@@ -120,6 +121,7 @@ impl Default for Config {
             password_hashing_wait: dur(1),
             insecure_allow_http_redirect_uris: false,
             header_read_timeout: dur(10),
+            request_body_timeout: dur(10),
             idle_timeout: dur(MINUTE),
             max_connections: 1024,
             shutdown_grace: dur(10),
@@ -208,6 +210,12 @@ impl Config {
         self.header_read_timeout.get()
     }
 
+    /// How long a request body may take to arrive, from when the handler starts reading it
+    /// (`request_body_timeout`, default 10 s); a slower one is `400 invalid_request`.
+    pub(crate) fn request_body_timeout(&self) -> Duration {
+        self.request_body_timeout.get()
+    }
+
     /// How long a connection with no request in flight stays open (`idle_timeout`,
     /// default 60 s). An idle HTTP/1 connection is also bound by `header_read_timeout`.
     pub(crate) fn idle_timeout(&self) -> Duration {
@@ -259,6 +267,7 @@ impl Config {
         // Set in code these may be shorter than a second (the file's syntax has seconds).
         for (name, d) in [
             ("header_read_timeout", self.header_read_timeout),
+            ("request_body_timeout", self.request_body_timeout),
             ("idle_timeout", self.idle_timeout),
             ("shutdown_grace", self.shutdown_grace),
         ] {

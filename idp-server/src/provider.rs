@@ -365,6 +365,14 @@ impl ProviderBuilder {
         self
     }
 
+    /// How long a request body may take to arrive once a handler reads it (default 10
+    /// seconds); a slower one is answered `400 invalid_request`. Applies to the router, so
+    /// also when the provider is mounted in your own server.
+    pub fn request_body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.request_body_timeout = timeout.into();
+        self
+    }
+
     /// How long [`Provider::serve`] lets requests in flight finish after the shutdown
     /// signal before it drops the remaining connections (default 10 seconds).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {

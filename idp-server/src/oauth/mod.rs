@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::issuer::paths;
 use crate::web::App;
@@ -70,7 +71,12 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         .route(paths::INTROSPECT, post(tokeninfo::introspect))
         .route(paths::LIVE, get(metadata::live))
         .route(paths::READY, get(metadata::ready))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // A body that trickles in is cut off; the handlers answer it as a body they could
+        // not read (`400 invalid_request` in the endpoint's own shape).
+        .layer(RequestBodyTimeoutLayer::new(
+            app.config.request_body_timeout(),
+        ));
     if app.issuer.is_https() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,

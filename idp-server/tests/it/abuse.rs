@@ -530,3 +530,83 @@ async fn the_parameter_bounds_are_configurable() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn a_body_that_trickles_in_is_cut_off_with_the_protocol_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = server(|b| b.request_body_timeout(std::time::Duration::from_millis(300))).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // 100 bytes announced, 20 sent, then nothing.
+    sock.write_all(
+        b"POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=client_cr",
+    )
+    .await
+    .unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                        break;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer to a stalled body");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("\"error\":\"invalid_request\""), "{text}");
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_ten_addresses_do_not_lock_the_owner_out() {
+    use crate::browser::{Browser, PASSWORD};
+    let s = server(|b| {
+        b.rate_limits(idp_server::RateLimits {
+            login_attempts_per_minute: 3,
+            ..idp_server::RateLimits::default()
+        })
+    })
+    .await;
+    setup(&s).await;
+    // Ten attacker addresses, each well within its own limit, all on one account.
+    for last in 2..12u8 {
+        let statuses = {
+            let http = from([127, 0, 0, last]);
+            let page = http
+                .get(s.url("/oauth/authorize"))
+                .query(&AUTHORIZE)
+                .send()
+                .await
+                .unwrap();
+            let body = page.text().await.unwrap();
+            let mut form = crate::browser::Page {
+                status: 200,
+                location: None,
+                body,
+                headers: Default::default(),
+            }
+            .hidden_fields();
+            form.push(("email".into(), "ada@example.com".into()));
+            form.push(("password".into(), "wrong password".into()));
+            let r = http
+                .post(s.url("/oauth/authorize"))
+                .form(&form)
+                .send()
+                .await;
+            r.unwrap().status().as_u16()
+        };
+        assert_eq!(statuses, 401);
+    }
+    let owner = Browser::new();
+    let page = owner.authorize(&s, &AUTHORIZE).await;
+    let done = owner.login(&s, &page, "ada@example.com", PASSWORD).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+}
