@@ -96,6 +96,29 @@ fn authorization() -> impl Strategy<Value = Option<Vec<u8>>> {
     ]
 }
 
+/// A `Cookie` header value (or none): the provider's cookies with hostile values, junk.
+fn cookie() -> impl Strategy<Value = Option<Vec<u8>>> {
+    prop_oneof![
+        2 => Just(None),
+        1 => Just(Some(b"idp_session=x; idp_csrf=y".to_vec())),
+        1 => "[a-zA-Z0-9_=;, ]{0,200}".prop_map(|s| Some(s.into_bytes())),
+        1 => (1usize..8_000).prop_map(|n| Some(format!("idp_csrf={}", "a".repeat(n)).into_bytes())),
+        1 => prop::collection::vec(32u8..127, 0..300).prop_map(Some),
+    ]
+}
+
+/// The headers a request carries: `Authorization` and `Cookie`.
+#[derive(Debug, Clone)]
+struct Headers {
+    auth: Option<Vec<u8>>,
+    cookie: Option<Vec<u8>>,
+}
+
+const NO_HEADERS: Headers = Headers {
+    auth: None,
+    cookie: None,
+};
+
 struct Fixture {
     rt: tokio::runtime::Runtime,
     provider: Provider,
@@ -160,7 +183,7 @@ fn send(
     path: &str,
     query: &str,
     body: Option<&str>,
-    auth: &Option<Vec<u8>>,
+    headers: &Headers,
 ) -> Option<(Response<Body>, Vec<u8>)> {
     let uri = if query.is_empty() {
         path.to_owned()
@@ -168,8 +191,11 @@ fn send(
         format!("{path}?{query}")
     };
     let mut req = Request::builder().method(method).uri(uri);
-    if let Some(a) = auth {
+    if let Some(a) = &headers.auth {
         req = req.header("authorization", a.as_slice());
+    }
+    if let Some(c) = &headers.cookie {
+        req = req.header("cookie", c.as_slice());
     }
     if body.is_some() {
         req = req.header("content-type", "application/x-www-form-urlencoded");
@@ -236,7 +262,9 @@ proptest! {
         query in params(),
         body in params(),
         auth in authorization(),
+        cookie in cookie(),
     ) {
+        let headers = Headers { auth, cookie };
         thread_local!(static F: Fixture = fixture());
         F.with(|f| {
             let before = snapshot(f);
@@ -246,17 +274,17 @@ proptest! {
                 ("GET", "/oauth/logout", query.as_str(), None),
                 ("POST", "/oauth/logout", "", Some(body.as_str())),
             ] {
-                if let Some((resp, bytes)) = send(f, method, path, q, b, &auth) {
+                if let Some((resp, bytes)) = send(f, method, path, q, b, &headers) {
                     check_page(&resp, &bytes);
                 }
             }
             for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke"] {
-                if let Some((resp, bytes)) = send(f, "POST", path, "", Some(&body), &auth) {
+                if let Some((resp, bytes)) = send(f, "POST", path, "", Some(&body), &headers) {
                     check_json(&resp, &bytes);
                 }
             }
             for (method, b) in [("GET", None), ("POST", Some(body.as_str()))] {
-                if let Some((resp, bytes)) = send(f, method, "/oauth/userinfo", "", b, &auth) {
+                if let Some((resp, bytes)) = send(f, method, "/oauth/userinfo", "", b, &headers) {
                     let status = resp.status().as_u16();
                     prop_assert!(status < 500, "{}", status);
                     if status >= 400 {
@@ -266,7 +294,7 @@ proptest! {
                 }
             }
             for path in ["/.well-known/openid-configuration", "/.well-known/jwks.json"] {
-                if let Some((resp, _)) = send(f, "GET", path, &query, None, &auth) {
+                if let Some((resp, _)) = send(f, "GET", path, &query, None, &headers) {
                     prop_assert_eq!(resp.status().as_u16(), 200);
                 }
             }
@@ -281,17 +309,20 @@ fn oversized_bodies_get_the_protocol_error_shape() {
     let f = fixture();
     let big = format!("a={}", "x".repeat(70 * 1024));
     for path in ["/oauth/token", "/oauth/introspect", "/oauth/revoke"] {
-        let (resp, bytes) = send(&f, "POST", path, "", Some(&big), &None).unwrap();
+        let (resp, bytes) = send(&f, "POST", path, "", Some(&big), &NO_HEADERS).unwrap();
         assert_eq!(resp.status().as_u16(), 400, "{path}");
         check_json(&resp, &bytes);
     }
     for path in ["/oauth/authorize", "/oauth/logout"] {
-        let (resp, bytes) = send(&f, "POST", path, "", Some(&big), &None).unwrap();
+        let (resp, bytes) = send(&f, "POST", path, "", Some(&big), &NO_HEADERS).unwrap();
         assert_eq!(resp.status().as_u16(), 400, "{path}");
         check_page(&resp, &bytes);
     }
-    let auth = Some(b"Bearer e30.e30.e30".to_vec());
-    let (resp, _) = send(&f, "POST", "/oauth/userinfo", "", Some(&big), &auth).unwrap();
+    let bearer = Headers {
+        auth: Some(b"Bearer e30.e30.e30".to_vec()),
+        cookie: None,
+    };
+    let (resp, _) = send(&f, "POST", "/oauth/userinfo", "", Some(&big), &bearer).unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     assert!(
         resp.headers()["www-authenticate"]
