@@ -282,6 +282,23 @@ fn from(ip: [u8; 4]) -> reqwest::Client {
         .unwrap()
 }
 
+/// One sign-in by `http` as `email` with `password`, from a fresh login page; the status.
+async fn sign_in_with(http: &reqwest::Client, s: &TestServer, email: &str, password: &str) -> u16 {
+    let authorize = s.url("/oauth/authorize");
+    let page = http.get(&authorize).query(&AUTHORIZE).send().await.unwrap();
+    let mut form = crate::browser::Page {
+        status: 200,
+        location: None,
+        body: page.text().await.unwrap(),
+        headers: Default::default(),
+    }
+    .hidden_fields();
+    form.push(("email".into(), email.into()));
+    form.push(("password".into(), password.into()));
+    let r = http.post(&authorize).form(&form).send().await.unwrap();
+    r.status().as_u16()
+}
+
 #[tokio::test]
 async fn failures_of_a_client_id_elsewhere_do_not_throttle_the_real_client() {
     let s = TestServer::start().await;
@@ -324,40 +341,23 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out() {
     })
     .await;
     setup(&s).await;
-    let params = AUTHORIZE;
-    let sign_in = |http: reqwest::Client, password: &'static str| {
-        let authorize = s.url("/oauth/authorize");
-        async move {
-            let page = http.get(&authorize).query(&params).send().await.unwrap();
-            let body = page.text().await.unwrap();
-            let mut form = crate::browser::Page {
-                status: 200,
-                location: None,
-                body,
-                headers: Default::default(),
-            }
-            .hidden_fields();
-            form.push(("email".into(), "ada@example.com".into()));
-            form.push(("password".into(), password.into()));
-            http.post(&authorize)
-                .form(&form)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
-    };
     let attacker = from([127, 0, 0, 2]);
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        statuses.push(sign_in(attacker.clone(), "wrong password").await);
+        statuses.push(sign_in_with(&attacker, &s, "ada@example.com", "wrong password").await);
     }
     assert_eq!(statuses, [401, 401, 401, 429, 429, 429]);
     // Even the right password waits at the attacker's address ...
-    assert_eq!(sign_in(attacker, PASSWORD).await, 429);
+    assert_eq!(
+        sign_in_with(&attacker, &s, "ada@example.com", PASSWORD).await,
+        429
+    );
     // ... but the owner, from another address, signs in.
-    assert_eq!(sign_in(from([127, 0, 0, 1]), PASSWORD).await, 303);
+    let owner = from([127, 0, 0, 1]);
+    assert_eq!(
+        sign_in_with(&owner, &s, "ada@example.com", PASSWORD).await,
+        303
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,35 +407,10 @@ fn redis_url() -> Option<String> {
 
 /// Three wrong passwords for `email` from 127.0.0.2 at `s`, then the statuses of two more.
 async fn fail_three_times(s: &TestServer, email: &str) -> Vec<u16> {
-    let params = AUTHORIZE;
     let http = from([127, 0, 0, 2]);
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let page = http
-            .get(s.url("/oauth/authorize"))
-            .query(&params)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let mut form = crate::browser::Page {
-            status: 200,
-            location: None,
-            body: page,
-            headers: Default::default(),
-        }
-        .hidden_fields();
-        form.push(("email".into(), email.into()));
-        form.push(("password".into(), "wrong password".into()));
-        let r = http
-            .post(s.url("/oauth/authorize"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        statuses.push(r.status().as_u16());
+        statuses.push(sign_in_with(&http, s, email, "wrong password").await);
     }
     statuses
 }
@@ -578,32 +553,9 @@ async fn wrong_passwords_from_ten_addresses_do_not_lock_the_owner_out() {
     setup(&s).await;
     // Ten attacker addresses, each well within its own limit, all on one account.
     for last in 2..12u8 {
-        let statuses = {
-            let http = from([127, 0, 0, last]);
-            let page = http
-                .get(s.url("/oauth/authorize"))
-                .query(&AUTHORIZE)
-                .send()
-                .await
-                .unwrap();
-            let body = page.text().await.unwrap();
-            let mut form = crate::browser::Page {
-                status: 200,
-                location: None,
-                body,
-                headers: Default::default(),
-            }
-            .hidden_fields();
-            form.push(("email".into(), "ada@example.com".into()));
-            form.push(("password".into(), "wrong password".into()));
-            let r = http
-                .post(s.url("/oauth/authorize"))
-                .form(&form)
-                .send()
-                .await;
-            r.unwrap().status().as_u16()
-        };
-        assert_eq!(statuses, 401);
+        let attacker = from([127, 0, 0, last]);
+        let status = sign_in_with(&attacker, &s, "ada@example.com", "wrong password").await;
+        assert_eq!(status, 401);
     }
     let owner = Browser::new();
     let page = owner.authorize(&s, &AUTHORIZE).await;
