@@ -2,16 +2,17 @@
 //! sign-in rate limit.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use axum::response::Response;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use idp_core::Password;
 
 use super::{FormContext, form_page, session};
 use crate::Error;
 use crate::store::{SessionRecord, User};
-use crate::web::App;
 use crate::web::form::single;
+use crate::web::{App, retry_after};
 
 /// The login page, with an error message and the e-mail to fill in.
 pub(crate) fn page(
@@ -53,20 +54,14 @@ pub(crate) async fn sign_in(
         .trim()
         .to_owned();
     let password = single(pairs, "password").ok().flatten().unwrap_or("");
+    // The form again with a message, when the attempt cannot be made now.
+    let later = |status, message, wait| {
+        let resp = page(app, headers, form, status, Some(message), &email);
+        SignIn::Refused(retry_after(resp, wait))
+    };
     if let Err(wait) = app.limiters.login_allowed(tenant, &email, addr).await {
-        let mut resp = page(
-            app,
-            headers,
-            form,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some("Too many sign-in attempts. Wait a minute and try again."),
-            &email,
-        );
-        resp.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(wait.as_secs().max(1)),
-        );
-        return Ok(SignIn::Refused(resp));
+        let message = "Too many sign-in attempts. Wait a minute and try again.";
+        return Ok(later(StatusCode::TOO_MANY_REQUESTS, message, wait));
     }
     let user = if email.is_empty() || password.is_empty() {
         None
@@ -78,17 +73,9 @@ pub(crate) async fn sign_in(
         {
             Ok(user) => user,
             Err(Error::Busy) => {
-                let mut resp = page(
-                    app,
-                    headers,
-                    form,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Some("The server is busy. Try again in a moment."),
-                    &email,
-                );
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(1u32));
-                return Ok(SignIn::Refused(resp));
+                let message = "The server is busy. Try again in a moment.";
+                let wait = Duration::from_secs(1);
+                return Ok(later(StatusCode::SERVICE_UNAVAILABLE, message, wait));
             }
             Err(e) => return Err(e),
         }

@@ -32,5 +32,17 @@ impl Deref for App {
     }
 }
 
+/// `resp` with `Retry-After: wait` in whole seconds, at least one.
+pub(crate) fn retry_after(
+    mut resp: axum::response::Response,
+    wait: std::time::Duration,
+) -> axum::response::Response {
+    resp.headers_mut().insert(
+        http::header::RETRY_AFTER,
+        http::HeaderValue::from(wait.as_secs().max(1)),
+    );
+    resp
+}
+
 /// The axum extractor of [`App`].
 pub(crate) type AppState = axum::extract::State<Arc<App>>;

@@ -24,7 +24,7 @@ use crate::issue::restrict_to_user;
 use crate::store::{AuthCodeRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
 use crate::web::form::{Bounds, RawBody, body, decode_pairs, form_pairs, single};
-use crate::web::{App, AppState, csrf};
+use crate::web::{App, AppState, csrf, retry_after};
 use back::Back;
 use request::{AuthRequest, check_request};
 
@@ -103,16 +103,12 @@ fn server_error(app: &App, e: impl std::fmt::Display) -> Response {
 
 /// Over the per-address ceiling: 429 with `Retry-After`, no redirect.
 fn too_many_requests(app: &App, wait: std::time::Duration) -> Response {
-    let mut resp = app.templates.error(
+    let resp = app.templates.error(
         StatusCode::TOO_MANY_REQUESTS,
         "temporarily_unavailable",
         "Too many requests from your address. Wait a moment and try again.",
     );
-    resp.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(wait.as_secs().max(1)),
-    );
-    resp
+    retry_after(resp, wait)
 }
 
 fn bad_request(app: &App, code: &str, message: &str) -> Response {
