@@ -125,6 +125,11 @@ pub struct AccessTokenClaims<C = NoExtra> {
     /// User or service token.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub token_use: Option<TokenUse>,
+    /// The grant the token was issued for (idp's own claim, opaque): the provider checks it
+    /// at introspection and userinfo, so that revoking the grant (logout, a password
+    /// change, a revoked refresh token) makes the token inactive before it expires.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gid: Option<String>,
     /// Custom claims.
     #[serde(flatten)]
     pub extra: C,
@@ -156,6 +161,7 @@ impl<C: Default> AccessTokenClaims<C> {
             auth_time: None,
             tenant: None,
             token_use: Some(token_use),
+            gid: None,
             extra: C::default(),
         }
     }

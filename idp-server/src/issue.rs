@@ -41,6 +41,12 @@ pub(crate) fn default_audiences(client: &Client) -> Vec<String> {
     }
 }
 
+/// Whether a grant of `scope` to `client` yields refresh tokens (and so survives the end of
+/// its browser session).
+pub(crate) fn is_offline(scope: &Scope, client: &Client) -> bool {
+    scope.contains("offline_access") && client.allows_grant(&idp_core::GrantType::RefreshToken)
+}
+
 /// Narrows a scope to what the user may have (OIDC scopes are always allowed).
 pub(crate) fn restrict_to_user(scope: &Scope, user: &User) -> Scope {
     match &user.allowed_scopes {
@@ -113,26 +119,25 @@ impl Minter<'_> {
         )
     }
 
-    /// The token response for a user grant: an access token, an ID token when `openid`
-    /// was granted, and a refresh token when `offline_access` was granted to a client
-    /// allowed the refresh_token grant. `jti` names the access token (the grant id for the
-    /// first one, so that a replayed code can revoke it).
+    /// The token response for a user grant: an access token (naming the grant in `gid`),
+    /// an ID token when `openid` was granted, and a refresh token when `offline_access` was
+    /// granted to a client allowed the refresh_token grant.
     pub(crate) fn user_tokens(
         &self,
         client: &Client,
         user: &User,
         grant: &Grant,
-        jti: String,
     ) -> Result<UserTokens, OAuthError> {
         let c = self.config;
         let now = self.now;
         let mut at = self.access_claims(
             user.id.clone(),
             grant.audiences.clone(),
-            jti,
+            uuid::Uuid::new_v4().to_string(),
             client.client_id.clone(),
             TokenUse::User,
         );
+        at.gid = Some(grant.grant_id.clone());
         at.scope = Some(grant.scope.clone());
         at.auth_time = Some(grant.auth_time);
         at.tenant = user.tenant_id.clone();
@@ -159,9 +164,7 @@ impl Minter<'_> {
             None
         };
 
-        let (record, refresh) = if grant.scope.contains("offline_access")
-            && client.allows_grant(&idp_core::GrantType::RefreshToken)
-        {
+        let (record, refresh) = if is_offline(&grant.scope, client) {
             let token = RefreshToken::generate();
             let mut rec = RefreshTokenRecord::new(
                 sha256_b64url(token.secret().as_bytes()),

@@ -29,6 +29,7 @@ pub mod manage;
 mod oauth;
 mod provider;
 mod rate_limit;
+mod revocation;
 mod secret_cache;
 mod serve;
 mod state;

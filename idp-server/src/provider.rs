@@ -67,6 +67,14 @@ impl Provider {
         self.app.maintenance().await
     }
 
+    /// Waits (up to `limit`) until the back-channel logout tokens queued so far have been
+    /// delivered or given up on; whether none is left. Deliveries run in the background; a
+    /// process about to exit (the `idp` command line after `users set-password`, say)
+    /// calls this so that clients are still told.
+    pub async fn flush_notifications(&self, limit: Duration) -> bool {
+        self.app.drain_notifications(limit).await
+    }
+
     /// The provider's endpoints as an `axum::Router`, to serve alone or to `nest`/`merge`
     /// into an application. URLs in responses come from the configured issuer, so mounting
     /// under a prefix works when the issuer includes that prefix.

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idp_core::{AccessTokenClaims, Algorithm, Clock, IdTokenClaims, Scope, ValidationPolicy};
+use idp_core::{
+    AccessTokenClaims, Algorithm, Clock, IdTokenClaims, Scope, TokenUse, ValidationPolicy,
+};
 
 use crate::Error;
 use crate::config::Config;
@@ -16,8 +18,9 @@ use crate::issuer::Issuer;
 use crate::keys::KeyRing;
 use crate::manage::{Clients, Ctx, Hooks, Keys, Users};
 use crate::rate_limit::{Limiters, RateLimits};
+use crate::revocation::{Backchannel, Notify, Revoker};
 use crate::secret_cache::VerifiedSecrets;
-use crate::store::Store;
+use crate::store::{Store, StoreError, User};
 
 /// How the provider validates its own tokens, built once.
 #[derive(Debug)]
@@ -56,6 +59,15 @@ impl Policies {
     }
 }
 
+/// Whom a live access token speaks for.
+#[derive(Debug)]
+pub(crate) enum Subject {
+    /// A user's token, with the user as stored now.
+    User(User),
+    /// A service token (client_credentials) of an active client.
+    Service,
+}
+
 /// Everything a request handler and the management API share.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -68,6 +80,7 @@ pub(crate) struct State {
     pub(crate) limiters: Limiters,
     pub(crate) verified_secrets: VerifiedSecrets,
     pub(crate) hashing: HashBudget,
+    backchannel: Backchannel,
     /// When the last readiness check passed (reused for a second).
     ready_since: tokio::sync::Mutex<Option<std::time::Instant>>,
     hooks: Hooks,
@@ -113,6 +126,7 @@ impl State {
             keys,
             verified_secrets: VerifiedSecrets::new(),
             hashing: HashBudget::new(config.hashing_concurrency(), config.hashing_wait()),
+            backchannel: Backchannel::start(),
             ready_since: tokio::sync::Mutex::new(None),
             hooks,
             config,
@@ -126,10 +140,31 @@ impl State {
         self.clock.unix_now()
     }
 
+    /// Ends sessions and grants, telling the clients.
+    pub(crate) fn revoker(&self) -> Revoker<'_> {
+        Revoker {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            notify: Notify {
+                issuer: &self.issuer,
+                keys: &self.keys,
+                alg: self.config.id_token_alg,
+                backchannel: &self.backchannel,
+            },
+        }
+    }
+
+    /// Waits (up to `limit`) for queued back-channel logout deliveries; whether none is
+    /// left.
+    pub(crate) async fn drain_notifications(&self, limit: Duration) -> bool {
+        self.backchannel.drain(limit).await
+    }
+
     fn manage(&self) -> Ctx<'_> {
         Ctx {
             store: self.store.as_ref(),
             clock: self.clock.as_ref(),
+            revoker: self.revoker(),
             keys: &self.keys,
             hooks: &self.hooks,
             hashing: &self.hashing,
@@ -177,6 +212,32 @@ impl State {
             .validate::<AccessTokenClaims>(token, &snap.verification, self.clock.as_ref())
             .ok()
             .map(|v| v.claims)
+    }
+
+    /// Whether a verified access token is still live, and whose it is: not revoked on its
+    /// own (`jti`), its grant live and of the same user, the user active — or, for a
+    /// service token, its client active. `None`: inactive.
+    pub(crate) async fn live_subject(
+        &self,
+        claims: &AccessTokenClaims,
+    ) -> Result<Option<Subject>, StoreError> {
+        let store = self.store.as_ref();
+        if store.is_access_token_revoked(&claims.jti).await? {
+            return Ok(None);
+        }
+        if claims.token_use == Some(TokenUse::Service) {
+            let client = store.get_client(&claims.sub).await?;
+            return Ok(client.filter(|c| c.active).map(|_| Subject::Service));
+        }
+        if let Some(gid) = &claims.gid {
+            let now = self.now();
+            let grant = store.get_grant(gid).await?;
+            if !grant.is_some_and(|g| g.is_live(now) && g.user_id == claims.sub) {
+                return Ok(None);
+            }
+        }
+        let user = store.get_user(&claims.sub).await?;
+        Ok(user.filter(|u| u.active).map(Subject::User))
     }
 
     /// Validates one of our ID tokens used as a hint (`id_token_hint`): signature and

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["error", "rate_limit", "secret_cache"],
     &["crypto", "config", "issuer", "hashing"],
     &["keys"],
+    &["revocation"],
     &["manage", "issue"],
     &["state"],
     &["web"],

@@ -35,11 +35,13 @@ pub(crate) async fn start(
     headers: &HeaderMap,
     user: &User,
 ) -> Result<(SessionRecord, HeaderValue), Error> {
+    // The session this browser held is replaced (its grants stay with it: a sign-in for
+    // one application does not end another's tokens).
     if let Some(old) = cookies::get(headers, SESSION_COOKIE) {
-        let _ = state
+        state
             .store
             .delete_session(&sha256_b64url(old.as_bytes()))
-            .await;
+            .await?;
     }
     let value = random_token();
     let now = state.now();
@@ -56,8 +58,9 @@ pub(crate) async fn start(
     Ok((rec, cookie))
 }
 
-/// Ends `session` and returns the cookie that clears it in the browser.
-pub(crate) async fn end(state: &State, session: &SessionRecord) -> HeaderValue {
-    let _ = state.store.delete_session(&session.session_hash).await;
-    cookies::set(&state.issuer, SESSION_COOKIE, "", Some(0))
+/// Ends `session` (its grants without `offline_access` are revoked, its clients told
+/// through back-channel logout) and returns the cookie that clears it in the browser.
+pub(crate) async fn end(state: &State, session: &SessionRecord) -> Result<HeaderValue, Error> {
+    state.revoker().end_session(session).await?;
+    Ok(cookies::set(&state.issuer, SESSION_COOKIE, "", Some(0)))
 }

@@ -49,6 +49,7 @@ impl<'a> Clients<'a> {
             .redirect_uris
             .iter()
             .chain(&new.post_logout_redirect_uris)
+            .chain(&new.backchannel_logout_uri)
         {
             validate_redirect_uri(u, allow_http)?;
         }
@@ -87,6 +88,7 @@ impl<'a> Clients<'a> {
             secret_hash,
             redirect_uris: new.redirect_uris,
             post_logout_redirect_uris: new.post_logout_redirect_uris,
+            backchannel_logout_uri: new.backchannel_logout_uri,
             allowed_scopes: parse_scopes(&new.allowed_scopes, "allowed_scopes")?,
             grant_types,
             token_endpoint_auth_method: method,
@@ -151,9 +153,12 @@ impl<'a> Clients<'a> {
         Ok(secret)
     }
 
-    /// Disables a client: it gets `invalid_client` from now on.
+    /// Disables a client: it gets `invalid_client` from now on, and every grant to it is
+    /// revoked (its refresh tokens fail, its access tokens are inactive).
     pub async fn disable(&self, client_id: &str) -> Result<Client, Error> {
-        self.modify(client_id, |c| c.active = false).await
+        let client = self.modify(client_id, |c| c.active = false).await?;
+        self.ctx.revoker.end_client(client_id).await?;
+        Ok(client)
     }
 
     /// Re-enables a client.
@@ -161,8 +166,12 @@ impl<'a> Clients<'a> {
         self.modify(client_id, |c| c.active = true).await
     }
 
-    /// Deletes a client.
+    /// Deletes a client, revoking every grant to it first.
     pub async fn delete(&self, client_id: &str) -> Result<(), Error> {
+        if self.ctx.store.get_client(client_id).await?.is_none() {
+            return Err(Error::NotFound);
+        }
+        self.ctx.revoker.end_client(client_id).await?;
         if self.ctx.store.delete_client(client_id).await? {
             Ok(())
         } else {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::hashing::HashBudget;
 use crate::keys::KeyRing;
+use crate::revocation::Revoker;
 use crate::store::{Client, Store};
 
 pub use clients::Clients;
@@ -44,6 +45,7 @@ impl std::fmt::Debug for Hooks {
 pub(crate) struct Ctx<'a> {
     pub(crate) store: &'a dyn Store,
     pub(crate) clock: &'a dyn Clock,
+    pub(crate) revoker: Revoker<'a>,
     pub(crate) keys: &'a KeyRing,
     pub(crate) hooks: &'a Hooks,
     pub(crate) hashing: &'a HashBudget,
@@ -118,6 +120,8 @@ pub struct NewClient {
     pub redirect_uris: Vec<String>,
     /// Post-logout redirect URIs.
     pub post_logout_redirect_uris: Vec<String>,
+    /// Back-channel logout URI (`https`, or `http` on loopback).
+    pub backchannel_logout_uri: Option<String>,
     /// Scopes the client may request.
     pub allowed_scopes: Vec<String>,
     /// Grant types (`authorization_code`, `refresh_token`, `client_credentials`).

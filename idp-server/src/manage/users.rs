@@ -6,6 +6,7 @@ use super::validate::{hash_off_thread, parse_scopes, validate_email, validate_pa
 use super::{Ctx, NewUser, UserUpdate};
 use crate::Error;
 use crate::hashing::{hash_secret, verify_secret};
+use crate::revocation::UserEnd;
 use crate::store::{StoreError, User};
 
 /// Users of a provider.
@@ -143,24 +144,45 @@ impl<'a> Users<'a> {
         .await
     }
 
-    /// Sets a new password.
+    /// Sets a new password, and ends everything the old one let in: every session of the
+    /// user ends, every grant (refresh tokens, access tokens) is revoked, and clients with
+    /// a back-channel logout URI are told.
     pub async fn set_password(&self, id: &str, password: Password) -> Result<User, Error> {
         validate_password(&password)?;
         let hash = hash_off_thread(self.ctx.hashing, password.secret()).await?;
-        self.modify(id, |u| {
-            u.password_hash = Some(hash);
-            Ok(())
-        })
-        .await
+        let user = self
+            .modify(id, |u| {
+                u.password_hash = Some(hash);
+                Ok(())
+            })
+            .await?;
+        self.ctx
+            .revoker
+            .end_user(id, UserEnd::PasswordChanged)
+            .await?;
+        Ok(user)
     }
 
-    /// Disables a user: sign-in and refresh stop working.
+    /// Disables a user: sign-in and refresh stop working, every session ends and every
+    /// grant is revoked (as for [`set_password`](Self::set_password)).
     pub async fn disable(&self, id: &str) -> Result<User, Error> {
-        self.modify(id, |u| {
-            u.active = false;
-            Ok(())
-        })
-        .await
+        let user = self
+            .modify(id, |u| {
+                u.active = false;
+                Ok(())
+            })
+            .await?;
+        self.ctx.revoker.end_user(id, UserEnd::Disabled).await?;
+        Ok(user)
+    }
+
+    /// Ends every session of a user and revokes every grant, without changing the account
+    /// ("sign out everywhere").
+    pub async fn end_sessions(&self, id: &str) -> Result<(), Error> {
+        if self.ctx.store.get_user(id).await?.is_none() {
+            return Err(Error::NotFound);
+        }
+        self.ctx.revoker.end_user(id, UserEnd::SignedOut).await
     }
 
     /// Re-enables a user.
@@ -172,8 +194,12 @@ impl<'a> Users<'a> {
         .await
     }
 
-    /// Deletes a user.
+    /// Deletes a user, ending every session and grant first.
     pub async fn delete(&self, id: &str) -> Result<(), Error> {
+        if self.ctx.store.get_user(id).await?.is_none() {
+            return Err(Error::NotFound);
+        }
+        self.ctx.revoker.end_user(id, UserEnd::Deleted).await?;
         if self.ctx.store.delete_user(id).await? {
             Ok(())
         } else {

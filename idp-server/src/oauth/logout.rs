@@ -34,6 +34,16 @@ pub(crate) async fn logout_post(
     }
 }
 
+/// A storage failure: logged, and a page without detail.
+fn server_error(app: &App, e: &crate::Error) -> Response {
+    tracing::error!(error = %e, "logout: storage failure");
+    app.templates.error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "Something went wrong on our side. Try again in a moment.",
+    )
+}
+
 fn too_many(app: &App) -> Response {
     app.templates.error(
         StatusCode::BAD_REQUEST,
@@ -77,10 +87,17 @@ async fn logout(app: &App, headers: &HeaderMap, pairs: &[(String, String)]) -> R
     // End the session (only the one this browser holds, and only if the hint, when given,
     // names its user).
     let mut resp_cookies = Vec::new();
-    if let Ok(Some((s, user))) = session::current(app, headers).await
+    let current = match session::current(app, headers).await {
+        Ok(c) => c,
+        Err(e) => return server_error(app, &e),
+    };
+    if let Some((s, user)) = current
         && hint.as_ref().is_none_or(|c| c.sub == user.id)
     {
-        resp_cookies.push(session::end(app, &s).await);
+        match session::end(app, &s).await {
+            Ok(c) => resp_cookies.push(c),
+            Err(e) => return server_error(app, &e),
+        }
     }
 
     let mut resp = after_logout(app, target, client_id.as_deref(), state).await;

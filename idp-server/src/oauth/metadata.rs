@@ -92,6 +92,11 @@ pub(crate) fn discovery_document(state: &State) -> bytes::Bytes {
         "prompt_values_supported".into(),
         serde_json::json!(["none", "login", "consent"]),
     );
+    // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry `sid`.
+    m.other
+        .insert("backchannel_logout_supported".into(), true.into());
+    m.other
+        .insert("backchannel_logout_session_supported".into(), true.into());
     match serde_json::to_vec(&m) {
         Ok(v) => bytes::Bytes::from(v),
         Err(_) => bytes::Bytes::from_static(b"{}"),

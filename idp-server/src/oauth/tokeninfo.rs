@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use idp_core::{ClientSecret, IntrospectionResponse, TokenTypeHint, sha256_b64url};
+use idp_core::{
+    AccessTokenClaims, ClientSecret, IntrospectionResponse, TokenTypeHint, sha256_b64url,
+};
 
 use super::client_auth::{authenticate, presented};
 use crate::error::{OAuthError, no_store};
@@ -76,6 +78,17 @@ pub(crate) async fn introspect(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Whether `client` may learn about an access token with these claims (RFC 7662 §4): its
+/// own tokens, and tokens meant for it (its id, or one of its registered audiences, in
+/// `aud`); a client of a tenant only about tokens of that tenant.
+fn may_see(client: &Client, c: &AccessTokenClaims) -> bool {
+    let meant_for = c.client_id == client.client_id
+        || c.aud.contains(&client.client_id)
+        || client.audiences.iter().any(|a| c.aud.contains(a));
+    let same_tenant = client.tenant_id.is_none() || client.tenant_id == c.tenant;
+    meant_for && same_tenant
+}
+
 async fn access_info(
     state: &State,
     req: &Request,
@@ -83,11 +96,14 @@ async fn access_info(
     let Some(c) = state.verify_access_token(&req.token, false) else {
         return Ok(None);
     };
+    if !may_see(&req.client, &c) {
+        return Ok(None);
+    }
     if state
-        .store
-        .is_access_token_revoked(&c.jti)
+        .live_subject(&c)
         .await
         .map_err(OAuthError::server)?
+        .is_none()
     {
         return Ok(None);
     }
@@ -155,10 +171,12 @@ pub(crate) async fn revoke(
             .get_refresh_token(&hash)
             .await
             .map_err(OAuthError::server)?;
+        // A refresh token takes its whole grant with it (RFC 7009 §2.1): the access
+        // tokens issued from it become inactive too. An access token is revoked alone.
         if let Some(t) = refresh {
             if t.client_id == req.client.client_id {
-                app.store
-                    .revoke_refresh_family(&t.family_id, app.now())
+                app.revoker()
+                    .end_grant(&t.family_id, "refresh_token_revoked")
                     .await
                     .map_err(OAuthError::server)?;
             }
@@ -169,6 +187,7 @@ pub(crate) async fn revoke(
                 .revoke_access_token(&c.jti, c.exp)
                 .await
                 .map_err(OAuthError::server)?;
+            tracing::info!(target: "idp::audit", event = "access_token_revoked", client_id = %c.client_id, jti = %c.jti, "access token revoked");
         }
         let mut resp = StatusCode::OK.into_response();
         no_store(&mut resp);

@@ -7,7 +7,7 @@ use idp_core::{BearerChallenge, ErrorCode, StandardClaims};
 use serde::Serialize;
 
 use crate::issue::profile_claims;
-use crate::state::State;
+use crate::state::{State, Subject};
 use crate::web::AppState;
 use crate::web::form::RawBody;
 
@@ -109,17 +109,17 @@ async fn userinfo(state: &State, headers: &HeaderMap, body: Option<&Bytes>) -> R
     let Some(claims) = state.verify_access_token(&token, false) else {
         return invalid();
     };
-    match state.store.is_access_token_revoked(&claims.jti).await {
-        Ok(false) => {}
-        Ok(true) => return invalid(),
+    if claims.token_use != Some(idp_core::TokenUse::User) {
+        return invalid();
+    }
+    let user = match state.live_subject(&claims).await {
+        Ok(Some(Subject::User(u))) => u,
+        Ok(_) => return invalid(),
         Err(e) => {
             tracing::error!(error = %e, "userinfo: storage failure");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
-    }
-    if claims.token_use != Some(idp_core::TokenUse::User) {
-        return invalid();
-    }
+    };
     let scope = claims.scope.clone().unwrap_or_default();
     if !scope.contains("openid") {
         let mut resp = bearer_error(
@@ -138,14 +138,6 @@ async fn userinfo(state: &State, headers: &HeaderMap, body: Option<&Bytes>) -> R
         }
         return resp;
     }
-    let user = match state.store.get_user(&claims.sub).await {
-        Ok(Some(u)) if u.active => u,
-        Ok(_) => return invalid(),
-        Err(e) => {
-            tracing::error!(error = %e, "userinfo: storage failure");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-    };
     let mut profile = StandardClaims::default();
     profile_claims(&mut profile, &user, &scope);
     let mut resp = axum::Json(UserInfo {

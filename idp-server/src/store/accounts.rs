@@ -112,6 +112,9 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     /// Registered post-logout redirect URIs.
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where the provider POSTs a `logout_token` when a session the client got tokens in
+    /// ends (OpenID Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
     /// Scopes the client may request; also its default for client_credentials.
     pub allowed_scopes: Scope,
     /// Grant types the client may use.
@@ -189,6 +192,7 @@ impl Client {
             secret_hash: None,
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
             allowed_scopes: Scope::new(),
             grant_types: Vec::new(),
             token_endpoint_auth_method,

@@ -6,8 +6,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    AuthCodeRecord, Client, ConsentRecord, ConsumeOutcome, RefreshTokenRecord, SessionRecord,
-    SigningKeyRecord, Store, StoreError, User,
+    AuthCodeRecord, Client, ConsentRecord, ConsumeOutcome, GrantRecord, GrantsOf,
+    RefreshTokenRecord, SessionRecord, SigningKeyRecord, Store, StoreError, User,
 };
 
 #[derive(Debug, Default)]
@@ -17,6 +17,7 @@ struct Inner {
     keys: Vec<SigningKeyRecord>,
     codes: HashMap<String, AuthCodeRecord>,
     refresh: HashMap<String, RefreshTokenRecord>,
+    grants: HashMap<String, GrantRecord>,
     sessions: HashMap<String, SessionRecord>,
     consents: HashMap<(String, String), ConsentRecord>,
     revoked: HashMap<String, i64>,
@@ -51,6 +52,17 @@ fn email_taken(inner: &Inner, user: &User) -> bool {
             && u.tenant_id == user.tenant_id
             && u.email.eq_ignore_ascii_case(&user.email)
     })
+}
+
+/// Whether `g` is one of the grants `which` selects.
+fn selects(which: GrantsOf<'_>, g: &GrantRecord) -> bool {
+    match which {
+        GrantsOf::Grant(id) => g.grant_id == id,
+        GrantsOf::User(id) => g.user_id == id,
+        GrantsOf::Client(id) => g.client_id == id,
+        GrantsOf::Session(sid) => g.session_id.as_deref() == Some(sid),
+        GrantsOf::SessionOnline(sid) => g.session_id.as_deref() == Some(sid) && !g.offline,
+    }
 }
 
 fn sorted<T: Clone>(mut v: Vec<T>, key: impl Fn(&T) -> (i64, String)) -> Vec<T> {
@@ -219,6 +231,10 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn get_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, StoreError> {
+        Ok(self.lock().codes.get(code_hash).cloned())
+    }
+
     async fn consume_code(
         &self,
         code_hash: &str,
@@ -264,6 +280,12 @@ impl Store for MemoryStore {
         if g.refresh.contains_key(&successor.token_hash) {
             return Err(StoreError::Conflict("refresh token exists".into()));
         }
+        // The grant first, as the SQL stores do: a revoked, expired or missing grant
+        // refreshes nothing.
+        let family = successor.family_id.as_str();
+        if !g.grants.get(family).is_some_and(|gr| gr.is_live(now)) {
+            return Ok(ConsumeOutcome::NotFound);
+        }
         let Some(t) = g.refresh.get_mut(token_hash) else {
             return Ok(ConsumeOutcome::NotFound);
         };
@@ -277,6 +299,9 @@ impl Store for MemoryStore {
         let old = t.clone();
         g.refresh
             .insert(successor.token_hash.clone(), successor.clone());
+        if let Some(grant) = g.grants.get_mut(family) {
+            grant.expires_at = grant.expires_at.max(successor.expires_at);
+        }
         Ok(ConsumeOutcome::Consumed(old))
     }
 
@@ -290,6 +315,62 @@ impl Store for MemoryStore {
             }
         }
         Ok(n)
+    }
+
+    async fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.grants.contains_key(&grant.grant_id) {
+            return Err(StoreError::Conflict("grant exists".into()));
+        }
+        g.grants.insert(grant.grant_id.clone(), grant.clone());
+        Ok(())
+    }
+
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError> {
+        Ok(self.lock().grants.get(grant_id).cloned())
+    }
+
+    async fn grants(&self, which: GrantsOf<'_>, now: i64) -> Result<Vec<GrantRecord>, StoreError> {
+        let live: Vec<GrantRecord> = self
+            .lock()
+            .grants
+            .values()
+            .filter(|g| selects(which, g) && g.is_live(now))
+            .cloned()
+            .collect();
+        Ok(sorted(live, |g: &GrantRecord| {
+            (g.created_at, g.grant_id.clone())
+        }))
+    }
+
+    async fn revoke_grants(&self, which: GrantsOf<'_>, now: i64) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let Inner {
+            grants,
+            refresh,
+            codes,
+            ..
+        } = &mut *g;
+        let mut revoked = 0;
+        let mut ids = std::collections::HashSet::new();
+        for grant in grants.values_mut().filter(|g| selects(which, g)) {
+            ids.insert(grant.grant_id.clone());
+            if grant.revoked_at.is_none() {
+                grant.revoked_at = Some(now);
+                revoked += 1;
+            }
+        }
+        for t in refresh.values_mut() {
+            if ids.contains(&t.family_id) && t.revoked_at.is_none() {
+                t.revoked_at = Some(now);
+            }
+        }
+        for c in codes.values_mut() {
+            if ids.contains(&c.grant_id) && c.consumed_at.is_none() {
+                c.consumed_at = Some(now);
+            }
+        }
+        Ok(revoked)
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
@@ -317,6 +398,19 @@ impl Store for MemoryStore {
 
     async fn delete_session(&self, session_hash: &str) -> Result<bool, StoreError> {
         Ok(self.lock().sessions.remove(session_hash).is_some())
+    }
+
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut g = self.lock();
+        let mut gone = Vec::new();
+        g.sessions.retain(|_, s| {
+            let mine = s.user_id == user_id;
+            if mine {
+                gone.push(s.clone());
+            }
+            !mine
+        });
+        Ok(gone)
     }
 
     async fn get_consent(
@@ -355,12 +449,15 @@ impl Store for MemoryStore {
 
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         let mut g = self.lock();
-        let before = g.codes.len() + g.refresh.len() + g.sessions.len() + g.revoked.len();
+        let count = |g: &Inner| {
+            g.codes.len() + g.refresh.len() + g.grants.len() + g.sessions.len() + g.revoked.len()
+        };
+        let before = count(&g);
         g.codes.retain(|_, c| c.expires_at > now);
         g.refresh.retain(|_, t| t.expires_at > now);
+        g.grants.retain(|_, t| t.expires_at > now);
         g.sessions.retain(|_, s| s.expires_at > now);
         g.revoked.retain(|_, exp| *exp > now);
-        let after = g.codes.len() + g.refresh.len() + g.sessions.len() + g.revoked.len();
-        Ok((before - after) as u64)
+        Ok((before - count(&g)) as u64)
     }
 }

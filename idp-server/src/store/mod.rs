@@ -25,8 +25,8 @@ pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
 pub use tokens::{
-    AuthCodeRecord, ConsentRecord, ConsumeOutcome, RefreshTokenRecord, SessionRecord,
-    SigningKeyRecord,
+    AuthCodeRecord, ConsentRecord, ConsumeOutcome, GrantRecord, GrantsOf, RefreshTokenRecord,
+    SessionRecord, SigningKeyRecord,
 };
 
 /// Why a storage operation failed.
@@ -167,6 +167,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     // ---- authorization codes ----
     /// Stores a new code.
     async fn insert_code(&self, code: &AuthCodeRecord) -> Result<(), StoreError>;
+    /// A code by hash, whatever its state (the token endpoint checks the presenter against
+    /// it before consuming it).
+    async fn get_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, StoreError>;
     /// Atomically marks the code consumed at `now` and returns it. An expired code that
     /// was never used is `NotFound`.
     async fn consume_code(
@@ -184,8 +187,9 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         token_hash: &str,
     ) -> Result<Option<RefreshTokenRecord>, StoreError>;
     /// Atomically marks a usable token rotated at `now` and stores its successor, returning
-    /// the old record. A token already rotated or revoked is `AlreadyUsed` (the caller then
-    /// revokes the family); an unknown or expired one `NotFound`.
+    /// the old record, and extends the grant (the family) to the successor's expiry. A token
+    /// already rotated or revoked is `AlreadyUsed` (the caller then revokes the family); an
+    /// unknown or expired one, or one whose grant is revoked, expired or missing, `NotFound`.
     async fn rotate_refresh_token(
         &self,
         token_hash: &str,
@@ -194,6 +198,18 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<ConsumeOutcome<RefreshTokenRecord>, StoreError>;
     /// Revokes every token of a family; how many were newly revoked.
     async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError>;
+
+    // ---- grants ----
+    /// Stores a new grant; `Conflict` if the id is taken.
+    async fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError>;
+    /// A grant by id, whatever its state.
+    async fn get_grant(&self, grant_id: &str) -> Result<Option<GrantRecord>, StoreError>;
+    /// The grants `which` names that are live at `now`, oldest first.
+    async fn grants(&self, which: GrantsOf<'_>, now: i64) -> Result<Vec<GrantRecord>, StoreError>;
+    /// Revokes at `now`, in one write, the grants `which` names with everything issued for
+    /// them: their refresh tokens are revoked and their unused codes consumed. How many
+    /// grants were newly revoked.
+    async fn revoke_grants(&self, which: GrantsOf<'_>, now: i64) -> Result<u64, StoreError>;
 
     // ---- sessions ----
     /// Stores a session.
@@ -206,6 +222,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Option<SessionRecord>, StoreError>;
     /// Deletes a session; whether it existed.
     async fn delete_session(&self, session_hash: &str) -> Result<bool, StoreError>;
+    /// Deletes every session of a user; the deleted sessions.
+    async fn delete_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError>;
 
     // ---- consents ----
     /// The consent a user gave a client, if any.
@@ -228,7 +246,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// row, overwritten.
     async fn probe_write(&self, now: i64) -> Result<(), StoreError>;
 
-    /// Deletes expired codes, refresh tokens, sessions and revocation entries; how many rows.
+    /// Deletes expired codes, refresh tokens, grants, sessions and revocation entries; how
+    /// many rows.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 

@@ -122,6 +122,57 @@ impl RefreshTokenRecord {
     }
 }
 
+/// A grant: the result of one authorization (code → tokens → refreshes). Every access and
+/// refresh token issued for it names it (`gid` claim, refresh `family_id`); revoking the
+/// grant ends them all.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GrantRecord {
+    /// Grant id (the refresh-token family id, the access tokens' `gid`).
+    pub grant_id: String,
+    /// The client it was granted to.
+    pub client_id: String,
+    /// The user who granted it.
+    pub user_id: String,
+    /// The user's tenant.
+    pub tenant_id: Option<String>,
+    /// The SSO session (`sid`) it was granted in.
+    pub session_id: Option<String>,
+    /// Whether `offline_access` was granted: the grant then survives the end of its
+    /// browser session (not a password change, nor a disabled user or client).
+    pub offline: bool,
+    /// Creation time.
+    pub created_at: i64,
+    /// After this time nothing issued for it is valid (extended by each refresh).
+    pub expires_at: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+impl GrantRecord {
+    /// Whether tokens of the grant are valid at `now`.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// Which grants a [`Store::grants`](super::Store::grants) or
+/// [`Store::revoke_grants`](super::Store::revoke_grants) call is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GrantsOf<'a> {
+    /// One grant, by id.
+    Grant(&'a str),
+    /// Every grant of a user.
+    User(&'a str),
+    /// Every grant to a client.
+    Client(&'a str),
+    /// Every grant given in an SSO session (by `sid`).
+    Session(&'a str),
+    /// The grants of an SSO session without `offline_access`: what ends with the session.
+    SessionOnline(&'a str),
+}
+
 /// An SSO session (stored by hash of the cookie value).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -236,6 +287,29 @@ impl RefreshTokenRecord {
             created_at: now,
             expires_at,
             rotated_at: None,
+            revoked_at: None,
+        }
+    }
+}
+
+impl GrantRecord {
+    /// A live grant created at `now`, without session, tenant or offline access.
+    pub fn new(
+        grant_id: impl Into<String>,
+        client_id: impl Into<String>,
+        user_id: impl Into<String>,
+        now: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            grant_id: grant_id.into(),
+            client_id: client_id.into(),
+            user_id: user_id.into(),
+            tenant_id: None,
+            session_id: None,
+            offline: false,
+            created_at: now,
+            expires_at,
             revoked_at: None,
         }
     }

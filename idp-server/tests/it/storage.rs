@@ -10,9 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use idp_server::store::{
-    AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, MemoryStore, PostgresStore,
-    RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, SqliteStore, Store,
-    StoreError, User,
+    AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, GrantRecord, GrantsOf,
+    MemoryStore, PostgresStore, RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord,
+    SqliteStore, Store, StoreError, User,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Barrier;
@@ -74,7 +74,9 @@ async fn conformance(store: Arc<dyn Store>) {
     concurrent_code_consumption(store.clone()).await;
     refresh_tokens(s).await;
     concurrent_refresh_rotation(store.clone()).await;
+    grants(s).await;
     sessions(s).await;
+    user_sessions(s).await;
     consents(s).await;
     revoked_access_tokens(s).await;
     // The readiness write: repeatable, and it leaves nothing a purge would count.
@@ -645,7 +647,21 @@ fn refresh(hash: &str, family: &str, created_at: i64, expires_at: i64) -> Refres
     t
 }
 
+/// A live grant `id` of `user` to `client` in session `sid`, far from expiry.
+fn grant(id: &str, client: &str, user: &str, sid: &str, offline: bool) -> GrantRecord {
+    let mut g = GrantRecord::new(id, client, user, NOW, NOW + 1_000_000);
+    g.session_id = Some(sid.into());
+    g.tenant_id = Some("acme".into());
+    g.offline = offline;
+    g
+}
+
 async fn refresh_tokens(s: &dyn Store) {
+    for family in ["fam-1", "fam-3", "fam-race"] {
+        s.insert_grant(&grant(family, "web", "u-alice", "sid-1", true))
+            .await
+            .unwrap();
+    }
     let rt1 = refresh("rt-1", "fam-1", NOW, NOW + 3600);
     s.insert_refresh_token(&rt1).await.unwrap();
     assert_conflict(s.insert_refresh_token(&rt1).await);
@@ -855,6 +871,235 @@ async fn sessions(s: &dyn Store) {
     assert_eq!(s.get_session("sess-2", NOW).await.unwrap(), Some(other));
 }
 
+// ---- grants ----
+
+async fn grants(s: &dyn Store) {
+    let online = grant("g-1", "g-web", "g-ann", "g-sid-a", false);
+    let offline = grant("g-2", "g-web", "g-ann", "g-sid-a", true);
+    let mut other_session = grant("g-3", "g-spa", "g-ann", "g-sid-b", false);
+    other_session.created_at = NOW + 1;
+    let other_user = grant("g-4", "g-web", "g-bob", "g-sid-c", false);
+    let mut no_session = GrantRecord::new("g-5", "g-svc", "g-bob", NOW, NOW + 60);
+    no_session.revoked_at = Some(NOW);
+    for g in [&online, &offline, &other_session, &other_user, &no_session] {
+        s.insert_grant(g).await.unwrap();
+    }
+    assert_conflict(s.insert_grant(&online).await);
+    assert_eq!(s.get_grant("g-1").await.unwrap(), Some(online.clone()));
+    assert_eq!(s.get_grant("g-5").await.unwrap(), Some(no_session.clone()));
+    assert_eq!(s.get_grant("g-unknown").await.unwrap(), None);
+    assert!(online.is_live(NOW) && !no_session.is_live(NOW));
+
+    // Listing: live ones only, oldest first (ties by id).
+    let listed = |v: Vec<GrantRecord>| v.into_iter().map(|g| g.grant_id).collect::<Vec<_>>();
+    let of_ann = s.grants(GrantsOf::User("g-ann"), NOW).await.unwrap();
+    assert_eq!(listed(of_ann), ["g-1", "g-2", "g-3"]);
+    assert_eq!(
+        listed(s.grants(GrantsOf::Session("g-sid-a"), NOW).await.unwrap()),
+        ["g-1", "g-2"]
+    );
+    assert_eq!(
+        listed(
+            s.grants(GrantsOf::SessionOnline("g-sid-a"), NOW)
+                .await
+                .unwrap()
+        ),
+        ["g-1"]
+    );
+    assert_eq!(
+        listed(s.grants(GrantsOf::Client("g-web"), NOW).await.unwrap()),
+        ["g-1", "g-2", "g-4"]
+    );
+    assert!(
+        s.grants(GrantsOf::User("g-bob"), NOW + 1_000_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.grants(GrantsOf::Client("g-svc"), NOW)
+            .await
+            .unwrap()
+            .is_empty(),
+        "revoked"
+    );
+
+    // What hangs below the grants: a code of g-1 not yet exchanged, refresh tokens of g-2.
+    let mut c1 = AuthCodeRecord::new(
+        "g-code-1",
+        "g-web",
+        "g-ann",
+        "https://a/cb",
+        "g-1",
+        NOW,
+        NOW + 60,
+    );
+    c1.session_id = Some("g-sid-a".into());
+    s.insert_code(&c1).await.unwrap();
+    let rt = |hash: &str, family: &str| {
+        RefreshTokenRecord::new(hash, family, "g-web", "g-ann", NOW, NOW + 3600)
+    };
+    s.insert_refresh_token(&rt("g-rt-2", "g-2")).await.unwrap();
+
+    // The end of session g-sid-a takes its online grant and that grant's code; the offline
+    // grant and its refresh token stay.
+    assert_eq!(
+        s.revoke_grants(GrantsOf::SessionOnline("g-sid-a"), NOW + 5)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.get_grant("g-1").await.unwrap().unwrap().revoked_at,
+        Some(NOW + 5)
+    );
+    assert!(matches!(
+        s.consume_code("g-code-1", NOW + 6).await.unwrap(),
+        ConsumeOutcome::AlreadyUsed(c) if c.consumed_at == Some(NOW + 5)
+    ));
+    assert_eq!(s.get_grant("g-2").await.unwrap(), Some(offline.clone()));
+    assert!(
+        s.get_refresh_token("g-rt-2")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_usable(NOW + 5)
+    );
+    assert_eq!(
+        listed(
+            s.grants(GrantsOf::Session("g-sid-a"), NOW + 5)
+                .await
+                .unwrap()
+        ),
+        ["g-2"]
+    );
+
+    // A rotation extends its grant to the successor's expiry (never shortens it).
+    let successor =
+        RefreshTokenRecord::new("g-rt-2b", "g-2", "g-web", "g-ann", NOW + 6, NOW + 2_000_000);
+    assert!(matches!(
+        s.rotate_refresh_token("g-rt-2", &successor, NOW + 6)
+            .await
+            .unwrap(),
+        ConsumeOutcome::Consumed(_)
+    ));
+    assert_eq!(
+        s.get_grant("g-2").await.unwrap().unwrap().expires_at,
+        NOW + 2_000_000
+    );
+    let short = RefreshTokenRecord::new("g-rt-2c", "g-2", "g-web", "g-ann", NOW + 7, NOW + 10);
+    assert!(matches!(
+        s.rotate_refresh_token("g-rt-2b", &short, NOW + 7)
+            .await
+            .unwrap(),
+        ConsumeOutcome::Consumed(_)
+    ));
+    assert_eq!(
+        s.get_grant("g-2").await.unwrap().unwrap().expires_at,
+        NOW + 2_000_000
+    );
+
+    // Everything of a user: both remaining grants, once; the refresh tokens with them.
+    assert_eq!(
+        s.revoke_grants(GrantsOf::User("g-ann"), NOW + 8)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.revoke_grants(GrantsOf::User("g-ann"), NOW + 9)
+            .await
+            .unwrap(),
+        0
+    );
+    let revoked = s.get_refresh_token("g-rt-2c").await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(NOW + 8));
+    assert!(
+        s.grants(GrantsOf::User("g-ann"), NOW + 8)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A revoked grant refreshes nothing, and its successor is not stored.
+    let after = RefreshTokenRecord::new("g-rt-late", "g-2", "g-web", "g-ann", NOW + 9, NOW + 99);
+    assert_eq!(
+        s.rotate_refresh_token("g-rt-2c", &after, NOW + 9)
+            .await
+            .unwrap(),
+        ConsumeOutcome::NotFound
+    );
+    assert_eq!(s.get_refresh_token("g-rt-late").await.unwrap(), None);
+    // Nor does a token whose grant is missing.
+    s.insert_refresh_token(&rt("g-rt-orphan", "g-missing"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.rotate_refresh_token("g-rt-orphan", &after, NOW + 9)
+            .await
+            .unwrap(),
+        ConsumeOutcome::NotFound
+    );
+
+    // A client's grants; one grant by id; unknown selectors revoke nothing.
+    assert_eq!(
+        s.revoke_grants(GrantsOf::Client("g-web"), NOW + 10)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.get_grant("g-4").await.unwrap().unwrap().revoked_at,
+        Some(NOW + 10)
+    );
+    assert_eq!(
+        s.revoke_grants(GrantsOf::Grant("g-5"), NOW + 11)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.get_grant("g-5").await.unwrap().unwrap().revoked_at,
+        Some(NOW)
+    );
+    for which in [
+        GrantsOf::Grant("g-unknown"),
+        GrantsOf::User("g-nobody"),
+        GrantsOf::Client("g-none"),
+        GrantsOf::Session("g-sid-none"),
+        GrantsOf::SessionOnline("g-sid-none"),
+    ] {
+        assert_eq!(s.revoke_grants(which, NOW).await.unwrap(), 0, "{which:?}");
+    }
+}
+
+// ---- sessions of a user ----
+
+async fn user_sessions(s: &dyn Store) {
+    for (hash, sid, user) in [
+        ("us-1", "us-sid-1", "u-carol"),
+        ("us-2", "us-sid-2", "u-carol"),
+        ("us-3", "us-sid-3", "u-dave"),
+    ] {
+        s.insert_session(&SessionRecord::new(hash, sid, user, NOW, NOW + 60))
+            .await
+            .unwrap();
+    }
+    let mut gone: Vec<String> = s
+        .delete_user_sessions("u-carol")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sid)
+        .collect();
+    gone.sort();
+    assert_eq!(gone, ["us-sid-1", "us-sid-2"]);
+    assert!(s.delete_user_sessions("u-carol").await.unwrap().is_empty());
+    assert_eq!(s.get_session("us-1", NOW).await.unwrap(), None);
+    assert!(s.get_session("us-3", NOW).await.unwrap().is_some());
+    assert!(s.delete_user_sessions("u-nobody").await.unwrap().is_empty());
+}
+
 // ---- consents ----
 
 async fn consents(s: &dyn Store) {
@@ -983,8 +1228,14 @@ async fn purge(s: &dyn Store) {
     .unwrap();
     s.revoke_access_token("p-jti-old", T).await.unwrap();
     s.revoke_access_token("p-jti-new", T + 1).await.unwrap();
+    let p_grant =
+        |id: &str, expires_at: i64| GrantRecord::new(id, "web", "u-alice", T - 100, expires_at);
+    s.insert_grant(&p_grant("p-grant-old", T)).await.unwrap();
+    s.insert_grant(&p_grant("p-grant-new", T + 1))
+        .await
+        .unwrap();
 
-    assert_eq!(s.purge_expired(T).await.unwrap(), 5);
+    assert_eq!(s.purge_expired(T).await.unwrap(), 6);
     assert_eq!(s.purge_expired(T).await.unwrap(), 0);
 
     assert_eq!(
@@ -1005,6 +1256,8 @@ async fn purge(s: &dyn Store) {
     assert!(s.get_session("p-sess-new", T).await.unwrap().is_some());
     assert!(!s.is_access_token_revoked("p-jti-old").await.unwrap());
     assert!(s.is_access_token_revoked("p-jti-new").await.unwrap());
+    assert_eq!(s.get_grant("p-grant-old").await.unwrap(), None);
+    assert!(s.get_grant("p-grant-new").await.unwrap().is_some());
 
     // Rows from the other sections, all still valid at T, are untouched.
     assert!(s.is_access_token_revoked("jti-1").await.unwrap());
@@ -1025,6 +1278,7 @@ async fn purge(s: &dyn Store) {
     assert!(purged > 10, "{purged}");
     assert!(!s.is_access_token_revoked("jti-1").await.unwrap());
     assert_eq!(s.get_refresh_token("rt-1").await.unwrap(), None);
+    assert_eq!(s.get_grant("g-2").await.unwrap(), None);
     assert_eq!(
         s.consume_code("code-1", NOW).await.unwrap(),
         ConsumeOutcome::NotFound
@@ -1071,6 +1325,10 @@ async fn sqlite_survives_reopen() {
     store.insert_user(&alice).await.unwrap();
     let web = full_client();
     store.insert_client(&web).await.unwrap();
+    store
+        .insert_grant(&grant("fam-keep", "web", "u-alice", "sid-1", true))
+        .await
+        .unwrap();
     store
         .insert_refresh_token(&refresh("rt-keep", "fam-keep", NOW, NOW + 3600))
         .await

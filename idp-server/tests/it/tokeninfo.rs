@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idp_core::{Scope, sha256_b64url};
-use idp_server::store::{MemoryStore, RefreshTokenRecord, Store};
+use idp_server::store::{GrantRecord, MemoryStore, RefreshTokenRecord, Store};
 
 use crate::common::TestServer;
 
@@ -127,6 +127,8 @@ async fn refresh_tokens_introspect_to_their_client_and_revoke_by_family() {
         now + 3600,
     );
     first.scope = Scope::parse("openid offline_access").unwrap();
+    let grant = GrantRecord::new("fam-1", "worker", "user-1", now, now + 3600);
+    store.insert_grant(&grant).await.unwrap();
     store.insert_refresh_token(&first).await.unwrap();
     let mut second = first.clone();
     second.token_hash = sha256_b64url(b"rt-two");

@@ -93,7 +93,15 @@ pub(crate) enum UsersCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Set a user's password (by id or e-mail).
+    /// End every session of a user and revoke every grant ("sign out everywhere"); clients
+    /// with a back-channel logout URI are told.
+    EndSessions {
+        /// User id or e-mail.
+        user: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Set a user's password (by id or e-mail); ends every session and grant of the user.
     SetPassword {
         /// User id or e-mail.
         user: String,
@@ -133,6 +141,10 @@ pub(crate) enum ClientsCmd {
         /// Post-logout redirect URI (repeatable).
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
+        /// Back-channel logout URI: receives a signed logout_token when a session the client
+        /// got tokens in ends (OpenID Connect Back-Channel Logout 1.0).
+        #[arg(long = "backchannel-logout-uri")]
+        backchannel_logout_uri: Option<String>,
         /// Allowed scopes, space-separated or repeated.
         #[arg(long = "scope")]
         scopes: Vec<String>,

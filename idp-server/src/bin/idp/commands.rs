@@ -84,6 +84,11 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
             let u = p.users().disable(&id).await?;
             println!("disabled user {} ({})", u.email, u.id);
         }
+        UsersCmd::EndSessions { user, tenant } => {
+            let id = find_user(p, user, tenant.as_deref()).await?;
+            p.users().end_sessions(&id).await?;
+            println!("ended every session and grant of user {id}");
+        }
         UsersCmd::SetPassword {
             user,
             password,
@@ -107,6 +112,7 @@ pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Resul
             grants,
             redirect_uris,
             post_logout_redirect_uris,
+            backchannel_logout_uri,
             scopes,
             audiences,
             auth_method,
@@ -122,6 +128,7 @@ pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Resul
                     name: name.clone(),
                     redirect_uris: redirect_uris.clone(),
                     post_logout_redirect_uris: post_logout_redirect_uris.clone(),
+                    backchannel_logout_uri: backchannel_logout_uri.clone(),
                     allowed_scopes: split_scopes(scopes),
                     grant_types: grants.clone(),
                     token_endpoint_auth_method: auth_method.clone(),

@@ -9,6 +9,7 @@ mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use idp_server::{Config, EncryptionKey, Error, Provider, RateLimits};
@@ -135,16 +136,28 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Serve(args) => serve::serve(g, file, args).await,
         Command::Users(cmd) => {
             let p = build_provider(g, file, None, false).await?;
-            commands::users(&p, g, cmd).await
+            let done = commands::users(&p, g, cmd).await;
+            flush(&p).await;
+            done
         }
         Command::Clients(cmd) => {
             let p = build_provider(g, file, None, false).await?;
-            commands::clients(&p, g, cmd).await
+            let done = commands::clients(&p, g, cmd).await;
+            flush(&p).await;
+            done
         }
         Command::Keys(cmd) => {
             let p = build_provider(g, file, None, false).await?;
             commands::keys(&p, g, cmd).await
         }
+    }
+}
+
+/// Sends the back-channel logout tokens a command queued (ending a user's sessions tells
+/// the clients) before the process exits.
+async fn flush(p: &Provider) {
+    if !p.flush_notifications(Duration::from_secs(15)).await {
+        eprintln!("warning: some back-channel logout notifications could not be delivered in time");
     }
 }
 

@@ -20,8 +20,8 @@ use idp_core::{AuthorizationCode, ErrorCode, sha256_b64url};
 
 use crate::account::login::{self, SignIn};
 use crate::account::{FormContext, consent, session};
-use crate::issue::restrict_to_user;
-use crate::store::{AuthCodeRecord, SessionRecord, User};
+use crate::issue::{is_offline, restrict_to_user};
+use crate::store::{AuthCodeRecord, GrantRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
 use crate::web::form::{Bounds, RawBody, body, decode_pairs, form_pairs, single};
 use crate::web::{App, AppState, csrf, retry_after};
@@ -334,6 +334,28 @@ async fn issue_code(
     rec.code_challenge = req.challenge.as_ref().map(|c| c.as_str().to_owned());
     rec.auth_time = session.auth_time;
     rec.session_id = Some(session.sid.clone());
+    // The grant exists from the code on, so that a logout before the exchange, or a
+    // replayed code, can revoke it.
+    let offline = is_offline(&rec.scope, &req.client);
+    let ttl = if offline {
+        app.config.refresh_token_secs()
+    } else {
+        app.config.access_token_secs()
+    };
+    let mut grant = GrantRecord::new(
+        rec.grant_id.clone(),
+        req.client.client_id.clone(),
+        user.id.clone(),
+        now,
+        now + 60 + ttl,
+    );
+    grant.tenant_id = user.tenant_id.clone();
+    grant.session_id = Some(session.sid.clone());
+    grant.offline = offline;
+    app.store
+        .insert_grant(&grant)
+        .await
+        .map_err(|e| server_error(app, e))?;
     app.store
         .insert_code(&rec)
         .await

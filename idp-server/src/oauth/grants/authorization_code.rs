@@ -1,9 +1,10 @@
-//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636): a code is consumed once;
-//! a replayed code revokes what its first use issued.
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636): the presenter is checked
+//! against the code (client, redirect URI, PKCE) before the code is consumed, so a wrong
+//! presenter neither burns it nor revokes anything; the code is consumed once, and a replay
+//! by its rightful client revokes the grant (everything its first use issued).
 
 use idp_core::{
-    AuthorizationCode, CodeChallenge, CodeVerifier, ErrorCode, GrantType, TokenRequest,
-    TokenResponse, sha256_b64url,
+    CodeChallenge, CodeVerifier, ErrorCode, GrantType, TokenRequest, TokenResponse, sha256_b64url,
 };
 
 use super::active_user;
@@ -25,8 +26,17 @@ pub(crate) async fn authorization_code(
         .code
         .as_ref()
         .ok_or_else(|| OAuthError::invalid_request("missing code"))?;
-    let rec = consume(state, code).await?;
-    check_binding(&rec, client, req)?;
+    let hash = sha256_b64url(code.secret().as_bytes());
+    let now = state.now();
+    let stored = state
+        .store
+        .get_code(&hash)
+        .await
+        .map_err(OAuthError::server)?
+        .filter(|c| c.consumed_at.is_some() || c.expires_at > now)
+        .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid or expired"))?;
+    check_binding(&stored, client, req)?;
+    let rec = consume(state, &hash, now).await?;
     let user = active_user(state, &rec.user_id, client).await?;
     let grant = Grant {
         grant_id: rec.grant_id.clone(),
@@ -36,10 +46,7 @@ pub(crate) async fn authorization_code(
         sid: rec.session_id.clone(),
         nonce: rec.nonce.clone(),
     };
-    let (resp, refresh) =
-        state
-            .minter()
-            .user_tokens(client, &user, &grant, rec.grant_id.clone())?;
+    let (resp, refresh) = state.minter().user_tokens(client, &user, &grant)?;
     if let Some(r) = refresh {
         state
             .store
@@ -50,28 +57,23 @@ pub(crate) async fn authorization_code(
     Ok(resp)
 }
 
-/// Consumes the code (one atomic statement). A replayed code revokes what its first use
-/// issued (the first access token carries the grant id as jti; the refresh family is the
-/// grant).
-async fn consume(state: &State, code: &AuthorizationCode) -> Result<AuthCodeRecord, OAuthError> {
-    let hash = sha256_b64url(code.secret().as_bytes());
-    let now = state.now();
+/// Consumes the code (one atomic statement), once its presenter has been checked. A
+/// replayed code revokes its grant: every token its first use issued.
+async fn consume(state: &State, hash: &str, now: i64) -> Result<AuthCodeRecord, OAuthError> {
     match state
         .store
-        .consume_code(&hash, now)
+        .consume_code(hash, now)
         .await
         .map_err(OAuthError::server)?
     {
         ConsumeOutcome::Consumed(rec) => Ok(rec),
         ConsumeOutcome::AlreadyUsed(rec) => {
-            // A replayed code: revoke what its first use issued (the first access token
-            // carries the grant id as jti; the refresh family is the grant).
-            tracing::warn!(client_id = %rec.client_id, "authorization code reused; revoking its grant");
-            let _ = state.store.revoke_refresh_family(&rec.grant_id, now).await;
-            let _ = state
-                .store
-                .revoke_access_token(&rec.grant_id, now + state.config.access_token_secs() + 60)
-                .await;
+            tracing::warn!(target: "idp::audit", event = "code_replayed", client_id = %rec.client_id, grant_id = %rec.grant_id, "authorization code reused; revoking its grant");
+            state
+                .revoker()
+                .end_grant(&rec.grant_id, "code_replayed")
+                .await
+                .map_err(OAuthError::server)?;
             Err(OAuthError::invalid_grant(
                 "the authorization code has already been used",
             ))

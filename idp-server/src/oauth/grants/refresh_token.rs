@@ -56,17 +56,18 @@ pub(crate) async fn refresh_token(
         sid: old.session_id.clone(),
         nonce: None,
     };
-    let jti = uuid::Uuid::new_v4().to_string();
-    let (resp, successor) = state.minter().user_tokens(client, &user, &grant, jti)?;
-    let successor = successor.unwrap_or_else(|| retired_successor(&old, now));
+    let (resp, successor) = state.minter().user_tokens(client, &user, &grant)?;
+    let ttl = state.config.access_token_secs();
+    let successor = successor.unwrap_or_else(|| retired_successor(&old, now, ttl));
     rotate(state, &hash, &successor, now).await?;
     Ok(resp)
 }
 
 /// Rotation needs a successor in the family; when the grant no longer yields a refresh
 /// token (offline_access narrowed away), the old one is retired all the same, in favour of
-/// an already revoked record.
-fn retired_successor(old: &RefreshTokenRecord, now: i64) -> RefreshTokenRecord {
+/// an already revoked record that keeps the grant alive as long as the access token just
+/// issued (`access_ttl`).
+fn retired_successor(old: &RefreshTokenRecord, now: i64, access_ttl: i64) -> RefreshTokenRecord {
     let t = RefreshToken::generate();
     let mut r = RefreshTokenRecord::new(
         sha256_b64url(t.secret().as_bytes()),
@@ -74,7 +75,7 @@ fn retired_successor(old: &RefreshTokenRecord, now: i64) -> RefreshTokenRecord {
         old.client_id.clone(),
         old.user_id.clone(),
         now,
-        now,
+        now + access_ttl,
     );
     r.revoked_at = Some(now);
     r
@@ -95,11 +96,14 @@ async fn rotate(
         .map_err(OAuthError::server)?
     {
         ConsumeOutcome::Consumed(_) => Ok(()),
+        ConsumeOutcome::AlreadyUsed(old) if old.rotated_at.is_none() => Err(
+            OAuthError::invalid_grant("the refresh token has been revoked"),
+        ),
         ConsumeOutcome::AlreadyUsed(old) => {
-            tracing::warn!(client_id = %old.client_id, "refresh token reused; revoking its family");
+            tracing::warn!(target: "idp::audit", event = "refresh_token_reused", client_id = %old.client_id, grant_id = %old.family_id, "refresh token reused; revoking its grant");
             state
-                .store
-                .revoke_refresh_family(&old.family_id, now)
+                .revoker()
+                .end_grant(&old.family_id, "refresh_token_reused")
                 .await
                 .map_err(OAuthError::server)?;
             Err(OAuthError::invalid_grant(

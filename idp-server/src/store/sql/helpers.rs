@@ -46,7 +46,8 @@ macro_rules! sql_helpers {
                 .bind(c.active)
                 .bind(to_json(&c.attributes, "client attributes")?)
                 .bind(c.created_at)
-                .bind(c.updated_at))
+                .bind(c.updated_at)
+                .bind(c.backchannel_logout_uri.as_deref()))
         }
 
         /// A refresh token's `INSERT_REFRESH`.
@@ -126,6 +127,20 @@ macro_rules! sql_helpers {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| conflict_or_backend(e, "refresh token exists"))?;
+            // The grant first: a revoked (or expired, or missing) grant refreshes nothing,
+            // and the row lock orders this rotation against a revocation of the grant.
+            let extended = sqlx::query(sql::EXTEND_GRANT)
+                .bind(successor.family_id.as_str())
+                .bind(successor.expires_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+            if extended == 0 {
+                tx.rollback().await.map_err(backend)?;
+                return Ok(ConsumeOutcome::NotFound);
+            }
             // Of concurrent rotations of one token, exactly one sees the row come back.
             let rotated = sqlx::query(sql::ROTATE_REFRESH)
                 .bind(token_hash)
@@ -152,6 +167,36 @@ macro_rules! sql_helpers {
                 }
                 _ => Ok(ConsumeOutcome::NotFound),
             }
+        }
+
+        /// The revocation's write transaction (see `revoke_grants`): the grants first (the
+        /// row locks order it against a rotation), then their refresh tokens and codes.
+        async fn revoke_on(
+            conn: &mut sqlx::pool::PoolConnection<$db>,
+            statements: &sql::GrantStatements,
+            key: &str,
+            now: i64,
+        ) -> Result<u64, StoreError> {
+            let mut tx = sqlx::Connection::begin_with(&mut **conn, $store::BEGIN_WRITE)
+                .await
+                .map_err(backend)?;
+            let revoked = sqlx::query(statements.revoke)
+                .bind(key.to_owned())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?
+                .rows_affected();
+            for statement in [statements.revoke_refresh, statements.consume_codes] {
+                sqlx::query(statement)
+                    .bind(key.to_owned())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?;
+            }
+            tx.commit().await.map_err(backend)?;
+            Ok(revoked)
         }
 
         /// The purge's write transaction (see `purge_expired`).

@@ -113,11 +113,13 @@ const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
 const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, tenant_id, name, secret_hash, \
      redirect_uris, post_logout_redirect_uris, allowed_scopes, grant_types, \
      token_endpoint_auth_method, audiences, first_party, active, attributes, created_at, \
-     updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+     updated_at, backchannel_logout_uri) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 const UPDATE_CLIENT: &str = "UPDATE clients SET tenant_id = $2, name = $3, secret_hash = $4, \
      redirect_uris = $5, post_logout_redirect_uris = $6, allowed_scopes = $7, \
      grant_types = $8, token_endpoint_auth_method = $9, audiences = $10, first_party = $11, \
-     active = $12, attributes = $13, created_at = $14, updated_at = $15 WHERE client_id = $1";
+     active = $12, attributes = $13, created_at = $14, updated_at = $15, \
+     backchannel_logout_uri = $16 WHERE client_id = $1";
 const CLIENT_BY_ID: &str = "SELECT * FROM clients WHERE client_id = $1";
 const CLIENTS_OF_TENANT: &str =
     "SELECT * FROM clients WHERE tenant_id = $1 ORDER BY created_at, client_id";
@@ -150,10 +152,79 @@ const REFRESH_BY_HASH: &str = "SELECT * FROM refresh_tokens WHERE token_hash = $
 const REVOKE_FAMILY: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
 
+const INSERT_GRANT: &str = "INSERT INTO grants (grant_id, client_id, user_id, tenant_id, \
+     session_id, offline, created_at, expires_at, revoked_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const GRANT_BY_ID: &str = "SELECT * FROM grants WHERE grant_id = $1";
+/// In a rotation: extends a live grant to `$2` (the successor's expiry). Also the lock that
+/// orders a rotation and a revocation of the same grant: whichever updates the row first,
+/// the other sees its result.
+const EXTEND_GRANT: &str = "UPDATE grants SET expires_at = \
+     CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END \
+     WHERE grant_id = $1 AND revoked_at IS NULL AND expires_at > $3";
+
+/// The statements about the grants a [`GrantsOf`](super::GrantsOf) selects (`$1` its
+/// argument, `$2` now).
+pub(super) struct GrantStatements {
+    /// The live ones, oldest first.
+    pub(super) live: &'static str,
+    /// Revokes them (first: it locks the grant rows).
+    pub(super) revoke: &'static str,
+    /// Revokes their refresh tokens.
+    pub(super) revoke_refresh: &'static str,
+    /// Consumes their unused codes (a later exchange is then a replay).
+    pub(super) consume_codes: &'static str,
+}
+
+macro_rules! grant_statements {
+    ($cond:literal) => {
+        GrantStatements {
+            live: concat!(
+                "SELECT * FROM grants WHERE ",
+                $cond,
+                " AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at, grant_id"
+            ),
+            revoke: concat!(
+                "UPDATE grants SET revoked_at = $2 WHERE ",
+                $cond,
+                " AND revoked_at IS NULL"
+            ),
+            revoke_refresh: concat!(
+                "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
+                 AND family_id IN (SELECT grant_id FROM grants WHERE ",
+                $cond,
+                ")"
+            ),
+            consume_codes: concat!(
+                "UPDATE auth_codes SET consumed_at = $2 WHERE consumed_at IS NULL \
+                 AND grant_id IN (SELECT grant_id FROM grants WHERE ",
+                $cond,
+                ")"
+            ),
+        }
+    };
+}
+
+/// The statements for `which`, and the value of its `$1`.
+fn grant_statements(which: super::GrantsOf<'_>) -> (GrantStatements, &str) {
+    use super::GrantsOf;
+    match which {
+        GrantsOf::Grant(id) => (grant_statements!("grant_id = $1"), id),
+        GrantsOf::User(id) => (grant_statements!("user_id = $1"), id),
+        GrantsOf::Client(id) => (grant_statements!("client_id = $1"), id),
+        GrantsOf::Session(sid) => (grant_statements!("session_id = $1"), sid),
+        GrantsOf::SessionOnline(sid) => (
+            grant_statements!("session_id = $1 AND offline = FALSE"),
+            sid,
+        ),
+    }
+}
+
 const INSERT_SESSION: &str = "INSERT INTO sessions (session_hash, sid, user_id, auth_time, \
      created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
 const LIVE_SESSION: &str = "SELECT * FROM sessions WHERE session_hash = $1 AND expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
+const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1 RETURNING *";
 
 const CONSENT: &str = "SELECT * FROM consents WHERE user_id = $1 AND client_id = $2";
 const PUT_CONSENT: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at) \
@@ -167,9 +238,10 @@ const REVOKE_ACCESS_TOKEN: &str = "INSERT INTO revoked_access_tokens (jti, expir
 const ACCESS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_access_tokens WHERE jti = $1";
 
 /// What `purge_expired` deletes (`$1` is now), in one write transaction.
-const PURGES: [&str; 4] = [
+const PURGES: [&str; 5] = [
     "DELETE FROM auth_codes WHERE expires_at <= $1",
     "DELETE FROM refresh_tokens WHERE expires_at <= $1",
+    "DELETE FROM grants WHERE expires_at <= $1",
     "DELETE FROM sessions WHERE expires_at <= $1",
     "DELETE FROM revoked_access_tokens WHERE expires_at <= $1",
 ];

@@ -92,6 +92,7 @@ macro_rules! row_decoders {
                 secret_hash: d.secret("secret_hash")?,
                 redirect_uris: d.json("redirect_uris")?,
                 post_logout_redirect_uris: d.json("post_logout_redirect_uris")?,
+                backchannel_logout_uri: d.get("backchannel_logout_uri")?,
                 allowed_scopes: d.scope("allowed_scopes")?,
                 grant_types: d.json::<Vec<GrantType>>("grant_types")?,
                 token_endpoint_auth_method,
@@ -155,6 +156,21 @@ macro_rules! row_decoders {
                 created_at: d.get("created_at")?,
                 expires_at: d.get("expires_at")?,
                 rotated_at: d.get("rotated_at")?,
+                revoked_at: d.get("revoked_at")?,
+            })
+        }
+
+        fn grant_from_row(row: &$row) -> Result<GrantRecord, StoreError> {
+            let d = Decoder::new(row, "grants");
+            Ok(GrantRecord {
+                grant_id: d.get("grant_id")?,
+                client_id: d.get("client_id")?,
+                user_id: d.get("user_id")?,
+                tenant_id: d.get("tenant_id")?,
+                session_id: d.get("session_id")?,
+                offline: d.get("offline")?,
+                created_at: d.get("created_at")?,
+                expires_at: d.get("expires_at")?,
                 revoked_at: d.get("revoked_at")?,
             })
         }

@@ -22,9 +22,9 @@ macro_rules! sql_store {
             use super::$store;
             use $crate::store::sql::{self, Dialect, backend, conflict_or_backend, to_json};
             use $crate::store::{
-                AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome,
-                RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store, StoreError,
-                User,
+                AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, GrantRecord,
+                GrantsOf, RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store,
+                StoreError, User,
             };
 
             $crate::store::sql::rows::row_decoders!($row, $db);
@@ -197,6 +197,17 @@ macro_rules! sql_store {
                     self.insert(query, "code exists").await
                 }
 
+                async fn get_code(
+                    &self,
+                    code_hash: &str,
+                ) -> Result<Option<AuthCodeRecord>, StoreError> {
+                    if !Self::storable(code_hash) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::CODE_BY_HASH).bind(code_hash);
+                    self.optional(query, code_from_row).await
+                }
+
                 async fn consume_code(
                     &self,
                     code_hash: &str,
@@ -273,6 +284,61 @@ macro_rules! sql_store {
                     self.affected(query).await
                 }
 
+                async fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::INSERT_GRANT)
+                        .bind(grant.grant_id.as_str())
+                        .bind(grant.client_id.as_str())
+                        .bind(grant.user_id.as_str())
+                        .bind(grant.tenant_id.as_deref())
+                        .bind(grant.session_id.as_deref())
+                        .bind(grant.offline)
+                        .bind(grant.created_at)
+                        .bind(grant.expires_at)
+                        .bind(grant.revoked_at);
+                    self.insert(query, "grant exists").await
+                }
+
+                async fn get_grant(
+                    &self,
+                    grant_id: &str,
+                ) -> Result<Option<GrantRecord>, StoreError> {
+                    if !Self::storable(grant_id) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::GRANT_BY_ID).bind(grant_id);
+                    self.optional(query, grant_from_row).await
+                }
+
+                async fn grants(
+                    &self,
+                    which: GrantsOf<'_>,
+                    now: i64,
+                ) -> Result<Vec<GrantRecord>, StoreError> {
+                    let (statements, key) = sql::grant_statements(which);
+                    if !Self::storable(key) {
+                        return Ok(Vec::new());
+                    }
+                    let query = sqlx::query(statements.live).bind(key.to_owned()).bind(now);
+                    self.all(query, grant_from_row).await
+                }
+
+                async fn revoke_grants(
+                    &self,
+                    which: GrantsOf<'_>,
+                    now: i64,
+                ) -> Result<u64, StoreError> {
+                    let (statements, key) = sql::grant_statements(which);
+                    if !Self::storable(key) {
+                        return Ok(0);
+                    }
+                    let mut conn = self.pool.acquire().await.map_err(backend)?;
+                    let result = revoke_on(&mut conn, &statements, key, now).await;
+                    if result.is_err() {
+                        $store::heal(&mut conn).await;
+                    }
+                    result
+                }
+
                 async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
                     let query = sqlx::query(sql::INSERT_SESSION)
                         .bind(session.session_hash.as_str())
@@ -302,6 +368,17 @@ macro_rules! sql_store {
                     }
                     let query = sqlx::query(sql::DELETE_SESSION).bind(session_hash);
                     Ok(self.affected(query).await? > 0)
+                }
+
+                async fn delete_user_sessions(
+                    &self,
+                    user_id: &str,
+                ) -> Result<Vec<SessionRecord>, StoreError> {
+                    if !Self::storable(user_id) {
+                        return Ok(Vec::new());
+                    }
+                    let query = sqlx::query(sql::DELETE_USER_SESSIONS).bind(user_id);
+                    self.all(query, session_from_row).await
                 }
 
                 async fn get_consent(

@@ -287,17 +287,59 @@ mod tests {
         assert_eq!(sync, 1, "NORMAL");
     }
 
+    /// Migration 0003 gives every refresh-token family and every unused code of an older
+    /// database its grant, so that refreshing keeps working after the upgrade.
+    #[tokio::test]
+    async fn the_grants_migration_adopts_existing_families_and_codes() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let run = |sql: &'static str| {
+            let pool = pool.clone();
+            async move { sqlx::raw_sql(sql).execute(&pool).await.unwrap() }
+        };
+        run(include_str!("../../../migrations/sqlite/0001_init.sql")).await;
+        run(include_str!("../../../migrations/sqlite/0002_health.sql")).await;
+        run("INSERT INTO refresh_tokens VALUES \
+             ('h1', 'fam', 'web', 'u1', 'openid offline_access', '[]', 5, 'sid', 't', 10, 100, 20, NULL), \
+             ('h2', 'fam', 'web', 'u1', 'openid offline_access', '[]', 5, 'sid', 't', 20, 200, NULL, NULL); \
+             INSERT INTO auth_codes VALUES \
+             ('c1', 'spa', 'u2', 'https://a/cb', 'openid', NULL, NULL, 5, 's2', 'g-code', 10, 70, NULL), \
+             ('c2', 'spa', 'u2', 'https://a/cb', 'openid offline_access', NULL, NULL, 5, 's2', 'g-off', 10, 70, NULL), \
+             ('c3', 'spa', 'u2', 'https://a/cb', 'openid', NULL, NULL, 5, 's2', 'g-used', 10, 70, 12);")
+            .await;
+        run(include_str!("../../../migrations/sqlite/0003_grants.sql")).await;
+        let rows: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT grant_id, user_id, offline, created_at, expires_at FROM grants ORDER BY grant_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("fam".into(), "u1".into(), 1, 10, 200),
+                ("g-code".into(), "u2".into(), 0, 10, 70 + 31_536_000),
+                ("g-off".into(), "u2".into(), 1, 10, 70 + 31_536_000),
+            ]
+        );
+    }
+
     /// A full disk (SQLITE_FULL, reproduced with `max_page_count` on the store's one
     /// connection): writes fail as backend errors, a failed write transaction leaves the
     /// connection clean, nothing stored is lost, and writes succeed again once there is
     /// space.
     #[tokio::test]
     async fn a_full_database_fails_writes_cleanly_and_recovers() {
-        use crate::store::{ConsumeOutcome, RefreshTokenRecord, StoreError, User};
+        use crate::store::{ConsumeOutcome, GrantRecord, RefreshTokenRecord, StoreError, User};
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         let token = |hash: &str| {
             RefreshTokenRecord::new(hash, "family", "client", "user", 1_000, 1_000_000)
         };
+        let grant = GrantRecord::new("family", "client", "user", 1_000, 1_000_000);
+        store.insert_grant(&grant).await.unwrap();
         store.insert_refresh_token(&token("old")).await.unwrap();
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
             .fetch_one(&store.pool)
