@@ -11,6 +11,7 @@ mod common;
 mod connections;
 mod discovery;
 mod flows;
+mod grants;
 mod hardening;
 mod hostile;
 mod keys;
