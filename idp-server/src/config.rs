@@ -82,6 +82,22 @@ pub struct Config {
     pub(crate) idle_timeout: HumanDuration,
     pub(crate) max_connections: usize,
     pub(crate) shutdown_grace: HumanDuration,
+    pub(crate) log_format: LogFormat,
+}
+
+/// How the `idp` binary writes its log (key `log_format`): lines for people, or one JSON
+/// object per event for a log pipeline. Either way, no ANSI colour codes when the output
+/// is not a terminal. Audit events (sign-ins, tokens issued, revocations, changes to users,
+/// clients and keys) have the target `idp::audit`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per event.
+    Json,
 }
 
 const MINUTE: u64 = 60;
@@ -125,6 +141,7 @@ impl Default for Config {
             idle_timeout: dur(MINUTE),
             max_connections: 1024,
             shutdown_grace: dur(10),
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -153,6 +170,11 @@ impl Config {
     /// The secret that encrypts signing keys at rest, if set (`encryption_key`).
     pub fn encryption_key(&self) -> Option<&str> {
         self.encryption_key.as_ref().map(Sensitive::expose)
+    }
+
+    /// How the `idp` binary writes its log (`log_format`).
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
     }
 
     /// The rate limits, if set (`[rate_limits]`); `None` means the defaults.

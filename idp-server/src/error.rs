@@ -56,6 +56,16 @@ impl From<StoreError> for Error {
     }
 }
 
+/// A value an attacker sent (a client id, an e-mail address), cut for a log line: at most
+/// 128 characters. Log it with `?` (Debug), which quotes and escapes it, so that it cannot
+/// forge a line of its own.
+pub(crate) fn loggable(value: &str) -> &str {
+    match value.char_indices().nth(128) {
+        Some((at, _)) => &value[..at],
+        None => value,
+    }
+}
+
 /// An error answered to the client as an OAuth JSON body with `Cache-Control: no-store`.
 #[derive(Debug)]
 pub(crate) struct OAuthError {

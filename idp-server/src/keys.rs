@@ -173,6 +173,8 @@ impl KeyRing {
             created.push(new);
         }
         self.reload(store, now).await?;
+        let kids: Vec<&str> = created.iter().map(|k| k.kid.as_str()).collect();
+        tracing::info!(target: "idp::audit", event = "keys_rotated", kids = ?kids, activates_at, "signing keys rotated");
         Ok(created)
     }
 

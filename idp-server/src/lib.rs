@@ -36,7 +36,7 @@ mod state;
 pub mod store;
 mod web;
 
-pub use config::{Config, Sensitive};
+pub use config::{Config, LogFormat, Sensitive};
 pub use crypto::EncryptionKey;
 pub use error::Error;
 pub use layer::{ProviderLayer, ProviderService, ResponseFuture};

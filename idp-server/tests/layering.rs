@@ -32,6 +32,7 @@ const LAYERS: &[&[&str]] = &[
 const ROOT_EXPORTS: &[(&str, &str)] = &[
     ("Error", "error"),
     ("Config", "config"),
+    ("LogFormat", "config"),
     ("Sensitive", "config"),
     ("EncryptionKey", "crypto"),
     ("ProviderLayer", "layer"),

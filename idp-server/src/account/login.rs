@@ -60,6 +60,7 @@ pub(crate) async fn sign_in(
         SignIn::Refused(retry_after(resp, wait))
     };
     if let Err(wait) = app.limiters.login_allowed(tenant, &email, addr).await {
+        tracing::warn!(target: "idp::audit", event = "sign_in_throttled", tenant = tenant.unwrap_or("-"), client_addr = ?addr, "sign-in throttled");
         let message = "Too many sign-in attempts. Wait a minute and try again.";
         return Ok(later(StatusCode::TOO_MANY_REQUESTS, message, wait));
     }
@@ -81,7 +82,8 @@ pub(crate) async fn sign_in(
         }
     };
     let Some(user) = user else {
-        tracing::info!("failed sign-in");
+        // Not the e-mail: people type their password into it.
+        tracing::info!(target: "idp::audit", event = "sign_in_failed", tenant = tenant.unwrap_or("-"), client_addr = ?addr, "sign-in failed");
         app.limiters.login_failed(tenant, &email, addr).await;
         let resp = page(
             app,
@@ -94,5 +96,6 @@ pub(crate) async fn sign_in(
         return Ok(SignIn::Refused(resp));
     };
     let (rec, cookie) = session::start(app, headers, &user).await?;
+    tracing::info!(target: "idp::audit", event = "sign_in_succeeded", user_id = %user.id, sid = %rec.sid, tenant = tenant.unwrap_or("-"), client_addr = ?addr, "signed in");
     Ok(SignIn::Done(Box::new((rec, user)), cookie))
 }

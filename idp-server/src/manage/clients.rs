@@ -110,6 +110,7 @@ impl<'a> Clients<'a> {
                 )),
                 other => other.into(),
             })?;
+        audit("client_created", &client.client_id);
         Ok(CreatedClient {
             client,
             generated_secret: generated,
@@ -126,7 +127,14 @@ impl<'a> Clients<'a> {
         Ok(self.ctx.store.list_clients(tenant_id).await?)
     }
 
-    async fn modify(&self, id: &str, f: impl FnOnce(&mut Client)) -> Result<Client, Error> {
+    /// Applies `f` to the stored client and stores it; `event` names the change in the
+    /// audit log.
+    async fn modify(
+        &self,
+        id: &str,
+        event: &'static str,
+        f: impl FnOnce(&mut Client),
+    ) -> Result<Client, Error> {
         let mut c = self
             .ctx
             .store
@@ -136,6 +144,7 @@ impl<'a> Clients<'a> {
         f(&mut c);
         c.updated_at = self.ctx.now();
         self.ctx.store.update_client(&c).await?;
+        audit(event, &c.client_id);
         Ok(c)
     }
 
@@ -148,22 +157,27 @@ impl<'a> Clients<'a> {
         }
         let secret = ClientSecret::new(random_token());
         let hash = hash_off_thread(self.ctx.hashing, secret.secret()).await?;
-        self.modify(client_id, |c| c.secret_hash = Some(hash))
-            .await?;
+        self.modify(client_id, "client_secret_rotated", |c| {
+            c.secret_hash = Some(hash)
+        })
+        .await?;
         Ok(secret)
     }
 
     /// Disables a client: it gets `invalid_client` from now on, and every grant to it is
     /// revoked (its refresh tokens fail, its access tokens are inactive).
     pub async fn disable(&self, client_id: &str) -> Result<Client, Error> {
-        let client = self.modify(client_id, |c| c.active = false).await?;
+        let client = self
+            .modify(client_id, "client_disabled", |c| c.active = false)
+            .await?;
         self.ctx.revoker.end_client(client_id).await?;
         Ok(client)
     }
 
     /// Re-enables a client.
     pub async fn enable(&self, client_id: &str) -> Result<Client, Error> {
-        self.modify(client_id, |c| c.active = true).await
+        self.modify(client_id, "client_enabled", |c| c.active = true)
+            .await
     }
 
     /// Deletes a client, revoking every grant to it first.
@@ -173,6 +187,7 @@ impl<'a> Clients<'a> {
         }
         self.ctx.revoker.end_client(client_id).await?;
         if self.ctx.store.delete_client(client_id).await? {
+            audit("client_deleted", client_id);
             Ok(())
         } else {
             Err(Error::NotFound)
@@ -218,4 +233,9 @@ fn auth_method(new: &NewClient, grant_types: &[GrantType]) -> Result<AuthMethod,
             "token_endpoint_auth_method {other:?}: use client_secret_basic or client_secret_post (or public)"
         ))),
     }
+}
+
+/// A change to a client, in the audit log (never its secret or the secret's hash).
+fn audit(event: &'static str, client_id: &str) {
+    tracing::info!(target: "idp::audit", event, client_id = %client_id, "client changed");
 }

@@ -69,6 +69,7 @@ impl<'a> Users<'a> {
                 )),
                 other => other.into(),
             })?;
+        audit("user_created", &user.id, user.tenant_id.as_deref());
         Ok(user)
     }
 
@@ -95,21 +96,25 @@ impl<'a> Users<'a> {
         Ok(self.ctx.store.list_users(tenant_id).await?)
     }
 
+    /// Applies `f` to the stored user and stores it; `event` names the change in the
+    /// audit log.
     async fn modify(
         &self,
         id: &str,
+        event: &'static str,
         f: impl FnOnce(&mut User) -> Result<(), Error>,
     ) -> Result<User, Error> {
         let mut user = self.ctx.store.get_user(id).await?.ok_or(Error::NotFound)?;
         f(&mut user)?;
         user.updated_at = self.ctx.now();
         self.ctx.store.update_user(&user).await?;
+        audit(event, &user.id, user.tenant_id.as_deref());
         Ok(user)
     }
 
     /// Applies an update.
     pub async fn update(&self, id: &str, update: UserUpdate) -> Result<User, Error> {
-        self.modify(id, |u| {
+        self.modify(id, "user_updated", |u| {
             if let Some(email) = update.email {
                 let email = email.trim().to_owned();
                 validate_email(&email)?;
@@ -151,7 +156,7 @@ impl<'a> Users<'a> {
         validate_password(&password)?;
         let hash = hash_off_thread(self.ctx.hashing, password.secret()).await?;
         let user = self
-            .modify(id, |u| {
+            .modify(id, "password_changed", |u| {
                 u.password_hash = Some(hash);
                 Ok(())
             })
@@ -167,7 +172,7 @@ impl<'a> Users<'a> {
     /// grant is revoked (as for [`set_password`](Self::set_password)).
     pub async fn disable(&self, id: &str) -> Result<User, Error> {
         let user = self
-            .modify(id, |u| {
+            .modify(id, "user_disabled", |u| {
                 u.active = false;
                 Ok(())
             })
@@ -187,7 +192,7 @@ impl<'a> Users<'a> {
 
     /// Re-enables a user.
     pub async fn enable(&self, id: &str) -> Result<User, Error> {
-        self.modify(id, |u| {
+        self.modify(id, "user_enabled", |u| {
             u.active = true;
             Ok(())
         })
@@ -201,6 +206,7 @@ impl<'a> Users<'a> {
         }
         self.ctx.revoker.end_user(id, UserEnd::Deleted).await?;
         if self.ctx.store.delete_user(id).await? {
+            audit("user_deleted", id, None);
             Ok(())
         } else {
             Err(Error::NotFound)
@@ -235,4 +241,9 @@ impl<'a> Users<'a> {
             .map_err(|_| Error::Busy)?;
         Ok(user.filter(|u| ok && u.active))
     }
+}
+
+/// A change to a user, in the audit log (ids only: never a password or its hash).
+fn audit(event: &'static str, user_id: &str, tenant: Option<&str>) {
+    tracing::info!(target: "idp::audit", event, user_id = %user_id, tenant = tenant.unwrap_or("-"), "user changed");
 }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use idp_core::{ClientSecret, ErrorCode};
 
-use crate::error::OAuthError;
+use crate::error::{OAuthError, loggable};
 use crate::hashing::Busy;
 use crate::hashing::verify_secret;
 use crate::secret_cache::Check;
@@ -97,10 +97,10 @@ pub(crate) async fn authenticate(
     let p =
         presented.ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
     let limiters = &state.limiters;
-    limiters
-        .client_auth_allowed(&p.client_id, addr)
-        .await
-        .map_err(OAuthError::too_many)?;
+    if let Err(wait) = limiters.client_auth_allowed(&p.client_id, addr).await {
+        tracing::warn!(target: "idp::audit", event = "client_auth_throttled", client_id = ?loggable(&p.client_id), client_addr = ?addr, "client authentication throttled");
+        return Err(OAuthError::too_many(wait));
+    }
     let client_id = p.client_id.clone();
     match verify(state, p).await {
         Ok(client) => {
@@ -113,7 +113,7 @@ pub(crate) async fn authenticate(
         Err(Failure::Busy) => Err(OAuthError::busy()),
         Err(Failure::Server(e)) => Err(e),
         Err(Failure::Wrong) => {
-            tracing::info!(client_id = %client_id, "client authentication failed");
+            tracing::info!(target: "idp::audit", event = "client_auth_failed", client_id = ?loggable(&client_id), client_addr = ?addr, "client authentication failed");
             limiters.client_auth_failed(&client_id, addr).await;
             Err(OAuthError::invalid_client("client authentication failed"))
         }

@@ -76,6 +76,11 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         // not read (`400 invalid_request` in the endpoint's own shape).
         .layer(RequestBodyTimeoutLayer::new(
             app.config.request_body_timeout(),
+        ))
+        // JSON, JWKS and plain-text answers too, not only the pages.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ));
     if app.issuer.is_https() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
@@ -100,5 +105,9 @@ pub(crate) fn root_routes(app: Arc<App>) -> Router {
             get(metadata::discovery),
         )
         .layer(public_cors())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .with_state(app)
 }

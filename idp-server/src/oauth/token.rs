@@ -52,6 +52,7 @@ async fn handle(
         req.client_secret.as_ref(),
     )?;
     let client = authenticate(state, creds, addr).await?;
+    let grant_type = req.grant_type.as_str();
     let response = match &req.grant_type {
         GrantType::ClientCredentials => {
             client_credentials::client_credentials(state, &client, &req).await?
@@ -65,6 +66,17 @@ async fn handle(
                 .describe("this grant type is not supported"));
         }
     };
+    tracing::info!(
+        target: "idp::audit",
+        event = "token_issued",
+        grant_type,
+        client_id = %client.client_id,
+        scope = %response.scope.as_ref().map(ToString::to_string).unwrap_or_default(),
+        refresh_token = response.refresh_token.is_some(),
+        id_token = response.id_token.is_some(),
+        client_addr = ?addr,
+        "token issued"
+    );
     let mut resp = axum::Json(response).into_response();
     no_store(&mut resp);
     Ok(resp)

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use idp_server::{Config, EncryptionKey, Error, Provider, RateLimits};
+use idp_server::{Config, EncryptionKey, Error, LogFormat, Provider, RateLimits};
 
 use cli::{Cli, Command, Global};
 
@@ -161,16 +161,35 @@ async fn flush(p: &Provider) {
     }
 }
 
+/// The log on standard error: `IDP_LOG` filters (default `info`), `IDP_LOG_FORMAT` or the
+/// file's `log_format` chooses text or JSON, and colour only on a terminal.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let format = match std::env::var("IDP_LOG_FORMAT").as_deref() {
+        Ok("json") => LogFormat::Json,
+        Ok("text") => LogFormat::Text,
+        _ => format,
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IDP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Json => builder.json().init(),
+        _ => builder.init(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("IDP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The configuration file says how to log; reading it is the one thing before logging.
+    let format = load_config(cli.global.config.as_deref())
+        .map(|c| c.log_format())
+        .unwrap_or_default();
+    init_logging(format);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
