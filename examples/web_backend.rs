@@ -2,6 +2,15 @@
 //! (+ PKCE), keeps their tokens server-side behind an HttpOnly session cookie, refreshes
 //! them, and signs out with revocation.
 //!
+//! It also ends its sessions when the provider says so (OpenID Connect Back-Channel Logout
+//! 1.0): the provider POSTs a signed logout token to `POST /backchannel-logout`, which
+//! verifies it and removes every session with the token's `sid` (the `sid` of the ID token
+//! the session signed in with), or, when the token names only a `sub`, every session of
+//! that user. For this, register the client with the back-channel logout URI
+//! `http://127.0.0.1:3000/backchannel-logout` (the `APP_LISTEN` address: the provider calls
+//! it directly, not through a browser), e.g. with the `--backchannel-logout-uri` option of
+//! `idp clients add`.
+//!
 //! Run the provider (`cargo run --bin idp -- serve --dev`), then
 //! `cargo run --example web-backend` and open <http://localhost:3000/>. Settings:
 //! `IDP_ISSUER`, `IDP_CLIENT_ID` (default `test-app`), `IDP_CLIENT_SECRET` (`test-secret`),
@@ -11,12 +20,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
-use idp_client::{Client, ClientAuth, Discovery, PendingAuthorization, TokenRef};
-use idp_core::{AccessToken, RefreshToken};
+use axum::routing::{get, post};
+use idp_client::{
+    Client, ClientAuth, Discovery, LogoutToken, PendingAuthorization, TokenRef,
+    logout_token_from_form,
+};
+use idp_core::{AccessToken, ErrorCode, ErrorResponse, RefreshToken};
 
 /// What the app keeps per browser session, server-side.
 #[derive(Default)]
@@ -26,6 +39,20 @@ struct Session {
     refresh_token: Option<RefreshToken>,
     email: Option<String>,
     sub: Option<String>,
+    /// The provider's session id (the ID token's `sid`), which a logout token may name.
+    sid: Option<String>,
+}
+
+impl Session {
+    /// Whether a back-channel logout ends this session: the token's `sid` if it has one,
+    /// else its `sub`.
+    fn ended_by(&self, logout: &LogoutToken) -> bool {
+        match (&logout.sid, &logout.sub) {
+            (Some(sid), _) => self.sid.as_ref() == Some(sid),
+            (None, Some(sub)) => self.sub.as_ref() == Some(sub),
+            (None, None) => false,
+        }
+    }
 }
 
 struct App {
@@ -58,11 +85,14 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let sessions = app.sessions.lock().unwrap_or_else(|p| p.into_inner());
     match session_id(&headers)
         .and_then(|id| sessions.get(&id))
-        .and_then(|s| s.email.clone().zip(s.sub.clone()))
+        .and_then(|s| Some((s.email.clone()?, s.sub.clone()?, s.sid.clone())))
     {
-        Some((email, sub)) => page(format!(
-            "<p>Signed in as {email} (sub {sub})</p><p><a href=/me>userinfo</a> | <a href=/refresh>refresh</a> | <a href=/logout>sign out</a></p>"
-        )),
+        Some((email, sub, sid)) => {
+            let sid = sid.as_deref().unwrap_or("none");
+            page(format!(
+                "<p>Signed in as {email} (sub {sub}, sid {sid})</p><p><a href=/me>userinfo</a> | <a href=/refresh>refresh</a> | <a href=/logout>sign out</a></p>"
+            ))
+        }
         None => page("<p>Not signed in. <a href=/login>Sign in</a></p>".into()),
     }
 }
@@ -125,6 +155,7 @@ async fn callback(
             if let Some(claims) = set.id_token {
                 s.email = claims.profile.email.clone();
                 s.sub = Some(claims.sub.clone());
+                s.sid = claims.sid.clone();
             }
             tracing::info!(sub = ?s.sub, "signed in");
             Redirect::to("/").into_response()
@@ -208,6 +239,45 @@ async fn logout(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     resp
 }
 
+/// Back-Channel Logout 1.0 §2.5–2.8: the provider POSTs `logout_token=<JWT>` when a session
+/// there ends. Answers 200 once the matching sessions are gone, 400 with an OAuth error
+/// body when the token is missing or refused. The token itself is never logged.
+async fn backchannel_logout(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let Some(token) = logout_token_from_form(&body) else {
+        return logout_refused("expected exactly one logout_token parameter");
+    };
+    let logout = match app.client.verify_logout_token(&token).await {
+        Ok(logout) => logout,
+        Err(e) if e.is_token_rejected() => {
+            tracing::info!(error = %e, "logout token refused");
+            return logout_refused(&e.to_string());
+        }
+        Err(e) => {
+            // The provider's keys could not be fetched, or similar: no detail on the wire.
+            tracing::warn!(error = %e, "logout token could not be verified");
+            return logout_refused("the logout token could not be verified");
+        }
+    };
+    let ended = {
+        let mut sessions = app.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let before = sessions.len();
+        sessions.retain(|_, s| !s.ended_by(&logout));
+        before - sessions.len()
+    };
+    tracing::info!(sub = ?logout.sub, ended, "back-channel logout");
+    ([(header::CACHE_CONTROL, "no-store")], "").into_response()
+}
+
+fn logout_refused(description: &str) -> Response {
+    let body = ErrorResponse::new(ErrorCode::InvalidRequest).with_description(description);
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     examples::init_tracing();
@@ -244,6 +314,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/me", get(me))
         .route("/refresh", get(refresh))
         .route("/logout", get(logout))
+        .route("/backchannel-logout", post(backchannel_logout))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!(

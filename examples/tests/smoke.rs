@@ -8,13 +8,19 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use axum::body::Body;
+use axum::http::Request;
+use idp_core::{Algorithm, Jwk, JwsSigner, encode_jws};
 use idp_server::Provider;
 use idp_server::manage::{NewClient, NewUser};
 use idp_server::store::MemoryStore;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
+use tower::ServiceExt;
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -87,15 +93,22 @@ fn free_port() -> u16 {
 
 /// A provider with the `idp serve --dev` fixtures (the web client's redirect URI given).
 async fn provider(web_redirect: &str) -> (Provider, String) {
+    provider_with(web_redirect, None).await
+}
+
+/// [`provider`], and with `extra_key` its ID tokens are ES256 and its JWKS also publishes
+/// `extra_key`, so that the test can sign what the provider would (logout tokens).
+async fn provider_with(web_redirect: &str, extra_key: Option<Jwk>) -> (Provider, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let p = Provider::builder()
+    let mut builder = Provider::builder()
         .issuer(base.clone())
         .store(Arc::new(MemoryStore::new()))
-        .encryption_key("smoke test key, at least 32 bytes long")
-        .build()
-        .await
-        .unwrap();
+        .encryption_key("smoke test key, at least 32 bytes long");
+    if extra_key.is_some() {
+        builder = builder.id_token_alg(Algorithm::ES256);
+    }
+    let p = builder.build().await.unwrap();
     p.users()
         .insert(NewUser {
             email: "ada@example.com".into(),
@@ -144,9 +157,89 @@ async fn provider(web_redirect: &str) -> (Provider, String) {
         })
         .await
         .unwrap();
-    let router = p.router();
+    let mut router = p.router();
+    if let Some(key) = extra_key {
+        let inner = router.clone();
+        let jwks = move || async move {
+            let req = Request::get("/.well-known/jwks.json")
+                .body(Body::empty())
+                .unwrap();
+            let resp = inner.oneshot(req).await.unwrap();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let mut set: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let keys = set["keys"].as_array_mut().unwrap();
+            keys.push(serde_json::to_value(&key).unwrap());
+            axum::Json(set)
+        };
+        router = axum::Router::new()
+            .route("/.well-known/jwks.json", axum::routing::get(jwks))
+            .fallback_service(router);
+    }
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (p, base)
+}
+
+/// An ES256 key of the test's own, published by [`provider_with`], that signs logout
+/// tokens as the provider would.
+struct TestSigner(EcdsaKeyPair);
+
+impl TestSigner {
+    fn new() -> Self {
+        Self(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap())
+    }
+
+    fn jwk(&self) -> Jwk {
+        let point = self.0.public_key().as_ref(); // 04 || x || y
+        Jwk::ec("P-256", &point[1..33], &point[33..65])
+            .with_kid("smoke-logout")
+            .for_signing(Algorithm::ES256)
+    }
+
+    /// A logout token for `test-app` from `issuer` (Back-Channel Logout 1.0 §2.4).
+    fn logout_token(
+        &self,
+        issuer: &str,
+        typ: &str,
+        sub: Option<&str>,
+        sid: Option<&str>,
+    ) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut claims = serde_json::json!({
+            "iss": issuer, "aud": "test-app", "iat": now, "exp": now + 120,
+            "jti": idp_core::random_token(),
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        });
+        if let Some(sub) = sub {
+            claims["sub"] = sub.into();
+        }
+        if let Some(sid) = sid {
+            claims["sid"] = sid.into();
+        }
+        encode_jws(self, Some(typ), &claims).unwrap()
+    }
+}
+
+impl JwsSigner for TestSigner {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::ES256
+    }
+
+    fn key_id(&self) -> Option<&str> {
+        Some("smoke-logout")
+    }
+
+    fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>, idp_core::Error> {
+        let sig = self
+            .0
+            .sign(&SystemRandom::new(), signing_input)
+            .map_err(|_| idp_core::Error::Signing("ES256"))?;
+        Ok(sig.as_ref().to_vec())
+    }
 }
 
 fn browser() -> reqwest::Client {
@@ -286,6 +379,101 @@ async fn web_backend_signs_in_refreshes_and_signs_out_with_revocation() {
     assert!(out.contains("2 tokens revoked"), "{out}");
     let home = b.get(&app).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("Not signed in"), "{home}");
+}
+
+/// Signs in to the web-backend example at `app` through the provider at `issuer`; returns
+/// the (sub, sid) its home page shows.
+async fn sign_in_to_app(b: &reqwest::Client, app: &str, issuer: &str) -> (String, String) {
+    let r = b.get(format!("{app}/login")).send().await.unwrap();
+    let callback = sign_in(b, issuer, &location(&r)).await;
+    let r = b.get(&callback).send().await.unwrap();
+    assert_eq!(location(&r), "/");
+    let home = b.get(app).send().await.unwrap().text().await.unwrap();
+    let ids = home
+        .split_once("(sub ")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(ids, _)| ids.to_owned())
+        .unwrap_or_else(|| panic!("not signed in: {home}"));
+    let (sub, sid) = ids.split_once(", sid ").unwrap();
+    (sub.to_owned(), sid.to_owned())
+}
+
+async fn signed_in(b: &reqwest::Client, app: &str) -> bool {
+    let home = b.get(app).send().await.unwrap().text().await.unwrap();
+    home.contains("Signed in as")
+}
+
+#[tokio::test]
+async fn web_backend_ends_sessions_on_back_channel_logout() {
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let signer = TestSigner::new();
+    let (_p, issuer) = provider_with(&format!("{app}/callback"), Some(signer.jwk())).await;
+    let mut cmd = example("web-backend");
+    cmd.env("IDP_ISSUER", &issuer)
+        .env("APP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("APP_URL", &app);
+    let mut run = Running::spawn(cmd);
+    run.until("web-backend listening on ").await;
+
+    // Two browsers, two sessions at the provider: the same sub, two sids.
+    let (b1, b2) = (browser(), browser());
+    let (sub, sid1) = sign_in_to_app(&b1, &app, &issuer).await;
+    let (sub2, sid2) = sign_in_to_app(&b2, &app, &issuer).await;
+    assert_eq!(sub, sub2);
+    assert_ne!(sid1, sid2);
+    assert_ne!(sid1, "none");
+
+    let provider = reqwest::Client::new();
+    let endpoint = format!("{app}/backchannel-logout");
+    let post = |form: Vec<(&'static str, String)>| provider.post(&endpoint).form(&form).send();
+
+    // Refused: no token, not a token, an access-token type, another audience's token.
+    let refusals = [
+        (vec![], "logout_token"),
+        (
+            vec![("logout_token", "not-a-jwt".to_owned())],
+            "invalid token",
+        ),
+        (
+            vec![(
+                "logout_token",
+                signer.logout_token(&issuer, "at+jwt", Some(&sub), None),
+            )],
+            "logout+jwt",
+        ),
+        (
+            vec![(
+                "logout_token",
+                signer.logout_token("http://evil.example", "logout+jwt", Some(&sub), None),
+            )],
+            "wrong issuer",
+        ),
+    ];
+    for (form, want) in refusals {
+        let r = post(form).await.unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_request");
+        let d = body["error_description"].as_str().unwrap();
+        assert!(d.contains(want), "{d:?} lacks {want:?}");
+    }
+    assert!(signed_in(&b1, &app).await && signed_in(&b2, &app).await);
+
+    // By sid: only the first browser's session ends.
+    let token = signer.logout_token(&issuer, "logout+jwt", Some(&sub), Some(&sid1));
+    let r = post(vec![("logout_token", token)]).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(!signed_in(&b1, &app).await);
+    assert!(signed_in(&b2, &app).await);
+
+    // By sub alone: every session of the user ends.
+    let token = signer.logout_token(&issuer, "logout+jwt", Some(&sub), None);
+    let r = post(vec![("logout_token", token)]).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!signed_in(&b2, &app).await);
 }
 
 #[tokio::test]

@@ -10,13 +10,14 @@ use http::{Request, Response};
 use idp_core::{
     AccessToken, Algorithm, AuthorizationCode, Clock, GrantType, IdTokenClaims,
     IntrospectionResponse, ProviderMetadata, RefreshToken, Scope, StandardClaims, SystemClock,
-    TokenRequest, TokenResponse, TokenTypeHint, ValidationPolicy, at_hash,
+    TokenRequest, TokenResponse, TokenTypeHint, UnverifiedJwt, ValidationPolicy, at_hash,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use url::Url;
 
 use crate::authorize::{self, AuthorizationRequestBuilder, PendingAuthorization};
+use crate::logout::{self, LogoutToken};
 use crate::transport::{self as h, HttpClient};
 use crate::{ClientAuth, Error, JwksCache};
 
@@ -58,6 +59,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     jwks: Option<JwksCache>,
     id_token_policy: ValidationPolicy,
+    /// The ID-token policy without `azp`, which logout tokens do not carry.
+    logout_token_policy: ValidationPolicy,
+    leeway: Duration,
 }
 
 /// Builder for [`Client`].
@@ -403,6 +407,52 @@ impl Client {
         }
         Ok(validated.claims)
     }
+
+    /// Verifies a logout token, the `logout_token` parameter of a back-channel logout
+    /// request (OpenID Connect Back-Channel Logout 1.0 §2.6), with the provider's ID-token
+    /// keys and algorithms: the header `typ`, when present, is `logout+jwt` or `JWT`; then
+    /// the signature, `iss`, `aud` (this client), `exp` with leeway; `iat` present and not
+    /// in the future beyond the leeway; an `events` claim holding the object
+    /// `http://schemas.openid.net/event/backchannel-logout`; `sub` or `sid`; no `nonce`.
+    ///
+    /// Answer the provider `200` (with `Cache-Control: no-store`) once the sessions are
+    /// ended, and `400` when this refuses the token. Refusing a replayed `jti` is left to
+    /// the application, which may keep the ids it has seen until their `exp`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: idp_client::Client, body: &[u8]) -> Result<(), idp_client::Error> {
+    /// use idp_client::logout_token_from_form;
+    ///
+    /// // `body`: the request body POSTed to the client's backchannel_logout_uri.
+    /// let Some(token) = logout_token_from_form(body) else {
+    ///     return Ok(()); // answer 400
+    /// };
+    /// let logout = client.verify_logout_token(&token).await?;
+    /// if let Some(sid) = &logout.sid {
+    ///     println!("end the sessions whose ID token had sid {sid}");
+    /// } else if let Some(sub) = &logout.sub {
+    ///     println!("end every session of {sub}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_logout_token(&self, token: &str) -> Result<LogoutToken, Error> {
+        let jwks = self
+            .inner
+            .jwks
+            .as_ref()
+            .ok_or(Error::MissingEndpoint("jwks_uri"))?;
+        let jwt = UnverifiedJwt::parse(token)?;
+        // Before any key fetch: an access token (`at+jwt`) is refused for what it is.
+        logout::check_type(jwt.typ())?;
+        let validated = jwks
+            .verify::<Map<String, Value>>(&self.inner.logout_token_policy, &jwt)
+            .await?;
+        Ok(logout::check_claims(
+            validated.claims,
+            self.inner.clock.unix_now(),
+            self.inner.leeway,
+        )?)
+    }
 }
 
 /// The UserInfo request (pure).
@@ -500,7 +550,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Clock skew tolerated on ID-token `exp`/`nbf` (default 60 s, at most 5 min).
+    /// Clock skew tolerated on ID-token `exp`/`nbf` and logout-token `exp`/`iat` (default
+    /// 60 s, at most 5 min).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -543,6 +594,12 @@ impl ClientBuilder {
                 }
             }
         };
+        let logout_token_policy = ValidationPolicy::builder()
+            .issuer(self.metadata.issuer.clone())
+            .audience(self.client_id.clone())
+            .algorithms(algorithms.iter().copied())
+            .leeway(self.leeway)
+            .build()?;
         let id_token_policy = ValidationPolicy::builder()
             .issuer(self.metadata.issuer.clone())
             .audience(self.client_id.clone())
@@ -560,6 +617,8 @@ impl ClientBuilder {
                 clock,
                 jwks,
                 id_token_policy,
+                logout_token_policy,
+                leeway: self.leeway,
             }),
         })
     }

@@ -91,6 +91,11 @@ pub enum Error {
     #[error("authorization callback refused: {0}")]
     Callback(#[from] CallbackError),
 
+    /// A logout token passed the validator (signature, `iss`, `aud`, `exp`) but breaks a
+    /// rule of Back-Channel Logout 1.0 §2.6.
+    #[error("logout token refused: {0}")]
+    LogoutToken(#[from] LogoutTokenError),
+
     /// No usable signing keys: the JWK Set was never fetched, or the last good one has been
     /// stale for longer than allowed and fetching it again failed.
     #[error("no usable signing keys (the JWK Set could not be fetched)")]
@@ -127,13 +132,16 @@ impl Error {
         }
     }
 
-    /// Whether a token was refused (bad signature, expired, unknown key, wrong nonce, …),
+    /// Whether a token was refused (bad signature, expired, unknown key, wrong nonce, a
+    /// logout token without its event, …),
     /// as opposed to the provider, the network or the configuration failing. A resource
     /// server answers the former with 401 and the latter with 5xx.
     pub fn is_token_rejected(&self) -> bool {
         matches!(
             self,
-            Self::Token(idp_core::Error::InvalidToken(_)) | Self::AtHashMismatch
+            Self::Token(idp_core::Error::InvalidToken(_))
+                | Self::AtHashMismatch
+                | Self::LogoutToken(_)
         )
     }
 
@@ -170,6 +178,41 @@ pub enum CallbackError {
     /// A parameter appears more than once.
     #[error("duplicate parameter")]
     DuplicateParameter,
+}
+
+/// Why a logout token was refused after its signature, `iss`, `aud` and `exp` were found
+/// good (OpenID Connect Back-Channel Logout 1.0 §2.6). Those four, and the algorithm, fail
+/// as [`Error::Token`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogoutTokenError {
+    /// The header's `typ` is neither `logout+jwt` nor `JWT` (e.g. `at+jwt`: another kind
+    /// of token).
+    #[error("the typ header is neither logout+jwt nor JWT")]
+    WrongType,
+    /// There is no `iat` claim.
+    #[error("no iat claim")]
+    MissingIat,
+    /// `iat` is later than now plus the leeway.
+    #[error("iat is in the future")]
+    IssuedInFuture,
+    /// There is no `events` claim, it is not a JSON object, or it lacks the member
+    /// `http://schemas.openid.net/event/backchannel-logout`.
+    #[error("no events claim with the member http://schemas.openid.net/event/backchannel-logout")]
+    MissingEvent,
+    /// The value of the back-channel logout event is not a JSON object.
+    #[error("the backchannel-logout member of events is not a JSON object")]
+    EventNotObject,
+    /// The token has a `nonce` claim, which logout tokens must not have (so that one cannot
+    /// pass for an ID token, nor an ID token for one).
+    #[error("a nonce claim is present")]
+    NoncePresent,
+    /// The token has neither `sub` nor `sid`.
+    #[error("neither sub nor sid is present")]
+    MissingSubject,
+    /// A claim has the wrong JSON type, or is an empty string.
+    #[error("the {0} claim has the wrong type or is empty")]
+    BadClaim(&'static str),
 }
 
 /// A transport failure (connect, TLS, timeout, reading the body). The underlying error is
@@ -255,6 +298,12 @@ mod tests {
         assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
         let e: Error = idp_core::Error::InvalidToken(idp_core::TokenError::Expired).into();
         assert!(e.is_token_rejected());
+        let e: Error = LogoutTokenError::NoncePresent.into();
+        assert!(e.is_token_rejected());
+        assert_eq!(
+            e.to_string(),
+            "logout token refused: a nonce claim is present"
+        );
         let e: Error =
             CallbackError::Authorization(ErrorResponse::new(ErrorCode::AccessDenied)).into();
         assert_eq!(e.oauth_error().unwrap().error, ErrorCode::AccessDenied);

@@ -8,6 +8,7 @@ mod discovery;
 mod error;
 mod flight;
 mod jwks;
+mod logout;
 mod service_token;
 mod transport;
 
@@ -15,8 +16,9 @@ pub use auth::ClientAuth;
 pub use authorize::{AuthorizationRequestBuilder, PendingAuthorization};
 pub use client::{Client, ClientBuilder, TokenRef, TokenSet, UserInfo};
 pub use discovery::{Discovery, DiscoveryBuilder, WellKnown};
-pub use error::{CallbackError, Error, TransportError};
+pub use error::{CallbackError, Error, LogoutTokenError, TransportError};
 pub use jwks::{JwksCache, JwksCacheBuilder};
+pub use logout::{LogoutToken, logout_token_from_form};
 pub use service_token::{
     AudienceParameter, ServiceTokenCache, ServiceTokenCacheBuilder, ServiceTokenRequest,
 };

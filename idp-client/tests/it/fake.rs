@@ -204,12 +204,18 @@ pub(crate) fn sign(kid: Option<&str>, claims: &Value) -> String {
         Some(k) => json!({"alg": "ES256", "typ": "JWT", "kid": k}),
         None => json!({"alg": "ES256", "typ": "JWT"}),
     };
+    sign_with_header(&header, kid.unwrap_or("k1"), claims)
+}
+
+/// A compact JWS of `claims` with this `header` (its `alg` should be ES256), signed by the
+/// key `key_id` whatever the header's `kid` says.
+pub(crate) fn sign_with_header(header: &Value, key_id: &str, claims: &Value) -> String {
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
         b64(claims.to_string().as_bytes())
     );
-    let sig = key(kid.unwrap_or("k1"))
+    let sig = key(key_id)
         .sign(&SystemRandom::new(), input.as_bytes())
         .unwrap();
     format!("{input}.{}", b64(sig.as_ref()))

@@ -7,5 +7,6 @@ mod discovery;
 mod fake;
 mod flows;
 mod jwks;
+mod logout;
 mod server;
 mod service_token;
