@@ -93,12 +93,17 @@ fn free_port() -> u16 {
 
 /// A provider with the `idp serve --dev` fixtures (the web client's redirect URI given).
 async fn provider(web_redirect: &str) -> (Provider, String) {
-    provider_with(web_redirect, None).await
+    provider_with(web_redirect, None, None).await
 }
 
 /// [`provider`], and with `extra_key` its ID tokens are ES256 and its JWKS also publishes
 /// `extra_key`, so that the test can sign what the provider would (logout tokens).
-async fn provider_with(web_redirect: &str, extra_key: Option<Jwk>) -> (Provider, String) {
+/// `backchannel` is the web client's back-channel logout URI.
+async fn provider_with(
+    web_redirect: &str,
+    extra_key: Option<Jwk>,
+    backchannel: Option<String>,
+) -> (Provider, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut builder = Provider::builder()
@@ -127,6 +132,7 @@ async fn provider_with(web_redirect: &str, extra_key: Option<Jwk>) -> (Provider,
             client_id: "test-app".into(),
             secret: Some("test-secret".into()),
             redirect_uris: vec![web_redirect.into()],
+            backchannel_logout_uri: backchannel,
             allowed_scopes: oidc.clone(),
             grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             first_party: true,
@@ -408,7 +414,7 @@ async fn web_backend_ends_sessions_on_back_channel_logout() {
     let port = free_port();
     let app = format!("http://127.0.0.1:{port}");
     let signer = TestSigner::new();
-    let (_p, issuer) = provider_with(&format!("{app}/callback"), Some(signer.jwk())).await;
+    let (_p, issuer) = provider_with(&format!("{app}/callback"), Some(signer.jwk()), None).await;
     let mut cmd = example("web-backend");
     cmd.env("IDP_ISSUER", &issuer)
         .env("APP_LISTEN", format!("127.0.0.1:{port}"))
@@ -474,6 +480,65 @@ async fn web_backend_ends_sessions_on_back_channel_logout() {
     let r = post(vec![("logout_token", token)]).await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(!signed_in(&b2, &app).await);
+}
+
+/// The whole path: the provider itself tells the example, over HTTP, that the user's
+/// sessions ended (a password change, then an admin's "sign out everywhere"), and the
+/// example ends its own sessions.
+#[tokio::test]
+async fn the_provider_ends_the_examples_sessions_through_back_channel_logout() {
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let (p, issuer) = provider_with(
+        &format!("{app}/callback"),
+        None,
+        Some(format!("{app}/backchannel-logout")),
+    )
+    .await;
+    let mut cmd = example("web-backend");
+    cmd.env("IDP_ISSUER", &issuer)
+        .env("APP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("APP_URL", &app);
+    let mut run = Running::spawn(cmd);
+    run.until("web-backend listening on ").await;
+
+    let signed_out_within_10s = |b: reqwest::Client| {
+        let app = app.clone();
+        async move {
+            for _ in 0..100 {
+                if !signed_in(&b, &app).await {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    let b = browser();
+    let (sub, _) = sign_in_to_app(&b, &app, &issuer).await;
+    p.users()
+        .set_password(&sub, "a new and long passphrase".into())
+        .await
+        .unwrap();
+    assert!(signed_out_within_10s(b).await, "still signed in");
+
+    let b = browser();
+    let r = b.get(format!("{app}/login")).send().await.unwrap();
+    let authorize = location(&r);
+    let page = b
+        .get(&authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("password"), "{page}");
+    p.users().set_password(&sub, PASSWORD.into()).await.unwrap();
+    sign_in_to_app(&b, &app, &issuer).await;
+    p.users().end_sessions(&sub).await.unwrap();
+    assert!(signed_out_within_10s(b).await, "still signed in");
+    assert!(p.flush_notifications(Duration::from_secs(5)).await);
 }
 
 #[tokio::test]
