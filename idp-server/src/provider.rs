@@ -16,6 +16,7 @@ use crate::rate_limit::RateLimits;
 use crate::state::State;
 use crate::store::Store;
 use crate::web::App;
+use crate::web::csrf::CsrfKey;
 use crate::web::templates::Templates;
 
 /// An OAuth 2.0 / OpenID Connect provider. Cheap to clone: clones share state.
@@ -336,10 +337,13 @@ impl ProviderBuilder {
         )
         .await?;
         let discovery = crate::oauth::metadata::discovery_document(&state);
+        // `State::new` has checked that the secret is there.
+        let csrf = CsrfKey::from_secret(state.config.encryption_key().unwrap_or_default())?;
         Ok(Provider {
             app: Arc::new(App {
                 state: Arc::new(state),
                 templates,
+                csrf,
                 discovery,
             }),
         })

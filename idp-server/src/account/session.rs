@@ -6,16 +6,14 @@ use idp_core::{random_token, sha256_b64url};
 use crate::Error;
 use crate::state::State;
 use crate::store::{SessionRecord, User};
-use crate::web::cookies;
-
-const SESSION_COOKIE: &str = "idp_session";
+use crate::web::cookies::{self, Cookie};
 
 /// The signed-in user, if the session cookie names a live session of an active user.
 pub(crate) async fn current(
     state: &State,
     headers: &HeaderMap,
 ) -> Result<Option<(SessionRecord, User)>, Error> {
-    let Some(value) = cookies::get(headers, SESSION_COOKIE) else {
+    let Some(value) = cookies::get(headers, &state.issuer, Cookie::Session) else {
         return Ok(None);
     };
     let hash = sha256_b64url(value.as_bytes());
@@ -35,7 +33,7 @@ pub(crate) async fn start(
     headers: &HeaderMap,
     user: &User,
 ) -> Result<(SessionRecord, HeaderValue), Error> {
-    if let Some(old) = cookies::get(headers, SESSION_COOKIE) {
+    if let Some(old) = cookies::get(headers, &state.issuer, Cookie::Session) {
         let _ = state
             .store
             .delete_session(&sha256_b64url(old.as_bytes()))
@@ -52,12 +50,12 @@ pub(crate) async fn start(
         now + ttl,
     );
     state.store.insert_session(&rec).await?;
-    let cookie = cookies::set(&state.issuer, SESSION_COOKIE, &value, Some(ttl));
+    let cookie = cookies::set(&state.issuer, Cookie::Session, &value, Some(ttl));
     Ok((rec, cookie))
 }
 
 /// Ends `session` and returns the cookie that clears it in the browser.
 pub(crate) async fn end(state: &State, session: &SessionRecord) -> HeaderValue {
     let _ = state.store.delete_session(&session.session_hash).await;
-    cookies::set(&state.issuer, SESSION_COOKIE, "", Some(0))
+    cookies::set(&state.issuer, Cookie::Session, "", Some(0))
 }
