@@ -158,8 +158,9 @@ async fn parse<'a>(
             return Err(bad_request(app, "invalid_request", msg));
         }
     };
+    // Returned exactly as given: the parameter bounds (`max_parameter_len`) already cap it.
     let state = match single(pairs, "state") {
-        Ok(s) => s.map(|s| s.chars().take(2048).collect::<String>()),
+        Ok(s) => s.map(str::to_owned),
         Err(_) => None,
     };
     let back = Back {
