@@ -19,3 +19,4 @@ mod mount;
 mod replicas;
 mod storage;
 mod tokeninfo;
+mod web_security;

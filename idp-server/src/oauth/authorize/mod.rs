@@ -208,8 +208,10 @@ async fn person_step(
         return Err(bad_request(app, "invalid_request", msg));
     }
     // Before anything else reads the form: a sign-in form's token, bound to no session.
-    if action == Some("login") {
-        check_csrf(app, headers, pairs, Purpose::Login)?;
+    if action == Some("login")
+        && let Some(refused) = refuse_forged(app, headers, pairs, Purpose::Login)
+    {
+        return Err(refused);
     }
     let tenant = req.client.tenant_id.as_deref();
     let mut person = Person {
@@ -235,7 +237,10 @@ async fn person_step(
                 return Err(login::page(app, headers, form, StatusCode::OK, None, ""));
             };
             // A consent form's token is bound to the session it was shown to.
-            check_csrf(app, headers, pairs, Purpose::Consent { sid: &session.sid })?;
+            let purpose = Purpose::Consent { sid: &session.sid };
+            if let Some(refused) = refuse_forged(app, headers, pairs, purpose) {
+                return Err(refused);
+            }
             if single(pairs, "decision").ok().flatten() != Some("allow") {
                 return Err(back.error(ErrorCode::AccessDenied, "the user denied the request"));
             }
@@ -254,21 +259,20 @@ async fn person_step(
     Ok(person)
 }
 
-/// The form's CSRF token is the one for `purpose`, or a 403 page.
-fn check_csrf(
+/// The 403 page when the form's CSRF token is not the one for `purpose`.
+fn refuse_forged(
     app: &App,
     headers: &HeaderMap,
     pairs: &[(String, String)],
     purpose: Purpose<'_>,
-) -> Step<()> {
-    if app.csrf.verify(&app.issuer, headers, pairs, purpose) {
-        return Ok(());
-    }
-    Err(app.templates.error(
-        StatusCode::FORBIDDEN,
-        "invalid_request",
-        "The form has expired or did not come from this site. Go back and try again.",
-    ))
+) -> Option<Response> {
+    (!app.csrf.verify(&app.issuer, headers, pairs, purpose)).then(|| {
+        app.templates.error(
+            StatusCode::FORBIDDEN,
+            "invalid_request",
+            "The form has expired or did not come from this site. Go back and try again.",
+        )
+    })
 }
 
 fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
