@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use url::Url;
 
 use crate::account::{logout as confirm, session};
+use crate::store::{SessionRecord, User};
 use crate::web::csrf::Purpose;
 use crate::web::form::{Bounds, RawBody, body, decode_pairs, single};
 use crate::web::{App, AppState};
@@ -109,24 +110,12 @@ async fn logout(
                 );
             }
         } else if hint.as_ref().is_none_or(|c| c.sub != user.id) {
-            let mut carried = Vec::new();
-            for (name, value) in [
+            let carried = [
                 ("post_logout_redirect_uri", target),
                 ("state", state),
                 ("client_id", client_id.as_deref()),
-            ] {
-                if let Some(v) = value {
-                    carried.push((name, v));
-                }
-            }
-            let client = match client_id.as_deref() {
-                Some(id) => app.store.get_client(id).await.ok().flatten(),
-                None => None,
-            };
-            let client_name = client
-                .as_ref()
-                .map(|c| c.name.as_deref().unwrap_or(&c.client_id));
-            return confirm::confirm_page(app, headers, &s, &user, &carried, client_name);
+            ];
+            return ask_first(app, headers, &s, &user, &carried).await;
         }
         resp_cookies.push(session::end(app, &s).await);
     }
@@ -136,6 +125,29 @@ async fn logout(
         resp.headers_mut().append(header::SET_COOKIE, c);
     }
     resp
+}
+
+/// The confirmation page for `session`, carrying the request's parameters that are set.
+async fn ask_first(
+    app: &App,
+    headers: &HeaderMap,
+    session: &SessionRecord,
+    user: &User,
+    carried: &[(&'static str, Option<&str>)],
+) -> Response {
+    let carried: Vec<(&str, &str)> = carried
+        .iter()
+        .filter_map(|(name, value)| value.map(|v| (*name, v)))
+        .collect();
+    let client_id = carried.iter().find(|(n, _)| *n == "client_id").map(|c| c.1);
+    let client = match client_id {
+        Some(id) => app.store.get_client(id).await.ok().flatten(),
+        None => None,
+    };
+    let client_name = client
+        .as_ref()
+        .map(|c| c.name.as_deref().unwrap_or(&c.client_id));
+    confirm::confirm_page(app, headers, session, user, &carried, client_name)
 }
 
 /// Where the browser goes once signed out: a registered `post_logout_redirect_uri` (with
