@@ -1,10 +1,12 @@
-//! Key material: the at-rest encryption key, signing keys (generation, sealing, loading,
-//! JWT signing). Password hashing is in `hashing`.
+//! Key material: the at-rest encryption key, keys for message authentication codes derived
+//! from the same secret, signing keys (generation, sealing, loading, JWT signing). Password
+//! hashing is in `hashing`.
 
 use std::fmt;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::hmac;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
@@ -13,6 +15,7 @@ use aws_lc_rs::signature::{
 };
 use idp_core::{Algorithm, Jwk, JwsSigner, encode_jws};
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::Error;
@@ -91,6 +94,56 @@ impl EncryptionKey {
             .len();
         buf.truncate(len);
         Ok(buf)
+    }
+}
+
+/// A key for message authentication codes (HMAC-SHA256) over a list of values. Each key is
+/// derived for one purpose from the configured `encryption_key` secret, as
+/// HMAC-SHA256(secret, label), so that no two purposes share key material and the AES key
+/// that seals signing keys is used for nothing else. `Debug` is redacted.
+pub(crate) struct MacKey {
+    key: hmac::Key,
+}
+
+impl fmt::Debug for MacKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MacKey([redacted])")
+    }
+}
+
+impl MacKey {
+    /// The key for the purpose named `label` (e.g. `"idp csrf v1"`), from a configured
+    /// secret of at least 32 bytes.
+    pub(crate) fn derive(secret: &str, label: &str) -> Result<Self, Error> {
+        if secret.len() < 32 {
+            return Err(Error::Config(
+                "encryption_key must be at least 32 bytes (e.g. 64 hex characters)".into(),
+            ));
+        }
+        let root = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+        let derived = Zeroizing::new(hmac::sign(&root, label.as_bytes()).as_ref().to_vec());
+        Ok(Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &derived),
+        })
+    }
+
+    /// The MAC of `parts`. Each part is prefixed with its length, so that two different
+    /// lists never feed the same bytes to the MAC (`["ab", "c"]` is not `["a", "bc"]`).
+    pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        for part in parts {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
+        }
+        let tag = ctx.sign();
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    }
+
+    /// Whether `tag` is the MAC of `parts`, compared in constant time.
+    pub(crate) fn verify(&self, parts: &[&[u8]], tag: &[u8]) -> bool {
+        bool::from(self.mac(parts).as_slice().ct_eq(tag))
     }
 }
 
@@ -276,6 +329,23 @@ mod tests {
         assert!(other.open(b"kid-1", &sealed).is_err());
         assert!(k.open(b"kid-1", &sealed[..10]).is_err());
         assert!(EncryptionKey::from_secret("short").is_err());
+    }
+
+    #[test]
+    fn mac_keys_are_separate_per_purpose_and_secret() {
+        let secret = "k".repeat(32);
+        let a = MacKey::derive(&secret, "idp csrf v1").unwrap();
+        let tag = a.mac(&[b"login", b"nonce", b""]);
+        assert!(a.verify(&[b"login", b"nonce", b""], &tag));
+        // Another list, even with the same bytes concatenated, does not verify.
+        assert!(!a.verify(&[b"logi", b"nnonce", b""], &tag));
+        assert!(!a.verify(&[b"login", b"nonce", b"sid"], &tag));
+        assert!(!a.verify(&[b"login", b"nonce", b""], &tag[..31]));
+        let other_label = MacKey::derive(&secret, "idp other v1").unwrap();
+        assert!(!other_label.verify(&[b"login", b"nonce", b""], &tag));
+        let other_secret = MacKey::derive(&"x".repeat(32), "idp csrf v1").unwrap();
+        assert!(!other_secret.verify(&[b"login", b"nonce", b""], &tag));
+        assert!(MacKey::derive("short", "idp csrf v1").is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::rate_limit::RateLimits;
 use crate::state::State;
 use crate::store::Store;
 use crate::web::App;
+use crate::web::csrf::CsrfKey;
 use crate::web::templates::Templates;
 
 /// An OAuth 2.0 / OpenID Connect provider. Cheap to clone: clones share state.
@@ -248,8 +249,9 @@ impl ProviderBuilder {
         self
     }
 
-    /// A directory whose `login.html`, `consent.html`, `error.html`, `logged_out.html` or
-    /// `base.html` replace the built-in page templates (minijinja syntax).
+    /// A directory whose `login.html`, `consent.html`, `logout_confirm.html`, `error.html`,
+    /// `logged_out.html` or `base.html` replace the built-in page templates (minijinja
+    /// syntax).
     pub fn templates_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.config.templates_dir = Some(dir.into());
         self
@@ -276,7 +278,8 @@ impl ProviderBuilder {
     /// How much one query string or form body may carry: at most `max_parameters`
     /// parameters (default 64, 16 to 1024) of at most `max_parameter_len` bytes each
     /// (default 16 KiB, 4 KiB to 64 KiB). More is `400 invalid_request`, decided before
-    /// anything reads the request.
+    /// anything reads the request. This also bounds `state`, which the authorization
+    /// endpoint returns exactly as given.
     pub fn parameter_bounds(mut self, max_parameters: usize, max_parameter_len: usize) -> Self {
         self.config.max_parameters = max_parameters;
         self.config.max_parameter_len = max_parameter_len;
@@ -344,10 +347,13 @@ impl ProviderBuilder {
         )
         .await?;
         let discovery = crate::oauth::metadata::discovery_document(&state);
+        // `State::new` has checked that the secret is there.
+        let csrf = CsrfKey::from_secret(state.config.encryption_key().unwrap_or_default())?;
         Ok(Provider {
             app: Arc::new(App {
                 state: Arc::new(state),
                 templates,
+                csrf,
                 discovery,
             }),
         })

@@ -7,14 +7,17 @@ use idp_core::Scope;
 use super::{FormContext, form_page};
 use crate::Error;
 use crate::state::State;
-use crate::store::{ConsentRecord, User};
+use crate::store::{ConsentRecord, SessionRecord, User};
 use crate::web::App;
+use crate::web::csrf::Purpose;
 
-/// The consent page for `scope`.
+/// The consent page for `scope`, shown to `session` (its form's CSRF token is bound to it:
+/// after a sign-in, the session this very response starts).
 pub(crate) fn page(
     app: &App,
     headers: &HeaderMap,
     form: FormContext<'_>,
+    session: &SessionRecord,
     user: &User,
     scope: &Scope,
 ) -> Response {
@@ -22,7 +25,16 @@ pub(crate) fn page(
         user_email => user.email,
         scopes => scope.iter().collect::<Vec<_>>(),
     };
-    form_page(app, headers, "consent.html", StatusCode::OK, form, extra)
+    let purpose = Purpose::Consent { sid: &session.sid };
+    form_page(
+        app,
+        headers,
+        "consent.html",
+        StatusCode::OK,
+        form,
+        purpose,
+        extra,
+    )
 }
 
 /// Whether `user` has already consented to `scope` for `client_id`.

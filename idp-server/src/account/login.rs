@@ -11,6 +11,7 @@ use idp_core::Password;
 use super::{FormContext, form_page, session};
 use crate::Error;
 use crate::store::{SessionRecord, User};
+use crate::web::csrf::Purpose;
 use crate::web::form::single;
 use crate::web::{App, retry_after};
 
@@ -24,7 +25,15 @@ pub(crate) fn page(
     email: &str,
 ) -> Response {
     let extra = minijinja::context! { error => error, email => email };
-    form_page(app, headers, "login.html", status, form, extra)
+    form_page(
+        app,
+        headers,
+        "login.html",
+        status,
+        form,
+        Purpose::Login,
+        extra,
+    )
 }
 
 /// The outcome of a submitted login form.

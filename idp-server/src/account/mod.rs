@@ -1,16 +1,19 @@
-//! What a person sees and does in the browser: signing in, consenting, the SSO session.
-//! The authorization endpoint (`oauth::authorize`) calls these steps; they know nothing of
-//! the protocol beyond the parameters they carry through their forms.
+//! What a person sees and does in the browser: signing in, consenting, confirming a logout,
+//! the SSO session. The authorization and end-session endpoints (`oauth::authorize`,
+//! `oauth::logout`) call these steps; they know nothing of the protocol beyond the
+//! parameters they carry through their forms.
 
 pub(crate) mod consent;
 pub(crate) mod login;
+pub(crate) mod logout;
 pub(crate) mod session;
 
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 
 use crate::issuer::paths;
-use crate::web::{App, csrf};
+use crate::web::App;
+use crate::web::csrf::Purpose;
 
 /// What the login and consent forms carry: the authorization request's parameters (posted
 /// back with the form) and the name of the application asking.
@@ -20,21 +23,48 @@ pub(crate) struct FormContext<'a> {
     pub(crate) client_name: &'a str,
 }
 
-/// Renders a form page with a CSRF token (setting its cookie when the browser has none).
+/// Renders a form of the authorization step (posted back to the authorization endpoint)
+/// with a CSRF token for `purpose`.
 fn form_page(
     app: &App,
     headers: &HeaderMap,
     template: &str,
     status: StatusCode,
     form: FormContext<'_>,
+    purpose: Purpose<'_>,
     extra: minijinja::Value,
 ) -> Response {
-    let csrf = csrf::token(&app.issuer, headers);
     let ctx = minijinja::context! {
-        action => app.issuer.endpoint(paths::AUTHORIZE),
         params => form.params,
-        csrf => csrf.token,
         client_name => form.client_name,
+        ..extra
+    };
+    csrf_page(
+        app,
+        headers,
+        template,
+        status,
+        paths::AUTHORIZE,
+        purpose,
+        ctx,
+    )
+}
+
+/// Renders a page whose form posts to the endpoint at `path`, with a CSRF token for
+/// `purpose` (setting the CSRF cookie when the browser has none).
+fn csrf_page(
+    app: &App,
+    headers: &HeaderMap,
+    template: &str,
+    status: StatusCode,
+    path: &str,
+    purpose: Purpose<'_>,
+    extra: minijinja::Value,
+) -> Response {
+    let csrf = app.csrf.token(&app.issuer, headers, purpose);
+    let ctx = minijinja::context! {
+        action => app.issuer.endpoint(path),
+        csrf => csrf.token,
         ..extra
     };
     let mut resp = app.templates.render(template, status, ctx);

@@ -6,16 +6,14 @@ use idp_core::{random_token, sha256_b64url};
 use crate::Error;
 use crate::state::State;
 use crate::store::{SessionRecord, User};
-use crate::web::cookies;
-
-const SESSION_COOKIE: &str = "idp_session";
+use crate::web::cookies::{self, Cookie};
 
 /// The signed-in user, if the session cookie names a live session of an active user.
 pub(crate) async fn current(
     state: &State,
     headers: &HeaderMap,
 ) -> Result<Option<(SessionRecord, User)>, Error> {
-    let Some(value) = cookies::get(headers, SESSION_COOKIE) else {
+    let Some(value) = cookies::get(headers, &state.issuer, Cookie::Session) else {
         return Ok(None);
     };
     let hash = sha256_b64url(value.as_bytes());
@@ -37,7 +35,7 @@ pub(crate) async fn start(
 ) -> Result<(SessionRecord, HeaderValue), Error> {
     // The session this browser held is replaced (its grants stay with it: a sign-in for
     // one application does not end another's tokens).
-    if let Some(old) = cookies::get(headers, SESSION_COOKIE) {
+    if let Some(old) = cookies::get(headers, &state.issuer, Cookie::Session) {
         state
             .store
             .delete_session(&sha256_b64url(old.as_bytes()))
@@ -54,7 +52,7 @@ pub(crate) async fn start(
         now + ttl,
     );
     state.store.insert_session(&rec).await?;
-    let cookie = cookies::set(&state.issuer, SESSION_COOKIE, &value, Some(ttl));
+    let cookie = cookies::set(&state.issuer, Cookie::Session, &value, Some(ttl));
     Ok((rec, cookie))
 }
 
@@ -62,5 +60,5 @@ pub(crate) async fn start(
 /// through back-channel logout) and returns the cookie that clears it in the browser.
 pub(crate) async fn end(state: &State, session: &SessionRecord) -> Result<HeaderValue, Error> {
     state.revoker().end_session(session).await?;
-    Ok(cookies::set(&state.issuer, SESSION_COOKIE, "", Some(0)))
+    Ok(cookies::set(&state.issuer, Cookie::Session, "", Some(0)))
 }

@@ -13,14 +13,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::state::State;
+use csrf::CsrfKey;
 use templates::Templates;
 
-/// The state of the HTTP handlers: the provider's [`State`], the page templates and the
-/// discovery document (rendered once when the provider is built).
+/// The state of the HTTP handlers: the provider's [`State`], the page templates, the key of
+/// the forms' CSRF tokens and the discovery document (rendered once when the provider is
+/// built).
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) state: Arc<State>,
     pub(crate) templates: Templates,
+    pub(crate) csrf: CsrfKey,
     pub(crate) discovery: Bytes,
 }
 

@@ -1,6 +1,7 @@
 //! End to end in a real Chromium through WebDriver: open the authorize URL, type the
 //! credentials, submit, land on the redirect URI with a code and the right state; then a
-//! second client's authorize request completes without the form (SSO).
+//! second client's authorize request completes without the form (SSO); a logout without
+//! `id_token_hint` asks, and the confirmation button signs out (no JavaScript involved).
 //!
 //! Runs when `IDP_TEST_CHROMEDRIVER` names a chromedriver binary (`.ci/run` installs
 //! Debian's chromium and chromium-driver and sets it); otherwise it says it was skipped.
@@ -103,6 +104,14 @@ impl Driver {
 
     async fn url(&self) -> String {
         self.cmd(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", None)
             .await
             .as_str()
             .unwrap()
@@ -249,6 +258,31 @@ async fn chromium_signs_in_and_gets_sso_for_a_second_client() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+
+    // Logout without an id_token_hint: the confirmation page, a click, signed out.
+    d.goto(&s.url("/oauth/logout")).await;
+    assert!(d.source().await.contains("Sign out?"));
+    d.click("#logout").await;
+    let mut signed_out = false;
+    for _ in 0..100 {
+        if d.source().await.contains("You are signed out") {
+            signed_out = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(signed_out, "{}", d.source().await);
+    d.goto(&format!(
+        "{}&prompt=none",
+        authorize("app-two", "state-three")
+    ))
+    .await;
+    let q = wait_for(&seen, 2).await;
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(params["error"], "login_required", "{q}");
     d.quit().await;
     s.stop().await;
 }

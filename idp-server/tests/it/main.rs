@@ -21,3 +21,4 @@ mod mount;
 mod replicas;
 mod storage;
 mod tokeninfo;
+mod web_security;

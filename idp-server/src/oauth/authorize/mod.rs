@@ -23,8 +23,9 @@ use crate::account::{FormContext, consent, session};
 use crate::issue::{is_offline, restrict_to_user};
 use crate::store::{AuthCodeRecord, GrantRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
+use crate::web::csrf::Purpose;
 use crate::web::form::{Bounds, RawBody, body, decode_pairs, form_pairs, single};
-use crate::web::{App, AppState, csrf, retry_after};
+use crate::web::{App, AppState, retry_after};
 use back::Back;
 use request::{AuthRequest, check_request};
 
@@ -157,8 +158,9 @@ async fn parse<'a>(
             return Err(bad_request(app, "invalid_request", msg));
         }
     };
+    // Returned exactly as given: the parameter bounds (`max_parameter_len`) already cap it.
     let state = match single(pairs, "state") {
-        Ok(s) => s.map(|s| s.chars().take(2048).collect::<String>()),
+        Ok(s) => s.map(str::to_owned),
         Err(_) => None,
     };
     let back = Back {
@@ -205,12 +207,11 @@ async fn person_step(
         let msg = "The form must be submitted with POST.";
         return Err(bad_request(app, "invalid_request", msg));
     }
-    if action.is_some() && !csrf::verify(headers, pairs) {
-        return Err(app.templates.error(
-            StatusCode::FORBIDDEN,
-            "invalid_request",
-            "The form has expired or did not come from this site. Go back and try again.",
-        ));
+    // Before anything else reads the form: a sign-in form's token, bound to no session.
+    if action == Some("login")
+        && let Some(refused) = refuse_forged(app, headers, pairs, Purpose::Login)
+    {
+        return Err(refused);
     }
     let tenant = req.client.tenant_id.as_deref();
     let mut person = Person {
@@ -232,9 +233,14 @@ async fn person_step(
             Err(e) => return Err(server_error(app, e)),
         },
         Some("consent") => {
-            let Some((_, user)) = &person.session else {
+            let Some((session, user)) = &person.session else {
                 return Err(login::page(app, headers, form, StatusCode::OK, None, ""));
             };
+            // A consent form's token is bound to the session it was shown to.
+            let purpose = Purpose::Consent { sid: &session.sid };
+            if let Some(refused) = refuse_forged(app, headers, pairs, purpose) {
+                return Err(refused);
+            }
             if single(pairs, "decision").ok().flatten() != Some("allow") {
                 return Err(back.error(ErrorCode::AccessDenied, "the user denied the request"));
             }
@@ -251,6 +257,22 @@ async fn person_step(
         None => {}
     }
     Ok(person)
+}
+
+/// The 403 page when the form's CSRF token is not the one for `purpose`.
+fn refuse_forged(
+    app: &App,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+    purpose: Purpose<'_>,
+) -> Option<Response> {
+    (!app.csrf.verify(&app.issuer, headers, pairs, purpose)).then(|| {
+        app.templates.error(
+            StatusCode::FORBIDDEN,
+            "invalid_request",
+            "The form has expired or did not come from this site. Go back and try again.",
+        )
+    })
 }
 
 fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
@@ -294,7 +316,7 @@ async fn finish(
             if req.prompt.none {
                 return Err(back.error(ErrorCode::ConsentRequired, "the user has not consented"));
             }
-            let page = consent::page(app, headers, form, &user, &scope);
+            let page = consent::page(app, headers, form, &session, &user, &scope);
             return Ok(with_cookie(page, person.set_cookie));
         }
     }

@@ -2,7 +2,6 @@
 //! client and redirect URI first, then every other parameter.
 
 use idp_core::{CodeChallenge, CodeChallengeMethod, ErrorCode, GrantType, Scope};
-use url::Url;
 
 use crate::state::State;
 use crate::store::Client;
@@ -13,32 +12,66 @@ pub(crate) const STEP_FIELDS: [&str; 5] =
     ["_action", "csrf_token", "email", "password", "decision"];
 
 /// Whether `uri` matches a registered redirect URI: exactly, or for a loopback IP redirect
-/// with any port (RFC 8252 §7.3).
+/// with another port (RFC 8252 §7.3).
 pub(crate) fn redirect_uri_registered(client: &Client, uri: &str) -> bool {
-    if client.redirect_uris.iter().any(|r| r == uri) {
-        return true;
+    client
+        .redirect_uris
+        .iter()
+        .any(|r| r == uri || same_loopback_but_port(r, uri))
+}
+
+/// A loopback redirect URI as written: the host text and the rest (path and query).
+struct Loopback<'a> {
+    host: &'a str,
+    rest: &'a str,
+}
+
+/// Splits `uri` as written when it is `http://` on a loopback IP literal (a dotted quad such
+/// as `127.0.0.1`, or a bracketed IPv6 address such as `[::1]`; never `localhost`, RFC 8252
+/// §8.3), without userinfo or fragment, with a port, if any, in plain decimal. The text is
+/// not normalised: `127.1`, `0x7f000001` or `2130706433` are not `127.0.0.1` here.
+fn loopback(uri: &str) -> Option<Loopback<'_>> {
+    let after = uri.strip_prefix("http://")?;
+    if uri.contains('#') {
+        return None;
     }
-    let Ok(asked) = Url::parse(uri) else {
-        return false;
+    let (authority, rest) = after.split_at(after.find(['/', '?']).unwrap_or(after.len()));
+    if authority.contains('@') {
+        return None;
+    }
+    // The host as written, and what follows it (`""` or `:PORT`).
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let close = v6.find(']')?;
+            let ip: std::net::Ipv6Addr = v6[..close].parse().ok()?;
+            ip.is_loopback().then(|| authority.split_at(close + 2))?
+        }
+        None => {
+            let split = authority.split_at(authority.find(':').unwrap_or(authority.len()));
+            let ip: std::net::Ipv4Addr = split.0.parse().ok()?;
+            ip.is_loopback().then_some(split)?
+        }
     };
-    // Only loopback IP literals: RFC 8252 §7.3 (and §8.3 advises against `localhost`).
-    let loopback_ip = match asked.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    if let Some(digits) = port.strip_prefix(':') {
+        let decimal = digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+            && digits.parse::<u16>().is_ok();
+        if !decimal {
+            return None;
+        }
+    } else if !port.is_empty() {
+        return None;
+    }
+    Some(Loopback { host, rest })
+}
+
+/// Whether `asked` is the loopback redirect URI `registered` with only the port changed:
+/// the same host text, path and query, byte for byte.
+fn same_loopback_but_port(registered: &str, asked: &str) -> bool {
+    match (loopback(registered), loopback(asked)) {
+        (Some(r), Some(a)) => r.host == a.host && r.rest == a.rest,
         _ => false,
-    };
-    if asked.scheme() != "http" || !loopback_ip || asked.fragment().is_some() {
-        return false;
     }
-    client.redirect_uris.iter().any(|r| {
-        Url::parse(r).is_ok_and(|reg| {
-            reg.scheme() == "http"
-                && reg.host() == asked.host()
-                && reg.path() == asked.path()
-                && reg.query() == asked.query()
-                && reg.username() == asked.username()
-        })
-    })
 }
 
 /// The `prompt` values (OIDC Core §3.1.2.1); `none` never comes with another.
@@ -230,4 +263,71 @@ fn check_max_age(pairs: &[(String, String)]) -> Result<Option<i64>, Failure> {
             })
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_redirects_differ_only_in_the_port() {
+        let v4 = "http://127.0.0.1:4000/callback";
+        for ok in [
+            "http://127.0.0.1:5555/callback",
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:65535/callback",
+        ] {
+            assert!(same_loopback_but_port(v4, ok), "{ok}");
+        }
+        assert!(same_loopback_but_port(
+            "http://127.0.0.1/cb?x=1",
+            "http://127.0.0.1:9/cb?x=1"
+        ));
+        assert!(same_loopback_but_port(
+            "http://[::1]:8080/cb",
+            "http://[::1]:9090/cb"
+        ));
+        for bad in [
+            "http://127.1:5555/callback",
+            "http://0x7f000001:5555/callback",
+            "http://2130706433:5555/callback",
+            "http://127.0.0.01:5555/callback",
+            "http://:pw@127.0.0.1:5555/callback",
+            "http://user@127.0.0.1:5555/callback",
+            "http://127.0.0.2:5555/callback",
+            "http://localhost:5555/callback",
+            "https://127.0.0.1:5555/callback",
+            "HTTP://127.0.0.1:5555/callback",
+            "http://127.0.0.1:5555/callback#f",
+            "http://127.0.0.1:5555/callback?x=1",
+            "http://127.0.0.1:5555/callback/",
+            "http://127.0.0.1:5555/Callback",
+            "http://127.0.0.1:5555/%63allback",
+            "http://127.0.0.1:5555//callback",
+            "http://127.0.0.1:/callback",
+            "http://127.0.0.1:+5555/callback",
+            "http://127.0.0.1:05555/callback",
+            "http://127.0.0.1:65536/callback",
+            "http://127.0.0.1:0/callback",
+            "http://127.0.0.1:5555:1/callback",
+            "http://127.0.0.1.:5555/callback",
+            "http://[::1]:5555/callback",
+            "http://[0:0:0:0:0:0:0:1]:8080/cb",
+        ] {
+            assert!(!same_loopback_but_port(v4, bad), "{bad}");
+        }
+        assert!(!same_loopback_but_port(
+            "http://[::1]:8080/cb",
+            "http://[0:0:0:0:0:0:0:1]:8080/cb"
+        ));
+        // Only loopback IP literals are port-agnostic.
+        assert!(!same_loopback_but_port(
+            "http://localhost:3000/cb",
+            "http://localhost:3001/cb"
+        ));
+        assert!(!same_loopback_but_port(
+            "http://10.0.0.1:3000/cb",
+            "http://10.0.0.1:3001/cb"
+        ));
+    }
 }
