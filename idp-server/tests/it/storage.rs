@@ -1568,6 +1568,9 @@ async fn postgres_two_stores_share_data() {
     );
 
     // Replicas racing to rotate one refresh token: exactly one wins.
+    a.insert_grant(&grant("fam-shared", "web", "u-alice", "sid-1", true))
+        .await
+        .unwrap();
     a.insert_refresh_token(&refresh("rt-shared", "fam-shared", NOW, NOW + 3600))
         .await
         .unwrap();
@@ -1595,6 +1598,46 @@ async fn postgres_two_stores_share_data() {
         }
     }
     assert_eq!(consumed, 1);
+
+    // A rotation at one replica racing a revocation of its grant at the other: whichever
+    // wins, no usable refresh token of the grant is left (the grant row orders them).
+    for round in 0..20 {
+        let family = format!("fam-rr-{round}");
+        let old = format!("rt-rr-{round}");
+        a.insert_grant(&grant(&family, "web", "u-alice", "sid-1", true))
+            .await
+            .unwrap();
+        a.insert_refresh_token(&refresh(&old, &family, NOW, NOW + 3600))
+            .await
+            .unwrap();
+        let successor = refresh(&format!("{old}-next"), &family, NOW + 1, NOW + 7200);
+        let barrier = Arc::new(Barrier::new(2));
+        let (ra, rb) = (a.clone(), b.clone());
+        let (ba, bb) = (barrier.clone(), barrier.clone());
+        let (old2, family2) = (old.clone(), family.clone());
+        let rotate = tokio::spawn(async move {
+            ba.wait().await;
+            ra.rotate_refresh_token(&old2, &successor, NOW + 1)
+                .await
+                .unwrap()
+        });
+        let revoke = tokio::spawn(async move {
+            bb.wait().await;
+            rb.revoke_grants(GrantsOf::Grant(&family2), NOW + 1)
+                .await
+                .unwrap()
+        });
+        let (rotated, revoked) = (rotate.await.unwrap(), revoke.await.unwrap());
+        assert_eq!(revoked, 1, "round {round}");
+        for hash in [old.clone(), format!("{old}-next")] {
+            if let Some(t) = a.get_refresh_token(&hash).await.unwrap() {
+                assert!(
+                    !t.is_usable(NOW + 2),
+                    "round {round}: {hash} usable after {rotated:?}"
+                );
+            }
+        }
+    }
 
     a.close().await;
     b.close().await;
