@@ -10,10 +10,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use idp_core::Algorithm;
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::Notify;
+use crate::issuer::Issuer;
+use crate::keys::KeyRing;
+
+/// What signing and sending a back-channel `logout_token` needs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Notify<'a> {
+    pub(crate) issuer: &'a Issuer,
+    pub(crate) keys: &'a KeyRing,
+    pub(crate) alg: Algorithm,
+    pub(crate) backchannel: &'a Backchannel,
+}
 
 /// The `events` member that makes a JWT a logout token (§2.4).
 const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";

@@ -19,13 +19,11 @@
 
 mod backchannel;
 
-use idp_core::{Algorithm, Clock};
+use idp_core::Clock;
 
-pub(crate) use backchannel::Backchannel;
+pub(crate) use backchannel::{Backchannel, Notify};
 
 use crate::Error;
-use crate::issuer::Issuer;
-use crate::keys::KeyRing;
 use crate::store::{GrantRecord, GrantsOf, SessionRecord, Store};
 
 /// Why a user's access ends, for the audit log.
@@ -60,15 +58,6 @@ impl std::fmt::Debug for Revoker<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Revoker").finish_non_exhaustive()
     }
-}
-
-/// What signing and sending a back-channel `logout_token` needs.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Notify<'a> {
-    pub(crate) issuer: &'a Issuer,
-    pub(crate) keys: &'a KeyRing,
-    pub(crate) alg: Algorithm,
-    pub(crate) backchannel: &'a Backchannel,
 }
 
 impl Revoker<'_> {
