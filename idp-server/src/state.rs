@@ -63,7 +63,7 @@ impl Policies {
 #[derive(Debug)]
 pub(crate) enum Subject {
     /// A user's token, with the user as stored now.
-    User(User),
+    User(Box<User>),
     /// A service token (client_credentials) of an active client.
     Service,
 }
@@ -237,7 +237,7 @@ impl State {
             }
         }
         let user = store.get_user(&claims.sub).await?;
-        Ok(user.filter(|u| u.active).map(Subject::User))
+        Ok(user.filter(|u| u.active).map(|u| Subject::User(Box::new(u))))
     }
 
     /// Validates one of our ID tokens used as a hint (`id_token_hint`): signature and

@@ -113,7 +113,7 @@ async fn userinfo(state: &State, headers: &HeaderMap, body: Option<&Bytes>) -> R
         return invalid();
     }
     let user = match state.live_subject(&claims).await {
-        Ok(Some(Subject::User(u))) => u,
+        Ok(Some(Subject::User(u))) => *u,
         Ok(_) => return invalid(),
         Err(e) => {
             tracing::error!(error = %e, "userinfo: storage failure");
