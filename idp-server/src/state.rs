@@ -237,7 +237,9 @@ impl State {
             }
         }
         let user = store.get_user(&claims.sub).await?;
-        Ok(user.filter(|u| u.active).map(|u| Subject::User(Box::new(u))))
+        Ok(user
+            .filter(|u| u.active)
+            .map(|u| Subject::User(Box::new(u))))
     }
 
     /// Validates one of our ID tokens used as a hint (`id_token_hint`): signature and

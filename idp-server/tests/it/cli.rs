@@ -403,3 +403,121 @@ async fn dev_mode_refuses_a_key_it_could_not_keep_and_urls_are_not_echoed() {
     assert!(!ok && err.contains("unsupported database URL"), "{err}");
     assert!(!err.contains("hunter2"), "password echoed: {err}");
 }
+
+/// `users set-password` and `users end-sessions` end access and say so in the audit log;
+/// `IDP_LOG_FORMAT=json` writes one JSON object per line, without colour codes and without
+/// the password; `clients add --backchannel-logout-uri` is checked like a redirect URI.
+#[tokio::test]
+async fn ending_access_on_the_command_line_logs_json_audit_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = format!("sqlite://{}", d.join("a.db").display());
+    let base = [
+        "--db",
+        db.as_str(),
+        "--encryption-key",
+        "an audit test key that is long enough",
+    ];
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(base);
+        let mut c = idp(d);
+        c.args(all)
+            .env("IDP_LOG_FORMAT", "json")
+            .env("IDP_LOG", "idp::audit=info,warn");
+        async move { c.output().await.unwrap() }
+    };
+    let out = run(&[
+        "users",
+        "add",
+        "--email",
+        "ada@example.com",
+        "--password",
+        "first long password",
+    ])
+    .await;
+    assert!(out.status.success());
+    let out = run(&[
+        "users",
+        "set-password",
+        "ada@example.com",
+        "--password",
+        "second long password",
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out2 = run(&["users", "end-sessions", "ada@example.com"]).await;
+    assert!(
+        out2.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out2.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out2.stdout).contains("ended every session"));
+
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out2.stderr)
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a redirected log: {log}"
+    );
+    assert!(!log.contains("second long password"));
+    let events: Vec<String> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .filter(|e| e["target"] == "idp::audit")
+        .map(|e| e["fields"]["event"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for expected in ["password_changed", "user_access_ended"] {
+        assert!(
+            events.iter().any(|e| e == expected),
+            "{expected} not in {events:?}"
+        );
+    }
+
+    let out = run(&[
+        "clients",
+        "add",
+        "--id",
+        "rp",
+        "--redirect-uri",
+        "https://rp.example/cb",
+        "--scope",
+        "openid",
+        "--backchannel-logout-uri",
+        "http://rp.example/logout",
+    ])
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("http"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "clients",
+        "add",
+        "--id",
+        "rp",
+        "--redirect-uri",
+        "https://rp.example/cb",
+        "--scope",
+        "openid",
+        "--backchannel-logout-uri",
+        "https://rp.example/logout",
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

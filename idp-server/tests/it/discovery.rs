@@ -12,6 +12,7 @@ async fn discovery_lists_exactly_what_is_implemented() {
         let (status, headers, d) = s.get_json(path).await;
         assert_eq!(status, 200);
         assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
         assert!(
             headers["cache-control"]
                 .to_str()
@@ -73,6 +74,7 @@ async fn jwks_publishes_rs256_and_es256_keys_with_kid_use_alg() {
     let (status, headers, jwks) = s.get_json("/.well-known/jwks.json").await;
     assert_eq!(status, 200);
     assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
     let keys = jwks["keys"].as_array().unwrap();
     let mut algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
     algs.sort();

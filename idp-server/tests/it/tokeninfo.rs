@@ -20,6 +20,7 @@ async fn introspection_active_then_revoked_then_inactive() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(body["active"], true);
     assert_eq!(body["client_id"], "worker");
     assert_eq!(body["sub"], "worker");
