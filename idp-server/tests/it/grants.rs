@@ -295,19 +295,18 @@ async fn a_wrong_presenter_neither_burns_a_code_nor_revokes_its_grant() {
     // with a wrong verifier or redirect URI: all refused, none consumes.
     let (status, body) = exchange(&s, "other", &code, &v).await;
     assert_eq!((status, str_of(&body, "error")), (400, "invalid_grant"));
-    let (status, _, body) = s
-        .post_form(
-            "/oauth/token",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", "spa"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", wrong.secret()),
-            ],
-        )
-        .await;
+    // The public client presents the code with a verifier of its own.
+    let spa_presents = || async {
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", wrong.secret()),
+        ];
+        s.post_form("/oauth/token", None, &form).await
+    };
+    let (status, _, body) = spa_presents().await;
     assert_eq!((status, str_of(&body, "error")), (400, "invalid_grant"));
     let (status, _) = exchange(&s, "web", &code, &wrong).await;
     assert_eq!(status, 400);
@@ -333,19 +332,7 @@ async fn a_wrong_presenter_neither_burns_a_code_nor_revokes_its_grant() {
     // Once used, a wrong presenter of the code still revokes nothing.
     let (status, _) = exchange(&s, "other", &code, &v).await;
     assert_eq!(status, 400);
-    let (status, _, _) = s
-        .post_form(
-            "/oauth/token",
-            None,
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", "spa"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", wrong.secret()),
-            ],
-        )
-        .await;
+    let (status, _, _) = spa_presents().await;
     assert_eq!(status, 400);
     assert!(active(&s, at).await, "a wrong presenter revoked the grant");
     let (status, _) = refresh(&s, str_of(&t, "refresh_token")).await;
