@@ -83,6 +83,7 @@ pub struct Config {
     pub(crate) max_connections: usize,
     pub(crate) shutdown_grace: HumanDuration,
     pub(crate) log_format: LogFormat,
+    pub(crate) client_cache_ttl: HumanDuration,
 }
 
 /// How the `idp` binary writes its log (key `log_format`): lines for people, or one JSON
@@ -142,6 +143,7 @@ impl Default for Config {
             max_connections: 1024,
             shutdown_grace: dur(10),
             log_format: LogFormat::Text,
+            client_cache_ttl: dur(5),
         }
     }
 }
@@ -180,6 +182,11 @@ impl Config {
     /// The rate limits, if set (`[rate_limits]`); `None` means the defaults.
     pub fn rate_limits(&self) -> Option<&RateLimits> {
         self.rate_limits.as_ref()
+    }
+
+    /// How long a client record is remembered (`client_cache_ttl`; zero: not at all).
+    pub(crate) fn client_cache_ttl(&self) -> Duration {
+        self.client_cache_ttl.get()
     }
 
     pub(crate) fn access_token_secs(&self) -> i64 {

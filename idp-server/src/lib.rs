@@ -17,6 +17,7 @@
 //   store/                            persistence: memory, SQLite, PostgreSQL
 
 mod account;
+mod client_cache;
 mod config;
 mod crypto;
 mod error;

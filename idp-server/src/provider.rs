@@ -243,6 +243,15 @@ impl ProviderBuilder {
         self
     }
 
+    /// How long a client record stays in memory (default 5 seconds; zero turns the cache
+    /// off). Changes made through this provider, and with PostgreSQL changes announced by
+    /// other replicas, take effect at once; the lifetime bounds what nobody announced (the
+    /// `idp` command line on a SQLite file).
+    pub fn client_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.config.client_cache_ttl = ttl.into();
+        self
+    }
+
     /// How long a browser stays signed in (default 12 hours).
     pub fn session_ttl(mut self, ttl: Duration) -> Self {
         self.config.session_ttl = ttl.into();

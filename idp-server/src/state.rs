@@ -10,6 +10,7 @@ use idp_core::{
 };
 
 use crate::Error;
+use crate::client_cache::ClientCache;
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
 use crate::hashing::HashBudget;
@@ -20,7 +21,7 @@ use crate::manage::{Clients, Ctx, Hooks, Keys, Users};
 use crate::rate_limit::{Limiters, RateLimits};
 use crate::revocation::{Backchannel, Notify, Revoker};
 use crate::secret_cache::VerifiedSecrets;
-use crate::store::{Store, StoreError, User};
+use crate::store::{Client, Store, StoreError, User};
 
 /// How the provider validates its own tokens, built once.
 #[derive(Debug)]
@@ -80,6 +81,7 @@ pub(crate) struct State {
     pub(crate) limiters: Limiters,
     pub(crate) verified_secrets: VerifiedSecrets,
     pub(crate) hashing: HashBudget,
+    client_cache: Arc<ClientCache>,
     backchannel: Backchannel,
     /// When the last readiness check passed (reused for a second).
     ready_since: tokio::sync::Mutex<Option<std::time::Instant>>,
@@ -126,18 +128,27 @@ impl State {
             keys,
             verified_secrets: VerifiedSecrets::new(),
             hashing: HashBudget::new(config.hashing_concurrency(), config.hashing_wait()),
+            client_cache: Arc::new(ClientCache::new(config.client_cache_ttl())),
             backchannel: Backchannel::start(),
             ready_since: tokio::sync::Mutex::new(None),
             hooks,
             config,
         };
         state.keys.ensure(state.store.as_ref(), state.now()).await?;
+        if let Some(changes) = state.store.client_changes().await {
+            state.client_cache.follow(changes);
+        }
         Ok(state)
     }
 
     /// Unix seconds, from the injected clock.
     pub(crate) fn now(&self) -> i64 {
         self.clock.unix_now()
+    }
+
+    /// A client by id, from the client cache or the store.
+    pub(crate) async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        self.client_cache.get(self.store.as_ref(), id).await
     }
 
     /// Ends sessions and grants, telling the clients.
@@ -165,6 +176,7 @@ impl State {
             store: self.store.as_ref(),
             clock: self.clock.as_ref(),
             revoker: self.revoker(),
+            client_cache: &self.client_cache,
             keys: &self.keys,
             hooks: &self.hooks,
             hashing: &self.hashing,
@@ -226,7 +238,7 @@ impl State {
             return Ok(None);
         }
         if claims.token_use == Some(TokenUse::Service) {
-            let client = store.get_client(&claims.sub).await?;
+            let client = self.client(&claims.sub).await?;
             return Ok(client.filter(|c| c.active).map(|_| Subject::Service));
         }
         if let Some(gid) = &claims.gid {

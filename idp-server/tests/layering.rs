@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// on a lower layer, never from its own layer or above.
 const LAYERS: &[&[&str]] = &[
     &["store"],
-    &["error", "rate_limit", "secret_cache"],
+    &["error", "rate_limit", "secret_cache", "client_cache"],
     &["crypto", "config", "issuer", "hashing"],
     &["keys"],
     &["revocation"],

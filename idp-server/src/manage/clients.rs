@@ -110,11 +110,21 @@ impl<'a> Clients<'a> {
                 )),
                 other => other.into(),
             })?;
+        self.changed(&client.client_id).await;
         audit("client_created", &client.client_id);
         Ok(CreatedClient {
             client,
             generated_secret: generated,
         })
+    }
+
+    /// After a change: this process forgets the client at once, and the others sharing the
+    /// store are told (PostgreSQL); if telling them fails, their caches' lifetime bounds it.
+    async fn changed(&self, client_id: &str) {
+        self.ctx.client_cache.invalidate(client_id).await;
+        if let Err(e) = self.ctx.store.announce_client_change(client_id).await {
+            tracing::warn!(client_id = %client_id, error = %e, "cannot announce a client change to other replicas");
+        }
     }
 
     /// A client by id.
@@ -144,6 +154,7 @@ impl<'a> Clients<'a> {
         f(&mut c);
         c.updated_at = self.ctx.now();
         self.ctx.store.update_client(&c).await?;
+        self.changed(&c.client_id).await;
         audit(event, &c.client_id);
         Ok(c)
     }
@@ -187,6 +198,7 @@ impl<'a> Clients<'a> {
         }
         self.ctx.revoker.end_client(client_id).await?;
         if self.ctx.store.delete_client(client_id).await? {
+            self.changed(client_id).await;
             audit("client_deleted", client_id);
             Ok(())
         } else {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use idp_core::{ClientSecret, Clock, Password};
 use serde_json::{Map, Value};
 
+use crate::client_cache::ClientCache;
 use crate::hashing::HashBudget;
 use crate::keys::KeyRing;
 use crate::revocation::Revoker;
@@ -46,6 +47,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) store: &'a dyn Store,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) revoker: Revoker<'a>,
+    pub(crate) client_cache: &'a ClientCache,
     pub(crate) keys: &'a KeyRing,
     pub(crate) hooks: &'a Hooks,
     pub(crate) hashing: &'a HashBudget,

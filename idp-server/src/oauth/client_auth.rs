@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::HeaderMap;
 use idp_core::{ClientSecret, ErrorCode};
@@ -93,7 +94,7 @@ pub(crate) async fn authenticate(
     state: &State,
     presented: Option<Presented>,
     addr: Option<IpAddr>,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let p =
         presented.ok_or_else(|| OAuthError::invalid_client("client authentication required"))?;
     let limiters = &state.limiters;
@@ -127,10 +128,9 @@ enum Failure {
 }
 
 /// The client, if the presented credentials are its own.
-async fn verify(state: &State, p: Presented) -> Result<Client, Failure> {
+async fn verify(state: &State, p: Presented) -> Result<Arc<Client>, Failure> {
     let client = state
-        .store
-        .get_client(&p.client_id)
+        .client(&p.client_id)
         .await
         .map_err(|e| Failure::Server(OAuthError::server(e)))?
         .ok_or(Failure::Wrong)?;

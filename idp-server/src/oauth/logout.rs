@@ -158,7 +158,7 @@ async fn ask_first(
         .collect();
     let client_id = carried.iter().find(|(n, _)| *n == "client_id").map(|c| c.1);
     let client = match client_id {
-        Some(id) => app.store.get_client(id).await.ok().flatten(),
+        Some(id) => app.client(id).await.ok().flatten(),
         None => None,
     };
     let client_name = client
@@ -190,7 +190,7 @@ async fn after_logout(
         }
         _ => return signed_out(),
     };
-    let client = app.store.get_client(client_id).await.ok().flatten();
+    let client = app.client(client_id).await.ok().flatten();
     let registered = client
         .as_ref()
         .is_some_and(|c| c.post_logout_redirect_uris.iter().any(|u| u == target));

@@ -18,7 +18,7 @@ use crate::web::client_addr::ClientAddr;
 use crate::web::form::{Bounds, RawBody, body, form_pairs, single};
 
 struct Request {
-    client: Client,
+    client: std::sync::Arc<Client>,
     token: String,
     hint: Option<TokenTypeHint>,
 }

@@ -49,6 +49,17 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
+/// A change to clients that another process announced (see [`Store::client_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientChange {
+    /// The client with this id changed (or was added or deleted).
+    Client(String),
+    /// Announcements may have been missed (the connection that listens was lost): any
+    /// client may have changed.
+    All,
+}
+
 /// Opens the store a database URL names: `memory:` (a [`MemoryStore`]),
 /// `sqlite:PATH`, `sqlite://PATH` or `sqlite::memory:` (a `SqliteStore`, Cargo feature
 /// `sqlite`), `postgres://…` or `postgresql://…` (a `PostgresStore`, Cargo feature
@@ -240,6 +251,20 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
     /// Whether an access-token id is revoked.
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    // ---- other processes on the same database ----
+    /// Tells the other processes that share this store that a client changed (PostgreSQL:
+    /// `NOTIFY`), so that their client caches forget it at once. The default does nothing:
+    /// a store nobody else writes to, or one without such a channel (SQLite), relies on the
+    /// caches' short lifetime.
+    async fn announce_client_change(&self, _client_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The client changes other processes announce, as they arrive (PostgreSQL: `LISTEN`);
+    /// `None` (the default) when the store has no such channel.
+    async fn client_changes(&self) -> Option<tokio::sync::mpsc::Receiver<ClientChange>> {
+        None
+    }
 
     // ---- housekeeping ----
     /// A write that always succeeds on a healthy store (the readiness check calls it): one

@@ -388,3 +388,32 @@ async fn oauth2_crate_client_credentials_flow() {
     }
     s.stop().await;
 }
+
+/// Through the provider, a disabled client or a rotated secret takes effect at once,
+/// whatever the client cache holds.
+#[tokio::test]
+async fn a_disabled_client_or_rotated_secret_is_refused_at_once() {
+    let s = TestServer::start().await;
+    s.service_client("svc").await;
+    let token = |secret: String| {
+        let s = &s;
+        async move {
+            s.post_form(
+                "/oauth/token",
+                Some(("svc", &secret)),
+                &[("grant_type", "client_credentials")],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(token("svc-secret".into()).await, 200);
+    let new = s.provider.clients().rotate_secret("svc").await.unwrap();
+    assert_eq!(token("svc-secret".into()).await, 401);
+    assert_eq!(token(new.secret().to_owned()).await, 200);
+    s.provider.clients().disable("svc").await.unwrap();
+    assert_eq!(token(new.secret().to_owned()).await, 401);
+    s.provider.clients().enable("svc").await.unwrap();
+    assert_eq!(token(new.secret().to_owned()).await, 200);
+    s.stop().await;
+}

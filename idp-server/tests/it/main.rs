@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
 
 mod abuse;
-mod audit;
 mod browser;
 mod chromium;
 mod cli;

@@ -108,3 +108,80 @@ async fn two_replicas_share_keys_tokens_sessions_and_codes() {
     a.stop().await;
     b.stop().await;
 }
+
+/// The status of a client_credentials request of `id` with `secret` at `s`.
+async fn status(s: &TestServer, id: &str, secret: String) -> u16 {
+    s.post_form(
+        "/oauth/token",
+        Some((id, &secret)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await
+    .0
+}
+
+/// The client cache across replicas (PostgreSQL `LISTEN/NOTIFY`): a secret rotated, a client
+/// disabled or registered at one replica is seen at the other within a second, although the
+/// other had the client (or its absence) in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_changes_reach_the_other_replicas_cache_within_a_second() {
+    let Some(base) = postgres_url() else {
+        return;
+    };
+    let scratch = PgScratch::new(&base).await;
+    let replica = || {
+        let url = scratch.url();
+        async move {
+            TestServer::start_with(Arc::new(PostgresStore::connect(&url).await.unwrap()), |b| {
+                // Long enough that only an announcement can explain a change seen in time.
+                b.issuer(ISSUER).client_cache_ttl(Duration::from_secs(300))
+            })
+            .await
+        }
+    };
+    let a = replica().await;
+    let b = replica().await;
+    /// Polls `probe` every 50 ms for up to a second until it returns `want`.
+    async fn within_a_second<F, Fut>(want: u16, mut probe: F) -> bool
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = u16>,
+    {
+        for _ in 0..20 {
+            if probe().await == want {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    a.service_client("svc").await;
+    assert_eq!(
+        status(&b, "svc", "svc-secret".into()).await,
+        200,
+        "b caches svc"
+    );
+    let new = a.provider.clients().rotate_secret("svc").await.unwrap();
+    let new = new.secret().to_owned();
+    assert!(
+        within_a_second(401, || status(&b, "svc", "svc-secret".into())).await,
+        "the old secret still works at the other replica"
+    );
+    assert_eq!(status(&b, "svc", new.clone()).await, 200);
+    a.provider.clients().disable("svc").await.unwrap();
+    assert!(
+        within_a_second(401, || status(&b, "svc", new.clone())).await,
+        "the disabled client still works at the other replica"
+    );
+
+    // An unknown id is remembered as unknown, until it is registered elsewhere.
+    assert_eq!(status(&b, "late", "late-secret".into()).await, 401);
+    a.service_client("late").await;
+    assert!(
+        within_a_second(200, || status(&b, "late", "late-secret".into())).await,
+        "the new client is unknown at the other replica"
+    );
+    a.stop().await;
+    b.stop().await;
+}

@@ -138,7 +138,7 @@ async fn parse<'a>(
             "The request has no client_id.",
         ));
     };
-    let client = match app.store.get_client(client_id).await {
+    let client = match app.client(client_id).await {
         Ok(Some(c)) if c.active => c,
         Ok(_) => {
             let msg = "The application is unknown or disabled.";

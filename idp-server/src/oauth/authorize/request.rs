@@ -84,7 +84,7 @@ pub(crate) struct Prompt {
 
 /// The checked authorization request.
 pub(crate) struct AuthRequest {
-    pub(crate) client: Client,
+    pub(crate) client: std::sync::Arc<Client>,
     pub(crate) redirect_given: bool,
     pub(crate) scope: Scope,
     pub(crate) nonce: Option<String>,
@@ -106,7 +106,7 @@ fn one<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>,
 /// Checks every parameter after the client and redirect URI.
 pub(crate) fn check_request(
     state: &State,
-    client: Client,
+    client: std::sync::Arc<Client>,
     redirect_given: bool,
     pairs: &[(String, String)],
 ) -> Result<AuthRequest, Failure> {

@@ -55,6 +55,17 @@ trait Dialect {
 
     /// Whether a unique violation is on the primary key of `users` (rather than the e-mail).
     fn is_user_id_violation(error: &dyn DatabaseError) -> bool;
+
+    /// [`Store::announce_client_change`](super::Store::announce_client_change) for this
+    /// database: nothing unless it has a channel between processes.
+    async fn announce_client_change(&self, _client_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// [`Store::client_changes`](super::Store::client_changes) for this database.
+    async fn client_changes(&self) -> Option<tokio::sync::mpsc::Receiver<super::ClientChange>> {
+        None
+    }
 }
 
 // ---- errors ----

@@ -16,10 +16,11 @@ use std::str::FromStr;
 
 use sqlx::Connection;
 use sqlx::error::DatabaseError;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgListener, PgPoolOptions};
+use tokio::sync::mpsc;
 
 use super::Dialect;
-use crate::store::StoreError;
+use crate::store::{ClientChange, StoreError};
 
 /// Connections in the pool of one replica.
 const MAX_CONNECTIONS: u32 = 10;
@@ -135,7 +136,57 @@ impl Dialect for PostgresStore {
     fn is_user_id_violation(error: &dyn DatabaseError) -> bool {
         error.constraint() == Some(USERS_PKEY)
     }
+
+    async fn announce_client_change(&self, client_id: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CLIENT_CHANNEL)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn client_changes(&self) -> Option<mpsc::Receiver<ClientChange>> {
+        let mut listener = match PgListener::connect_with(&self.pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for client changes; the client cache relies on its lifetime");
+                return None;
+            }
+        };
+        if let Err(e) = listener.listen(CLIENT_CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for client changes; the client cache relies on its lifetime");
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                let change = tokio::select! {
+                    () = tx.closed() => return,
+                    next = listener.try_recv() => match next {
+                        Ok(Some(n)) => ClientChange::Client(n.payload().to_owned()),
+                        // The connection was lost (the next call reconnects): whatever was
+                        // announced meanwhile is unknown.
+                        Ok(None) => ClientChange::All,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "listening for client changes failed; retrying in a second");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                            ClientChange::All
+                        }
+                    },
+                };
+                if tx.send(change).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Some(rx)
+    }
 }
+
+/// The channel client changes are announced on.
+const CLIENT_CHANNEL: &str = "idp_client_changed";
 
 super::shared::sql_store!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);
 

@@ -422,6 +422,16 @@ macro_rules! sql_store {
                     Ok(row.is_some())
                 }
 
+                async fn announce_client_change(&self, client_id: &str) -> Result<(), StoreError> {
+                    Dialect::announce_client_change(self, client_id).await
+                }
+
+                async fn client_changes(
+                    &self,
+                ) -> Option<tokio::sync::mpsc::Receiver<$crate::store::ClientChange>> {
+                    Dialect::client_changes(self).await
+                }
+
                 async fn probe_write(&self, now: i64) -> Result<(), StoreError> {
                     sqlx::query(sql::PROBE_WRITE)
                         .bind(now)

@@ -2,6 +2,16 @@
 //! able to reconstruct (sign-ins, tokens issued, reuse detected, revocations, session ends,
 //! changes to users, clients and keys), and never a secret, password, code or token in any
 //! log line of a full flow.
+//!
+//! A test binary of its own, with one test and a global subscriber: `tracing` caches per
+//! call site whether anyone listens, and with tests running in parallel under a
+//! thread-local subscriber a call site first reached by another test can stay silent.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
+
+#[path = "it/browser.rs"]
+mod browser;
+#[path = "it/common.rs"]
+mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -43,8 +53,7 @@ async fn a_full_flow_leaves_audit_events_and_no_secret_in_the_log() {
         .with_env_filter("idp_server=trace,idp_core=trace,idp::audit=trace,warn")
         .with_writer(move || writer.clone())
         .finish();
-    // The test's runtime is single-threaded: the server's tasks run on this thread too.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).unwrap();
 
     let s = TestServer::start().await;
     let ada = setup(&s).await;
