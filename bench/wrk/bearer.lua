@@ -1,0 +1,2 @@
+-- GET with one bearer token (TOKEN) on every request.
+wrk.headers["Authorization"] = "Bearer " .. (os.getenv("TOKEN") or "")
