@@ -234,9 +234,10 @@ impl<C> JwtAuthLayerBuilder<C> {
     /// default).
     ///
     /// The layer remembers the claims of every token it has validated, keyed by the SHA-256
-    /// of the whole token (the token itself is not kept), so that the next request with the same token skips the header
-    /// decode, the key lookup, the signature check and the claims' deserialisation. The
-    /// cache changes what is accepted in no way but one, stated below:
+    /// of the whole token (the token itself is not kept), so that the next request with the
+    /// same token skips the header decode, the key lookup, the signature check and the
+    /// claims' deserialisation. The cache changes what is accepted in no way but one, stated
+    /// last:
     ///
     /// - a token that differs in any byte (header, payload or signature) is another key, and
     ///   is validated from scratch;
@@ -244,11 +245,12 @@ impl<C> JwtAuthLayerBuilder<C> {
     ///   (the key set may have changed), and cannot take room in the cache;
     /// - a cached token is used only while the [clock](Self::clock) shows a time before its
     ///   `exp` (without leeway: from `exp` on, the validator decides again, with its
-    ///   [leeway](Self::leeway)) and not before its `nbf`; a token accepted only thanks to
-    ///   the leeway on `nbf` is not cached;
-    /// - it stays in memory at most until its `exp`, and at most
-    ///   [`token_cache_max_ttl`](Self::token_cache_max_ttl) (default 5 minutes); beyond
-    ///   `max_entries`, the least useful entries are evicted;
+    ///   [leeway](Self::leeway)), not before its `nbf` (a token accepted only thanks to the
+    ///   leeway on `nbf` is not cached), and for at most
+    ///   [`token_cache_max_ttl`](Self::token_cache_max_ttl) (default 5 minutes) after it was
+    ///   validated; then it is validated again;
+    /// - it leaves memory by then too, or earlier when more than `max_entries` tokens
+    ///   compete for room;
     /// - **the one difference:** a cached token no longer depends on the key set. If the
     ///   provider removes the key that signed it from its JWK Set, or the key set can no
     ///   longer be obtained, it stays accepted while it is cached (at most the maximum TTL,

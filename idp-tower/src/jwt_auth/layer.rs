@@ -78,7 +78,12 @@ impl<C> fmt::Debug for Shared<C> {
 /// [`JwtAuthLayerBuilder`](crate::JwtAuthLayerBuilder) for a `jwks_uri`, an existing
 /// [`JwksCache`](idp_client::JwksCache), or static keys.
 ///
-/// Cheap to clone; clones share the key cache.
+/// A token seen again is served from a cache of verified tokens, without a second
+/// verification, until its `exp` at the latest; see
+/// [`token_cache`](crate::JwtAuthLayerBuilder::token_cache) for its guarantees and its one
+/// trade-off.
+///
+/// Cheap to clone; clones share the key cache and the token cache.
 ///
 /// # Example
 ///

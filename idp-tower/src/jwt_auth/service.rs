@@ -47,7 +47,7 @@ impl<S, C> JwtAuth<S, C> {
     }
 
     /// The layer (configuration) this service was built with, to protect another service
-    /// the same way; it shares this service's key cache.
+    /// the same way; it shares this service's key and token caches.
     pub fn layer(&self) -> &JwtAuthLayer<C> {
         &self.layer
     }
@@ -126,7 +126,8 @@ where
             Err(r) => return reject(r),
         };
 
-        // Static keys: validate now, no allocation, no clone of the inner service.
+        // Static keys: validate now, no clone of the inner service (nor any allocation but
+        // the claims, and their copy in the token cache).
         if let Some(result) = shared.keys.validate_now::<C>(&shared.policy, &jwt) {
             return match result {
                 Ok(claims) => {
