@@ -270,7 +270,7 @@ impl<C> JwtAuthLayerBuilder<C> {
     }
 
     /// The longest a verified token stays cached, whatever its `exp` (default 5 minutes;
-    /// `build` fails if it is zero). See [`token_cache`](Self::token_cache).
+    /// `build` fails if it is under a second). See [`token_cache`](Self::token_cache).
     pub fn token_cache_max_ttl(mut self, max_ttl: Duration) -> Self {
         self.token_cache_max_ttl = max_ttl;
         self
@@ -332,8 +332,9 @@ impl<C> JwtAuthLayerBuilder<C> {
                     "a token cache of 0 entries (turn it off with no_token_cache)",
                 ));
             }
-            Some(_) if self.token_cache_max_ttl.is_zero() => {
-                return Err(Error::Config("a token cache maximum TTL of zero"));
+            // The clock counts whole seconds: a shorter TTL would never let an entry be used.
+            Some(_) if self.token_cache_max_ttl < Duration::from_secs(1) => {
+                return Err(Error::Config("a token cache maximum TTL under one second"));
             }
             Some(max_entries) => Some(TokenCache::new(
                 max_entries,
@@ -453,10 +454,12 @@ mod tests {
             base().token_cache(0).build(),
             Err(Error::Config(_))
         ));
-        assert!(matches!(
-            base().token_cache_max_ttl(Duration::ZERO).build(),
-            Err(Error::Config(_))
-        ));
+        for short in [Duration::ZERO, Duration::from_millis(999)] {
+            assert!(matches!(
+                base().token_cache_max_ttl(short).build(),
+                Err(Error::Config(_))
+            ));
+        }
         // A zero TTL does not matter when there is no cache.
         assert!(
             base()

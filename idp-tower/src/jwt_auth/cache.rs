@@ -48,9 +48,9 @@ struct Entry<C> {
 }
 
 /// Gives every entry its own lifetime (see [`Entry::ttl`]).
-struct UntilExp;
+struct EntryTtl;
 
-impl<C> Expiry<TokenKey, Arc<Entry<C>>> for UntilExp {
+impl<C> Expiry<TokenKey, Arc<Entry<C>>> for EntryTtl {
     fn expire_after_create(
         &self,
         _key: &TokenKey,
@@ -96,7 +96,7 @@ where
         Self {
             entries: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
-                .expire_after(UntilExp)
+                .expire_after(EntryTtl)
                 .build(),
             clock,
             max_ttl,
