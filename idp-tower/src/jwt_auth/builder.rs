@@ -10,6 +10,7 @@ use idp_client::{Discovery, HttpClient, JwksCache, WellKnown};
 use idp_core::{Algorithm, Clock, NoExtra, SystemClock, ValidationPolicy, VerificationKeys};
 
 use super::JwtAuthLayer;
+use super::cache::{DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TTL, TokenCache};
 use super::layer::Shared;
 use crate::Error;
 use crate::keys::{Discovered, KeySource};
@@ -31,6 +32,8 @@ impl JwtAuthLayer {
             well_known: WellKnown::OpenIdConfiguration,
             http: None,
             clock: None,
+            token_cache: Some(DEFAULT_MAX_ENTRIES),
+            token_cache_max_ttl: DEFAULT_MAX_TTL,
             _claims: PhantomData,
         }
     }
@@ -93,6 +96,9 @@ pub struct JwtAuthLayerBuilder<C = NoExtra> {
     well_known: WellKnown,
     http: Option<HttpClient>,
     clock: Option<Arc<dyn Clock>>,
+    /// The bound of the verified-token cache; `None`: no cache.
+    token_cache: Option<u64>,
+    token_cache_max_ttl: Duration,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -113,6 +119,8 @@ impl<C> fmt::Debug for JwtAuthLayerBuilder<C> {
             .field("realm", &self.realm)
             .field("allow_anonymous", &self.allow_anonymous)
             .field("keys", &keys)
+            .field("token_cache", &self.token_cache)
+            .field("token_cache_max_ttl", &self.token_cache_max_ttl)
             .finish_non_exhaustive()
     }
 }
@@ -214,10 +222,64 @@ impl<C> JwtAuthLayerBuilder<C> {
         self
     }
 
-    /// The clock for `exp`/`nbf` with static keys and for the caches this builder creates
-    /// (default: [`SystemClock`]).
+    /// The clock for `exp`/`nbf` with static keys, for the caches this builder creates,
+    /// and for the `exp`/`nbf` checks of the [token cache](Self::token_cache) (default:
+    /// [`SystemClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// Bounds the verified-token cache to `max_entries` tokens (default 10,000; on by
+    /// default).
+    ///
+    /// The layer remembers the claims of every token it has validated, keyed by the SHA-256
+    /// of the whole token (the token itself is not kept), so that the next request with the
+    /// same token skips the header decode, the key lookup, the signature check and the
+    /// claims' deserialisation. The cache changes what is accepted in no way but one, stated
+    /// last:
+    ///
+    /// - a token that differs in any byte (header, payload or signature) is another key, and
+    ///   is validated from scratch;
+    /// - only successes are cached: a refused token is evaluated again on every request
+    ///   (the key set may have changed), and cannot take room in the cache;
+    /// - a cached token is used only while the [clock](Self::clock) shows a time before its
+    ///   `exp` (without leeway: from `exp` on, the validator decides again, with its
+    ///   [leeway](Self::leeway)), not before its `nbf` (a token accepted only thanks to the
+    ///   leeway on `nbf` is not cached), and for at most
+    ///   [`token_cache_max_ttl`](Self::token_cache_max_ttl) (default 5 minutes) after it was
+    ///   validated; then it is validated again;
+    /// - it leaves memory by then too, or earlier when more than `max_entries` tokens
+    ///   compete for room;
+    /// - **the one difference:** a cached token no longer depends on the key set. If the
+    ///   provider removes the key that signed it from its JWK Set, or the key set can no
+    ///   longer be obtained, it stays accepted while it is cached (at most the maximum TTL,
+    ///   never past its `exp`), where without the cache it would be refused (or answered
+    ///   `503`) once the layer's copy of the key set is refreshed or given up, which
+    ///   itself takes minutes. Lower the maximum TTL, or turn the cache off with
+    ///   [`no_token_cache`](Self::no_token_cache), if that matters to you.
+    ///
+    /// Revocation is unchanged: a resource server that validates JWTs locally accepts a
+    /// revoked token until its `exp`, with or without the cache, and the cache never extends
+    /// a token's `exp`. Use short-lived access tokens (or introspection) where that matters.
+    ///
+    /// `build` fails if `max_entries` is 0 (use [`no_token_cache`](Self::no_token_cache)).
+    pub fn token_cache(mut self, max_entries: u64) -> Self {
+        self.token_cache = Some(max_entries);
+        self
+    }
+
+    /// The longest a verified token stays cached, whatever its `exp` (default 5 minutes;
+    /// `build` fails if it is under a second). See [`token_cache`](Self::token_cache).
+    pub fn token_cache_max_ttl(mut self, max_ttl: Duration) -> Self {
+        self.token_cache_max_ttl = max_ttl;
+        self
+    }
+
+    /// Turns the verified-token cache off: every request's token is verified in full. See
+    /// [`token_cache`](Self::token_cache) for what the cache does.
+    pub fn no_token_cache(mut self) -> Self {
+        self.token_cache = None;
         self
     }
 
@@ -237,12 +299,17 @@ impl<C> JwtAuthLayerBuilder<C> {
             well_known: self.well_known,
             http: self.http,
             clock: self.clock,
+            token_cache: self.token_cache,
+            token_cache_max_ttl: self.token_cache_max_ttl,
             _claims: PhantomData,
         }
     }
 
     /// Checks the settings and builds the layer. Nothing is fetched until the first request.
-    pub fn build(self) -> Result<JwtAuthLayer<C>, Error> {
+    pub fn build(self) -> Result<JwtAuthLayer<C>, Error>
+    where
+        C: Clone + Send + Sync + 'static,
+    {
         let mut policy = ValidationPolicy::builder().audiences(self.audiences.iter().cloned());
         if let Some(issuer) = &self.issuer {
             policy = policy.issuer(issuer.clone());
@@ -258,6 +325,23 @@ impl<C> JwtAuthLayerBuilder<C> {
         let issuer = self.issuer.unwrap_or_default();
 
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let tokens = match self.token_cache {
+            None => None,
+            Some(0) => {
+                return Err(Error::Config(
+                    "a token cache of 0 entries (turn it off with no_token_cache)",
+                ));
+            }
+            // The clock counts whole seconds: a shorter TTL would never let an entry be used.
+            Some(_) if self.token_cache_max_ttl < Duration::from_secs(1) => {
+                return Err(Error::Config("a token cache maximum TTL under one second"));
+            }
+            Some(max_entries) => Some(TokenCache::new(
+                max_entries,
+                self.token_cache_max_ttl,
+                clock.clone(),
+            )),
+        };
         let http = |h: Option<HttpClient>| match h {
             Some(h) => Ok(h),
             None => HttpClient::new().map_err(Error::Client),
@@ -306,6 +390,7 @@ impl<C> JwtAuthLayerBuilder<C> {
             keys,
             realm: realm.into(),
             allow_anonymous: self.allow_anonymous,
+            tokens,
         }))
     }
 }
@@ -353,6 +438,36 @@ mod tests {
             .audience("api")
             .algorithms([Algorithm::ES256]);
         assert!(matches!(bad_issuer.build(), Err(Error::Client(_))));
+    }
+
+    #[test]
+    fn token_cache_settings() {
+        let on = base().build().unwrap();
+        let tokens = on.shared.tokens.as_ref().unwrap();
+        assert_eq!(tokens.max_entries(), Some(DEFAULT_MAX_ENTRIES));
+        let small = base().token_cache(4).build().unwrap();
+        assert_eq!(small.shared.tokens.as_ref().unwrap().max_entries(), Some(4));
+        assert!(format!("{small:?}").contains("max_entries: Some(4)"));
+        let off = base().token_cache(4).no_token_cache().build().unwrap();
+        assert!(off.shared.tokens.is_none());
+        assert!(matches!(
+            base().token_cache(0).build(),
+            Err(Error::Config(_))
+        ));
+        for short in [Duration::ZERO, Duration::from_millis(999)] {
+            assert!(matches!(
+                base().token_cache_max_ttl(short).build(),
+                Err(Error::Config(_))
+            ));
+        }
+        // A zero TTL does not matter when there is no cache.
+        assert!(
+            base()
+                .token_cache_max_ttl(Duration::ZERO)
+                .no_token_cache()
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::service::insert_verified;
 use crate::challenge::Rejection;
 
 type Validation<C> =
-    Pin<Box<dyn Future<Output = (Result<AccessTokenClaims<C>, Rejection>, Arc<Shared>)> + Send>>;
+    Pin<Box<dyn Future<Output = (Result<AccessTokenClaims<C>, Rejection>, Arc<Shared<C>>)> + Send>>;
 
 pin_project! {
     /// Response future of [`JwtAuth`](crate::JwtAuth): validates the token if its keys must be

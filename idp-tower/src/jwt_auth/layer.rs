@@ -1,22 +1,57 @@
 //! [`JwtAuthLayer`]: the configuration, shared by every service it builds.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-use idp_core::{NoExtra, ValidationPolicy};
+use idp_core::{AccessTokenClaims, NoExtra, ValidationPolicy};
 use tower_layer::Layer;
 
 use super::JwtAuth;
+use super::cache::{TokenCache, TokenKey};
 use crate::keys::KeySource;
 
 /// What every clone of a layer and of its services shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
+pub(crate) struct Shared<C> {
     pub(crate) policy: ValidationPolicy,
     pub(crate) keys: KeySource,
     pub(crate) realm: Arc<str>,
     pub(crate) allow_anonymous: bool,
+    /// Verified tokens; `None` when turned off.
+    pub(crate) tokens: Option<TokenCache<C>>,
+}
+
+impl<C> Shared<C>
+where
+    C: Clone + Send + Sync + 'static,
+{
+    /// The key of `token` in the cache; `None` when the cache is off.
+    pub(crate) fn token_key(&self, token: &str) -> Option<TokenKey> {
+        self.tokens.as_ref().map(|_| TokenKey::of(token))
+    }
+
+    /// The claims of a token validated before and still within its `nbf`..`exp`.
+    pub(crate) fn cached(&self, key: Option<&TokenKey>) -> Option<AccessTokenClaims<C>> {
+        self.tokens.as_ref()?.get(key?)
+    }
+
+    /// Caches the claims of a token that has just passed validation.
+    pub(crate) fn remember(&self, key: Option<TokenKey>, claims: &AccessTokenClaims<C>) {
+        if let (Some(tokens), Some(key)) = (&self.tokens, key) {
+            tokens.insert(key, claims);
+        }
+    }
+}
+
+impl<C> fmt::Debug for Shared<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("policy", &self.policy)
+            .field("keys", &self.keys)
+            .field("realm", &self.realm)
+            .field("allow_anonymous", &self.allow_anonymous)
+            .field("tokens", &self.tokens)
+            .finish()
+    }
 }
 
 /// Validates the bearer token of every request and puts its claims into the request's
@@ -43,7 +78,12 @@ pub(crate) struct Shared {
 /// [`JwtAuthLayerBuilder`](crate::JwtAuthLayerBuilder) for a `jwks_uri`, an existing
 /// [`JwksCache`](idp_client::JwksCache), or static keys.
 ///
-/// Cheap to clone; clones share the key cache.
+/// A token seen again is served from a cache of verified tokens, without a second
+/// verification, until its `exp` at the latest; see
+/// [`token_cache`](crate::JwtAuthLayerBuilder::token_cache) for its guarantees and its one
+/// trade-off.
+///
+/// Cheap to clone; clones share the key cache and the token cache.
 ///
 /// # Example
 ///
@@ -103,15 +143,13 @@ pub(crate) struct Shared {
 /// # Ok(()) }
 /// ```
 pub struct JwtAuthLayer<C = NoExtra> {
-    pub(crate) shared: Arc<Shared>,
-    _claims: PhantomData<fn() -> C>,
+    pub(crate) shared: Arc<Shared<C>>,
 }
 
 impl<C> Clone for JwtAuthLayer<C> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
-            _claims: PhantomData,
         }
     }
 }
@@ -123,6 +161,7 @@ impl<C> fmt::Debug for JwtAuthLayer<C> {
             .field("keys", &self.shared.keys)
             .field("realm", &self.shared.realm)
             .field("allow_anonymous", &self.shared.allow_anonymous)
+            .field("token_cache", &self.shared.tokens)
             .field("claims", &std::any::type_name::<C>())
             .finish()
     }
@@ -149,10 +188,9 @@ impl<S, C> Layer<S> for JwtAuthLayer<C> {
 }
 
 impl<C> JwtAuthLayer<C> {
-    pub(super) fn from_shared(shared: Shared) -> Self {
+    pub(super) fn from_shared(shared: Shared<C>) -> Self {
         Self {
             shared: Arc::new(shared),
-            _claims: PhantomData,
         }
     }
 }

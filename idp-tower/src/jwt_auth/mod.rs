@@ -5,6 +5,7 @@
 //! where rustdoc shows it.
 
 mod builder;
+mod cache;
 mod future;
 mod layer;
 mod service;

@@ -47,7 +47,7 @@ impl<S, C> JwtAuth<S, C> {
     }
 
     /// The layer (configuration) this service was built with, to protect another service
-    /// the same way; it shares this service's key cache.
+    /// the same way; it shares this service's key and token caches.
     pub fn layer(&self) -> &JwtAuthLayer<C> {
         &self.layer
     }
@@ -70,7 +70,7 @@ impl<S, C> JwtAuth<S, C> {
 
 pub(crate) fn insert_verified<B, C>(
     req: &mut Request<B>,
-    shared: &Shared,
+    shared: &Shared<C>,
     claims: AccessTokenClaims<C>,
 ) where
     C: Clone + Send + Sync + 'static,
@@ -111,6 +111,14 @@ where
             Ok(None) => return reject(Rejection::Missing),
             Err(r) => return reject(r),
         };
+        // A token validated before, still within its `nbf`..`exp`: no decode, no key, no
+        // signature check; the inner service is called in place.
+        let key = shared.token_key(token);
+        if let Some(claims) = shared.cached(key.as_ref()) {
+            insert_verified(&mut req, shared, claims);
+            return JwtAuthFuture::calling(self.inner.call(req));
+        }
+
         // The one decode of the token's header, and the policy's pre-check: what no key
         // could make valid is refused here, before any key lookup or fetch.
         let jwt = match keys::parse(&shared.policy, token) {
@@ -118,10 +126,12 @@ where
             Err(r) => return reject(r),
         };
 
-        // Static keys: validate now, no allocation, no clone of the inner service.
+        // Static keys: validate now, no clone of the inner service (nor any allocation but
+        // the claims, and their copy in the token cache).
         if let Some(result) = shared.keys.validate_now::<C>(&shared.policy, &jwt) {
             return match result {
                 Ok(claims) => {
+                    shared.remember(key, &claims);
                     insert_verified(&mut req, shared, claims);
                     JwtAuthFuture::calling(self.inner.call(req))
                 }
@@ -138,6 +148,9 @@ where
         let shared = Arc::clone(shared);
         let validation = Box::pin(async move {
             let result = shared.keys.validate::<C>(&shared.policy, &jwt).await;
+            if let Ok(claims) = &result {
+                shared.remember(key, claims);
+            }
             (result, shared)
         });
         JwtAuthFuture::validating(validation, inner, req)

@@ -1,5 +1,6 @@
-//! The JOSE header of a bearer token is decoded exactly once per request, whatever the key
-//! source. idp-core counts its header decodes per thread (its `test-support` feature, on for
+//! The JOSE header of a bearer token is decoded exactly once per request that verifies it,
+//! whatever the key source, and not at all when the token cache already holds it. idp-core
+//! counts its header decodes per thread (its `test-support` feature, on for
 //! these tests only); `#[tokio::test]` runs the layer's future on the test's thread.
 
 use http::StatusCode;
@@ -47,15 +48,22 @@ fn refused(iss: &str) -> Vec<String> {
 }
 
 async fn assert_one_decode_per_request(layer: &JwtAuthLayer, iss: &str) {
-    let token = sign("k1", &claims_with("iss", json!(iss)));
-    // Twice: the first request may fetch discovery and keys, the second finds them cached.
-    for round in 0..2 {
+    // Two tokens: the first request may fetch discovery and keys, the second finds them
+    // cached. (Each ES256 signature is randomised: two tokens, two cache keys.)
+    let tokens = [(); 2].map(|()| sign("k1", &claims_with("iss", json!(iss))));
+    for (round, token) in tokens.iter().enumerate() {
         assert_eq!(
-            decodes_for(layer, &token).await,
+            decodes_for(layer, token).await,
             (StatusCode::OK, 1),
             "valid token, round {round}"
         );
     }
+    // The same token again: the token cache answers, nothing is decoded.
+    assert_eq!(
+        decodes_for(layer, &tokens[1]).await,
+        (StatusCode::OK, 0),
+        "cached token"
+    );
     for t in refused(iss) {
         let (status, decodes) = decodes_for(layer, &t).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{t:.60}");

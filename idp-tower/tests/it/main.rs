@@ -10,3 +10,4 @@ mod responses;
 mod rotation;
 mod scopes;
 mod support;
+mod token_cache;

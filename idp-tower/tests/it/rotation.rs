@@ -312,6 +312,14 @@ async fn the_inner_service_made_ready_is_the_one_called() {
         let res = svc.ready().await.unwrap().call(req).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
+    // A token the cache holds takes the synchronous path too: validated asynchronously
+    // once, then served from the cache with the service called in place.
+    let t = token(&p, "k1");
+    for _ in 0..3 {
+        let req = request(&[&format!("Bearer {t}")]);
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
     // Static keys take the synchronous path, which calls the service in place.
     let mut svc = builder()
         .build()
