@@ -121,10 +121,12 @@ fn crypto() {
     let msg = b"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9";
     let ec = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
     let ec_sig = ec.sign(&rng, msg).unwrap();
-    let ec_pub = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, ec.public_key().as_ref().to_vec());
+    let ec_pub =
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, ec.public_key().as_ref().to_vec());
     let rsa = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
     let mut rsa_sig = vec![0; rsa.public_modulus_len()];
-    rsa.sign(&RSA_PKCS1_SHA256, &rng, msg, &mut rsa_sig).unwrap();
+    rsa.sign(&RSA_PKCS1_SHA256, &rng, msg, &mut rsa_sig)
+        .unwrap();
     let rsa_pub = UnparsedPublicKey::new(
         &RSA_PKCS1_2048_8192_SHA256,
         rsa.public_key().as_ref().to_vec(),
@@ -152,7 +154,10 @@ async fn mint(issuer: String, client: String, secret: String, count: usize, file
         let batch = (chunk * 16..((chunk + 1) * 16).min(count)).map(|_| {
             http.post(format!("{issuer}/oauth/token"))
                 .basic_auth(&client, Some(&secret))
-                .form(&[("grant_type", "client_credentials"), ("resource", "bench-api")])
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("resource", "bench-api"),
+                ])
                 .send()
         });
         for resp in futures_join(batch).await {
@@ -164,9 +169,9 @@ async fn mint(issuer: String, client: String, secret: String, count: usize, file
 }
 
 /// Awaits every future of `futs`, concurrently (a tiny `join_all`).
-async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F>(futs: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futs.map(tokio::spawn).collect();
@@ -180,7 +185,11 @@ where
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |i: usize| args.get(i).cloned().expect("missing argument (see the doc comment)");
+    let arg = |i: usize| {
+        args.get(i)
+            .cloned()
+            .expect("missing argument (see the doc comment)")
+    };
     match args.first().map(String::as_str) {
         Some("serve") => serve(arg(1), arg(2), arg(3), arg(4)).await,
         Some("crypto") => crypto(),
