@@ -11,7 +11,8 @@
 //!   answers it as a token response: no authentication, no storage; the most a token
 //!   endpoint can do with that key type on this machine.
 //! - `API_ADDR`: `GET /open` and `GET /protected` answer the same small JSON; the second is
-//!   behind `JwtAuthLayer` with the provider's JWKS (audience `bench-api`).
+//!   behind `JwtAuthLayer` with the provider's JWKS (audience `bench-api`);
+//!   `GET /protected-uncached` the same without the verified-token cache.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -82,16 +83,20 @@ async fn serve(hello: String, ceiling: String, api: String, issuer: String) {
             }
         }),
     );
-    let auth = idp_tower::JwtAuthLayer::builder()
-        .issuer(issuer.clone())
-        .audience("bench-api")
-        .algorithms([Algorithm::ES256])
-        .jwks_uri(format!("{issuer}/.well-known/jwks.json"))
-        .build()
-        .unwrap();
+    let builder = || {
+        idp_tower::JwtAuthLayer::builder()
+            .issuer(issuer.clone())
+            .audience("bench-api")
+            .algorithms([Algorithm::ES256])
+            .jwks_uri(format!("{issuer}/.well-known/jwks.json"))
+    };
+    let auth = builder().build().unwrap();
+    // Every token verified: what distinct tokens cost once none is in the cache.
+    let verify_all = builder().no_token_cache().build().unwrap();
     let answer = || async { axum::Json(serde_json::json!({"orders": [1, 2, 3]})) };
     let api_app = Router::new()
         .route("/protected", get(answer).layer(auth))
+        .route("/protected-uncached", get(answer).layer(verify_all))
         .route("/open", get(answer));
     let listen = |addr: String, app: Router| async move {
         let l = tokio::net::TcpListener::bind(&addr).await.unwrap();
