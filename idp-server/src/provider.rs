@@ -356,6 +356,8 @@ impl ProviderBuilder {
         )
         .await?;
         let discovery = crate::oauth::metadata::discovery_document(&state);
+        let jwks_cache_control =
+            crate::oauth::metadata::jwks_cache_control(state.config.jwks_max_age_secs());
         // `State::new` has checked that the secret is there.
         let csrf = CsrfKey::from_secret(state.config.encryption_key().unwrap_or_default())?;
         Ok(Provider {
@@ -364,6 +366,7 @@ impl ProviderBuilder {
                 templates,
                 csrf,
                 discovery,
+                jwks_cache_control,
             }),
         })
     }

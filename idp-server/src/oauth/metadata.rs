@@ -8,17 +8,22 @@ use crate::issuer::{Issuer, paths};
 use crate::state::State;
 use crate::web::AppState;
 
-fn json_bytes(body: bytes::Bytes, cache: String) -> Response {
+/// A JSON document rendered once, with its `Cache-Control` (also built once).
+fn json_bytes(body: bytes::Bytes, cache: HeaderValue) -> Response {
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    if let Ok(v) = HeaderValue::from_str(&cache) {
-        h.insert(header::CACHE_CONTROL, v);
-    }
+    h.insert(header::CACHE_CONTROL, cache);
     resp
+}
+
+/// The `Cache-Control` of the JWKS: `max-age` from the configuration.
+pub(crate) fn jwks_cache_control(max_age_secs: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("public, max-age={max_age_secs}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"))
 }
 
 /// The discovery document of the implemented features, serialised once when the provider
@@ -104,15 +109,15 @@ pub(crate) fn discovery_document(state: &State) -> bytes::Bytes {
 }
 
 pub(crate) async fn discovery(axum::extract::State(app): AppState) -> Response {
-    json_bytes(app.discovery.clone(), "public, max-age=3600".into())
+    json_bytes(
+        app.discovery.clone(),
+        HeaderValue::from_static("public, max-age=3600"),
+    )
 }
 
 pub(crate) async fn jwks(axum::extract::State(app): AppState) -> Response {
     let snap = app.keys.snapshot();
-    json_bytes(
-        snap.jwks_json.clone(),
-        format!("public, max-age={}", app.config.jwks_max_age_secs()),
-    )
+    json_bytes(snap.jwks_json.clone(), app.jwks_cache_control.clone())
 }
 
 pub(crate) async fn live() -> &'static str {

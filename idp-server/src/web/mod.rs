@@ -25,6 +25,8 @@ pub(crate) struct App {
     pub(crate) templates: Templates,
     pub(crate) csrf: CsrfKey,
     pub(crate) discovery: Bytes,
+    /// The JWKS response's `Cache-Control`, built once.
+    pub(crate) jwks_cache_control: http::HeaderValue,
 }
 
 impl Deref for App {
