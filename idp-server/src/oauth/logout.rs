@@ -41,16 +41,6 @@ pub(crate) async fn logout_post(
     }
 }
 
-/// A storage failure: logged, and a page without detail.
-fn server_error(app: &App, e: &crate::Error) -> Response {
-    tracing::error!(error = %e, "logout: storage failure");
-    app.templates.error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
-        "Something went wrong on our side. Try again in a moment.",
-    )
-}
-
 fn too_many(app: &App) -> Response {
     app.templates.error(
         StatusCode::BAD_REQUEST,
@@ -109,7 +99,7 @@ async fn logout(
     let mut resp_cookies = Vec::new();
     let current = match session::current(app, headers).await {
         Ok(c) => c,
-        Err(e) => return server_error(app, &e),
+        Err(e) => return app.templates.server_error("logout", e),
     };
     if let Some((s, user)) = current {
         if confirmed {
@@ -133,7 +123,7 @@ async fn logout(
         }
         match session::end(app, &s).await {
             Ok(c) => resp_cookies.push(c),
-            Err(e) => return server_error(app, &e),
+            Err(e) => return app.templates.server_error("logout", e),
         }
     }
 

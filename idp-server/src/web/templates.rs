@@ -75,6 +75,17 @@ impl Templates {
         }
     }
 
+    /// A failure on our side (the store, most often) at `endpoint`: logged with its detail,
+    /// answered with a 500 page without it.
+    pub(crate) fn server_error(&self, endpoint: &str, e: impl std::fmt::Display) -> Response {
+        tracing::error!(error = %e, endpoint, "server failure");
+        self.error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "The server could not complete the request. Try again in a moment.",
+        )
+    }
+
     /// An error page that never redirects anywhere.
     pub(crate) fn error(&self, status: StatusCode, code: &str, message: &str) -> Response {
         self.render(

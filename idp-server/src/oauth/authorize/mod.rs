@@ -94,12 +94,7 @@ async fn authorize(
 }
 
 fn server_error(app: &App, e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "authorization endpoint failure");
-    app.templates.error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
-        "The server could not complete the request.",
-    )
+    app.templates.server_error("authorize", e)
 }
 
 /// Over the per-address ceiling: 429 with `Retry-After`, no redirect.
