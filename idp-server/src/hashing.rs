@@ -7,15 +7,17 @@
 //! per-thread arenas, so hashes spread over the many threads of the blocking pool leave
 //! ~19 MiB behind on each (measured: 630 MiB after 128 concurrent sign-ins with two at a
 //! time). On a fixed set of threads the process holds at most `concurrency × 19 MiB` for
-//! hashing.
+//! hashing, and a thread that has had no work for [`RELEASE_AFTER`] gives its working
+//! memory back, so that a burst of sign-ins does not hold `concurrency × 19 MiB` for good.
 
 use std::cell::RefCell;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use subtle::ConstantTimeEq;
 use tokio::sync::{Semaphore, oneshot};
 
@@ -33,28 +35,40 @@ pub(crate) struct HashBudget {
     permits: Arc<Semaphore>,
     wait: Duration,
     /// Work for the hashing threads; they end when this is dropped.
-    jobs: Mutex<Sender<Job>>,
+    jobs: Sender<Job>,
+    /// How many of the threads hold working memory now.
+    holding: Arc<AtomicUsize>,
 }
+
+/// How long a hashing thread keeps its working memory with no work to do.
+const RELEASE_AFTER: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for HashBudget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HashBudget")
             .field("available", &self.permits.available_permits())
             .field("wait", &self.wait)
+            .field("holding_memory", &self.holding.load(Ordering::Relaxed))
             .finish()
     }
 }
 
-fn worker(jobs: &Mutex<Receiver<Job>>) {
+fn worker(jobs: &Receiver<Job>, release_after: Duration, holding: &AtomicUsize) {
     loop {
-        // The lock is held only while waiting for the next job, never while hashing.
-        let job = match jobs.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        match job {
-            Ok(job) => job(),
-            Err(_) => return, // the budget is gone
+        match jobs.recv_timeout(release_after) {
+            Ok(job) => {
+                let had = holds_memory();
+                job();
+                if !had && holds_memory() {
+                    holding.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if release_memory() {
+                    holding.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => return, // the budget is gone
         }
     }
 }
@@ -62,16 +76,21 @@ fn worker(jobs: &Mutex<Receiver<Job>>) {
 impl HashBudget {
     /// `concurrency` threads (at least one) and turns.
     pub(crate) fn new(concurrency: usize, wait: Duration) -> Self {
+        Self::with_release(concurrency, wait, RELEASE_AFTER)
+    }
+
+    fn with_release(concurrency: usize, wait: Duration, release_after: Duration) -> Self {
         let n = concurrency.max(1);
-        let (tx, rx) = channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
+        let holding = Arc::new(AtomicUsize::new(0));
         for i in 0..n {
-            let rx = Arc::clone(&rx);
+            let rx = rx.clone();
+            let held = Arc::clone(&holding);
             // A thread that cannot be started leaves fewer workers; the turns still bound
             // the work, and jobs wait in the channel for the others.
             if let Err(e) = std::thread::Builder::new()
                 .name(format!("idp-hash-{i}"))
-                .spawn(move || worker(&rx))
+                .spawn(move || worker(&rx, release_after, &held))
             {
                 tracing::error!(error = %e, "cannot start a password-hashing thread");
             }
@@ -79,8 +98,15 @@ impl HashBudget {
         Self {
             permits: Arc::new(Semaphore::new(n)),
             wait,
-            jobs: Mutex::new(tx),
+            jobs: tx,
+            holding,
         }
+    }
+
+    /// How many hashing threads hold working memory now.
+    #[cfg(test)]
+    fn holding(&self) -> usize {
+        self.holding.load(Ordering::Relaxed)
     }
 
     /// Runs `hash` on the blocking pool once a turn is free.
@@ -101,11 +127,7 @@ impl HashBudget {
             let _ = tx.send(hash());
             drop(permit);
         });
-        self.jobs
-            .lock()
-            .map_err(|_| Busy)?
-            .send(job)
-            .map_err(|_| Busy)?;
+        self.jobs.send(job).map_err(|_| Busy)?;
         rx.await.map_err(|_| Busy)
     }
 }
@@ -119,10 +141,32 @@ fn params() -> Result<Params, Error> {
 /// allocate gigabytes.
 const MAX_M_COST: u32 = 64 * 1024;
 
+/// The working memory of a hashing thread is allocated with room for at least this many
+/// blocks (32 MiB and a bit; only what a computation uses is ever touched, so only that is
+/// resident). glibc's malloc raises its mmap threshold after a large block is freed, up to
+/// 32 MiB, and then serves the next 19 MiB from an arena that it never trims: an allocation
+/// above the cap is always its own mapping, which freeing returns to the system.
+const ALLOCATION_BLOCKS: usize = 33 * 1024;
+
 thread_local! {
     /// The argon2 working memory of this thread, kept between computations: the allocator
     /// does not reliably reuse a freed 19 MiB block (measured: +19 MiB of RSS per sign-in).
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+fn holds_memory() -> bool {
+    BLOCKS.with(|b| b.try_borrow().is_ok_and(|b| b.capacity() > 0))
+}
+
+/// Frees this thread's working memory; whether it held any.
+fn release_memory() -> bool {
+    BLOCKS.with(|b| match b.try_borrow_mut() {
+        Ok(mut b) if b.capacity() > 0 => {
+            *b = Vec::new();
+            true
+        }
+        _ => false,
+    })
 }
 
 /// Runs argon2id into `out` with this thread's working memory.
@@ -133,6 +177,9 @@ fn compute(argon: &Argon2<'_>, params: &Params, pwd: &[u8], salt: &[u8], out: &m
         };
         let count = params.block_count();
         if blocks.len() < count {
+            if blocks.capacity() < count {
+                *blocks = Vec::with_capacity(count.max(ALLOCATION_BLOCKS));
+            }
             blocks.resize(count, Block::default());
         }
         argon
@@ -256,5 +303,42 @@ mod tests {
         release_tx.send(()).unwrap();
         assert_eq!(first.await.unwrap(), Ok(1));
         assert_eq!(budget.run(|| 3).await, Ok(3));
+    }
+
+    #[tokio::test]
+    async fn idle_threads_give_their_memory_back() {
+        let budget =
+            HashBudget::with_release(2, Duration::from_secs(1), Duration::from_millis(300));
+        let h = hash_secret("pw").unwrap();
+        // Two at once: both threads compute, both hold their 19 MiB.
+        let (a, b) = tokio::join!(
+            budget.run({
+                let h = h.clone();
+                move || verify_secret("pw", &h)
+            }),
+            budget.run({
+                let h = h.clone();
+                move || verify_secret("pw", &h)
+            }),
+        );
+        assert_eq!((a, b), (Ok(true), Ok(true)));
+        // The count follows the job's answer by a moment; polled, up to 10 s.
+        let settle = |want: fn(usize) -> bool| {
+            let budget = &budget;
+            async move {
+                for _ in 0..200 {
+                    if want(budget.holding()) {
+                        return true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                false
+            }
+        };
+        assert!(settle(|n| n >= 1).await, "{:?}", budget);
+        assert!(settle(|n| n == 0).await, "{:?}", budget);
+        // And they compute again afterwards.
+        assert_eq!(budget.run(move || verify_secret("pw", &h)).await, Ok(true));
+        assert!(settle(|n| n == 1).await, "{:?}", budget);
     }
 }

@@ -14,6 +14,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -28,6 +29,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tower::ServiceExt;
 
 use crate::Error;
@@ -233,8 +235,8 @@ async fn serve_connection(
     mut stopping: watch::Receiver<bool>,
     _permit: OwnedSemaphorePermit,
 ) {
-    let (in_flight, activity) = watch::channel(0usize);
-    let in_flight = Arc::new(in_flight);
+    let activity = Activity::new();
+    let in_flight = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let guard = InFlight::start(Arc::clone(&in_flight));
@@ -261,7 +263,7 @@ async fn serve_connection(
             }
             return;
         }
-        () = idle(activity.clone(), limits.header_read_timeout, limits.idle_timeout) => {
+        () = idle(&activity, activity.base, limits.header_read_timeout, limits.idle_timeout) => {
             tracing::debug!(%peer, "closing an idle connection");
             limits.header_read_timeout
         }
@@ -278,26 +280,35 @@ async fn serve_connection(
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         }
-        () = idle(activity, linger, linger) => {
+        () = idle(&activity, Instant::now(), linger, linger) => {
             tracing::debug!(%peer, "dropping a connection that did not close when asked");
         }
     }
 }
 
-/// Completes once the connection has had no request in flight for its idle time: `first`
-/// before the first request, `idle` after each one. Never completes if the connection's
-/// service is gone (the connection is ending anyway).
-async fn idle(mut activity: watch::Receiver<usize>, first: Duration, idle: Duration) {
-    let mut wait = first;
+/// Completes once the connection has had no request in flight for its idle time, counted
+/// from `since` or from the end of the last request if later: `first` if no request has
+/// ended yet, `idle` once one has. Looks at the connection only when a deadline comes.
+async fn idle(activity: &Activity, since: Instant, first: Duration, idle: Duration) {
+    // A request that ends before `first` is over starts the shorter `idle` clock, so the
+    // watchdog looks at least once per `idle`.
+    let mut deadline = since + first.min(idle);
     loop {
-        if activity.wait_for(|n| *n == 0).await.is_err() {
-            return std::future::pending().await;
+        tokio::time::sleep_until(deadline).await;
+        let now = Instant::now();
+        if activity.in_flight.load(Ordering::Acquire) > 0 {
+            // Busy: its end moves the deadline; look again in one idle period at the latest.
+            deadline = now + idle;
+            continue;
         }
-        match tokio::time::timeout(wait, activity.changed()).await {
-            Err(_elapsed) => return,
-            Ok(Err(_closed)) => return std::future::pending().await,
-            Ok(Ok(())) => wait = idle,
+        let expires = match activity.last_end() {
+            None => since + first,
+            Some(end) => end.max(since) + idle,
+        };
+        if now >= expires {
+            return;
         }
+        deadline = expires.min(now + idle);
     }
 }
 
@@ -330,20 +341,50 @@ impl http_body::Body for TrackedBody {
     }
 }
 
+/// What the idle watchdog of one connection needs: the requests in flight and when the
+/// last one ended. Plain atomics, so that a request costs two atomic operations and a clock
+/// read, not two wake-ups of the watchdog (which reads them only when its deadline comes).
+struct Activity {
+    base: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds from `base` to the end of the last request, plus one; 0: none yet.
+    last_end: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            base: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last_end: AtomicU64::new(0),
+        })
+    }
+
+    /// When the last request ended, or `None` if none has.
+    fn last_end(&self) -> Option<Instant> {
+        match self.last_end.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(self.base + Duration::from_millis(ms - 1)),
+        }
+    }
+}
+
 /// Counts a request as in flight from the call of the service until its response body is
 /// dropped (sent, or abandoned).
-struct InFlight(Arc<watch::Sender<usize>>);
+struct InFlight(Arc<Activity>);
 
 impl InFlight {
-    fn start(counter: Arc<watch::Sender<usize>>) -> Self {
-        counter.send_modify(|n| *n = n.saturating_add(1));
-        Self(counter)
+    fn start(activity: Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(activity)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.send_modify(|n| *n = n.saturating_sub(1));
+        let ms = u64::try_from(self.0.base.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        self.0.last_end.store(ms + 1, Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

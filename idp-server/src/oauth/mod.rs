@@ -27,11 +27,13 @@ use crate::web::App;
 /// The largest request body any endpoint reads.
 const BODY_LIMIT: usize = 64 * 1024;
 
-/// CORS for the public documents (discovery, JWKS): readable from any origin.
+/// CORS for the public documents (discovery, JWKS): readable from any origin. The answer
+/// is the same for every origin and preflight, so there is no `Vary` to send.
 fn public_cors() -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::any())
         .allow_methods([Method::GET])
+        .vary([])
 }
 
 /// Every endpoint, relative to the issuer's path.
