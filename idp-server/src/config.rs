@@ -1,6 +1,7 @@
 //! The provider's one configuration: what the `idp` binary reads from its TOML file and
 //! what [`ProviderBuilder`](crate::ProviderBuilder) sets in code are the same [`Config`].
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use idp_core::{Algorithm, HumanDuration, Scope};
 use serde::Deserialize;
 
 use crate::Error;
+use crate::attributes::{AttributeSchema, ClaimMapping, Schemas, validate_claims};
 use crate::rate_limit::RateLimits;
 
 /// A configuration value that must not be printed (an encryption key, a database URL that
@@ -84,6 +86,11 @@ pub struct Config {
     pub(crate) shutdown_grace: HumanDuration,
     pub(crate) log_format: LogFormat,
     pub(crate) client_cache_ttl: HumanDuration,
+    pub(crate) user_attributes: AttributeSchema,
+    pub(crate) client_attributes: AttributeSchema,
+    pub(crate) tenant_user_attributes: BTreeMap<String, AttributeSchema>,
+    pub(crate) tenant_client_attributes: BTreeMap<String, AttributeSchema>,
+    pub(crate) claims: Vec<ClaimMapping>,
 }
 
 /// How the `idp` binary writes its log (key `log_format`): lines for people, or one JSON
@@ -144,6 +151,11 @@ impl Default for Config {
             shutdown_grace: dur(10),
             log_format: LogFormat::Text,
             client_cache_ttl: dur(5),
+            user_attributes: AttributeSchema::default(),
+            client_attributes: AttributeSchema::default(),
+            tenant_user_attributes: BTreeMap::new(),
+            tenant_client_attributes: BTreeMap::new(),
+            claims: Vec::new(),
         }
     }
 }
@@ -330,8 +342,36 @@ impl Config {
                 "max_parameter_len must be between 4096 and 65536 bytes".into(),
             ));
         }
-        Scope::from_tokens(&self.scopes_supported)
-            .map_err(|e| Error::Config(format!("scopes_supported: {e}")))
+        let supported = Scope::from_tokens(&self.scopes_supported)
+            .map_err(|e| Error::Config(format!("scopes_supported: {e}")))?;
+        self.user_attributes
+            .validate("user_attributes")
+            .map_err(Error::Config)?;
+        self.client_attributes
+            .validate("client_attributes")
+            .map_err(Error::Config)?;
+        for (key, map) in [
+            ("tenant_user_attributes", &self.tenant_user_attributes),
+            ("tenant_client_attributes", &self.tenant_client_attributes),
+        ] {
+            for (tenant, schema) in map {
+                schema
+                    .validate(&format!("{key}.{tenant}"))
+                    .map_err(Error::Config)?;
+            }
+        }
+        validate_claims(&self.claims, &self.schemas(), &supported).map_err(Error::Config)?;
+        Ok(supported)
+    }
+
+    /// The attribute schemas, with each tenant's rules merged into the provider's.
+    pub(crate) fn schemas(&self) -> Schemas {
+        Schemas::new(
+            &self.user_attributes,
+            &self.client_attributes,
+            &self.tenant_user_attributes,
+            &self.tenant_client_attributes,
+        )
     }
 
     /// The signing algorithms in use: the access-token one, then the ID-token one.

@@ -5,6 +5,7 @@ use idp_core::{
     TokenUse, at_hash, sha256_b64url,
 };
 
+use crate::attributes::{TokenKind, custom_claims};
 use crate::config::Config;
 use crate::error::OAuthError;
 use crate::issuer::Issuer;
@@ -93,6 +94,31 @@ impl Minter<'_> {
         key.sign_jwt(typ, claims).map_err(OAuthError::server)
     }
 
+    /// Signs `claims` with the user's custom claims for `kind` added (the attributes the
+    /// configuration's `claims` release for the granted scope). The configuration check
+    /// keeps custom claims off every registered name, so they only add.
+    fn with_custom_claims<T: serde::Serialize>(
+        &self,
+        alg: Algorithm,
+        typ: &str,
+        claims: &T,
+        kind: TokenKind,
+        user: &User,
+        scope: &Scope,
+    ) -> Result<String, OAuthError> {
+        let custom = custom_claims(&self.config.claims, kind, scope, &user.attributes);
+        if custom.is_empty() {
+            return self.sign(alg, typ, claims);
+        }
+        let mut value = serde_json::to_value(claims).map_err(OAuthError::server)?;
+        if let Some(obj) = value.as_object_mut() {
+            for (k, v) in custom {
+                obj.entry(k).or_insert(v);
+            }
+        }
+        self.sign(alg, typ, &value)
+    }
+
     /// Signs an RFC 9068 access token with the access-token algorithm.
     pub(crate) fn access_token(&self, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
         self.sign(self.config.access_token_alg, "at+jwt", claims)
@@ -141,7 +167,14 @@ impl Minter<'_> {
         at.scope = Some(grant.scope.clone());
         at.auth_time = Some(grant.auth_time);
         at.tenant = user.tenant_id.clone();
-        let access_token = self.access_token(&at)?;
+        let access_token = self.with_custom_claims(
+            self.config.access_token_alg,
+            "at+jwt",
+            &at,
+            TokenKind::AccessToken,
+            user,
+            &grant.scope,
+        )?;
 
         let id_token = if grant.scope.contains("openid") {
             let mut id: IdTokenClaims = IdTokenClaims::new(
@@ -159,7 +192,14 @@ impl Minter<'_> {
             id.amr = Some(vec!["pwd".into()]);
             id.tenant = user.tenant_id.clone();
             profile_claims(&mut id.profile, user, &grant.scope);
-            Some(self.sign(c.id_token_alg, "JWT", &id)?)
+            Some(self.with_custom_claims(
+                c.id_token_alg,
+                "JWT",
+                &id,
+                TokenKind::IdToken,
+                user,
+                &grant.scope,
+            )?)
         } else {
             None
         };

@@ -17,6 +17,7 @@
 //   store/                            persistence: memory, SQLite, PostgreSQL
 
 mod account;
+mod attributes;
 mod client_cache;
 mod config;
 mod crypto;
@@ -37,6 +38,7 @@ mod state;
 pub mod store;
 mod web;
 
+pub use attributes::{AttributeRule, AttributeSchema, AttributeType, ClaimMapping, TokenKind};
 pub use config::{Config, LogFormat, Sensitive};
 pub use crypto::EncryptionKey;
 pub use error::Error;

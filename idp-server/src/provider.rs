@@ -9,6 +9,7 @@ use axum::Router;
 use idp_core::{Algorithm, Clock, SystemClock};
 
 use crate::Error;
+use crate::attributes::{AttributeSchema, ClaimMapping};
 use crate::config::{Config, Sensitive};
 use crate::layer::ProviderLayer;
 use crate::manage::{Clients, Hooks, Keys, NewClient, NewUser, Users};
@@ -318,6 +319,52 @@ impl ProviderBuilder {
     /// in clear text.
     pub fn insecure_allow_http_redirect_uris(mut self) -> Self {
         self.config.insecure_allow_http_redirect_uris = true;
+        self
+    }
+
+    /// The rules for users' custom attributes (key `user_attributes`): once it names an
+    /// attribute, users may have only the attributes it names. See [`AttributeSchema`].
+    pub fn user_attributes(mut self, schema: AttributeSchema) -> Self {
+        self.config.user_attributes = schema;
+        self
+    }
+
+    /// The rules for clients' custom attributes (key `client_attributes`).
+    pub fn client_attributes(mut self, schema: AttributeSchema) -> Self {
+        self.config.client_attributes = schema;
+        self
+    }
+
+    /// Rules added for the users of one tenant (key `tenant_user_attributes.TENANT`): the
+    /// provider's schema with these added, these winning where both name an attribute.
+    pub fn tenant_user_attributes(
+        mut self,
+        tenant: impl Into<String>,
+        schema: AttributeSchema,
+    ) -> Self {
+        self.config
+            .tenant_user_attributes
+            .insert(tenant.into(), schema);
+        self
+    }
+
+    /// Rules added for the clients of one tenant (key `tenant_client_attributes.TENANT`).
+    pub fn tenant_client_attributes(
+        mut self,
+        tenant: impl Into<String>,
+        schema: AttributeSchema,
+    ) -> Self {
+        self.config
+            .tenant_client_attributes
+            .insert(tenant.into(), schema);
+        self
+    }
+
+    /// Releases a user attribute as a claim (key `[[claims]]`), e.g. `role` in the access
+    /// token when the scope `roles` is granted. A registered claim name (`sub`, `email`,
+    /// `tenant`…) or a scope outside `scopes_supported` fails the build.
+    pub fn claim(mut self, mapping: ClaimMapping) -> Self {
+        self.config.claims.push(mapping);
         self
     }
 

@@ -10,6 +10,7 @@ use idp_core::{
 };
 
 use crate::Error;
+use crate::attributes::Schemas;
 use crate::client_cache::ClientCache;
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
@@ -87,6 +88,8 @@ pub(crate) struct State {
     ready_since: tokio::sync::Mutex<Option<std::time::Instant>>,
     hooks: Hooks,
     policies: Policies,
+    /// The attribute schemas, merged per tenant once.
+    schemas: Schemas,
 }
 
 impl State {
@@ -132,6 +135,7 @@ impl State {
             backchannel: Backchannel::start(),
             ready_since: tokio::sync::Mutex::new(None),
             hooks,
+            schemas: config.schemas(),
             config,
         };
         state.keys.ensure(state.store.as_ref(), state.now()).await?;
@@ -181,6 +185,7 @@ impl State {
             hooks: &self.hooks,
             hashing: &self.hashing,
             insecure_http_redirect_uris: self.config.insecure_allow_http_redirect_uris,
+            schemas: &self.schemas,
         }
     }
 

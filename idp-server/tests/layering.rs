@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules of `src/`, bottom layer first. A module may import from any module
 /// on a lower layer, never from its own layer or above.
 const LAYERS: &[&[&str]] = &[
-    &["store"],
+    &["store", "attributes"],
     &["error", "rate_limit", "secret_cache", "client_cache"],
     &["crypto", "config", "issuer", "hashing"],
     &["keys"],
@@ -31,6 +31,11 @@ const LAYERS: &[&[&str]] = &[
 /// Names re-exported at the crate root (`crate::Error`), and the module they come from.
 const ROOT_EXPORTS: &[(&str, &str)] = &[
     ("Error", "error"),
+    ("AttributeRule", "attributes"),
+    ("AttributeSchema", "attributes"),
+    ("AttributeType", "attributes"),
+    ("ClaimMapping", "attributes"),
+    ("TokenKind", "attributes"),
     ("Config", "config"),
     ("LogFormat", "config"),
     ("Sensitive", "config"),

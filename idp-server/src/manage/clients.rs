@@ -44,6 +44,11 @@ impl<'a> Clients<'a> {
             hook(&mut new).map_err(Error::Rejected)?;
         }
         validate_client_id(&new.client_id)?;
+        self.ctx
+            .schemas
+            .client(new.tenant_id.as_deref())
+            .apply(&mut new.attributes)
+            .map_err(|e| Error::InvalidInput(e.0))?;
         let allow_http = self.ctx.insecure_http_redirect_uris;
         for u in new
             .redirect_uris

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use idp_core::{ClientSecret, Clock, Password};
 use serde_json::{Map, Value};
 
+use crate::attributes::Schemas;
 use crate::client_cache::ClientCache;
 use crate::hashing::HashBudget;
 use crate::keys::KeyRing;
@@ -53,6 +54,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) hashing: &'a HashBudget,
     /// `insecure_allow_http_redirect_uris` of the configuration.
     pub(crate) insecure_http_redirect_uris: bool,
+    /// The attribute schemas of users and clients.
+    pub(crate) schemas: &'a Schemas,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -103,7 +106,8 @@ pub struct NewUser {
     pub tenant_id: Option<String>,
     /// Scopes this user may be granted (`None`: no restriction).
     pub allowed_scopes: Option<Vec<String>>,
-    /// Custom attributes.
+    /// Custom attributes, checked against the provider's user attribute schema (and the
+    /// tenant's); defaults fill what is missing.
     pub attributes: Map<String, Value>,
 }
 
@@ -136,7 +140,8 @@ pub struct NewClient {
     pub first_party: bool,
     /// Tenant.
     pub tenant_id: Option<String>,
-    /// Custom attributes.
+    /// Custom attributes, checked against the provider's client attribute schema (and the
+    /// tenant's); defaults fill what is missing.
     pub attributes: Map<String, Value>,
 }
 
@@ -169,6 +174,7 @@ pub struct UserUpdate {
     pub email_verified: Option<bool>,
     /// New allowed scopes.
     pub allowed_scopes: Option<Vec<String>>,
-    /// Attributes to set (merged into the existing ones).
+    /// Attributes to set, merged into the existing ones (a `null` removes one); the result
+    /// is checked against the schema.
     pub attributes: Option<Map<String, Value>>,
 }

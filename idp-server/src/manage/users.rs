@@ -28,6 +28,12 @@ impl<'a> Users<'a> {
         }
         let email = new.email.trim().to_owned();
         validate_email(&email)?;
+        let mut attributes = new.attributes;
+        self.ctx
+            .schemas
+            .user(new.tenant_id.as_deref())
+            .apply(&mut attributes)
+            .map_err(|e| Error::InvalidInput(e.0))?;
         let password_hash = match &new.password {
             Some(p) => {
                 validate_password(p)?;
@@ -54,7 +60,7 @@ impl<'a> Users<'a> {
             locale: new.locale,
             active: true,
             allowed_scopes,
-            attributes: new.attributes,
+            attributes,
             created_at: now,
             updated_at: now,
         };
@@ -114,6 +120,7 @@ impl<'a> Users<'a> {
 
     /// Applies an update.
     pub async fn update(&self, id: &str, update: UserUpdate) -> Result<User, Error> {
+        let schemas = self.ctx.schemas;
         self.modify(id, "user_updated", |u| {
             if let Some(email) = update.email {
                 let email = email.trim().to_owned();
@@ -144,6 +151,10 @@ impl<'a> Users<'a> {
             if let Some(attrs) = update.attributes {
                 u.attributes.extend(attrs);
             }
+            schemas
+                .user(u.tenant_id.as_deref())
+                .apply(&mut u.attributes)
+                .map_err(|e| Error::InvalidInput(e.0))?;
             Ok(())
         })
         .await

@@ -6,6 +6,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use idp_core::{BearerChallenge, ErrorCode, StandardClaims};
 use serde::Serialize;
 
+use crate::attributes::{TokenKind, custom_claims};
 use crate::issue::profile_claims;
 use crate::state::{State, Subject};
 use crate::web::AppState;
@@ -59,6 +60,9 @@ struct UserInfo {
     profile: StandardClaims,
     #[serde(skip_serializing_if = "Option::is_none")]
     tenant: Option<String>,
+    /// The attributes the configuration's `claims` release here (never a registered name).
+    #[serde(flatten)]
+    custom: serde_json::Map<String, serde_json::Value>,
 }
 
 pub(crate) async fn userinfo_get(
@@ -140,10 +144,17 @@ async fn userinfo(state: &State, headers: &HeaderMap, body: Option<&Bytes>) -> R
     }
     let mut profile = StandardClaims::default();
     profile_claims(&mut profile, &user, &scope);
+    let custom = custom_claims(
+        &state.config.claims,
+        TokenKind::Userinfo,
+        &scope,
+        &user.attributes,
+    );
     let mut resp = axum::Json(UserInfo {
         sub: user.id,
         profile,
         tenant: user.tenant_id,
+        custom,
     })
     .into_response();
     resp.headers_mut()

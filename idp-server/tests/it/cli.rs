@@ -521,3 +521,137 @@ async fn ending_access_on_the_command_line_logs_json_audit_events() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn attributes_on_the_command_line_follow_the_configured_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("idp.toml"),
+        format!(
+            "issuer = \"https://id.example.com\"\n\
+             database_url = \"sqlite://{}\"\n\
+             encryption_key = \"a config-file key that is long enough!!\"\n\
+             scopes_supported = [\"openid\", \"roles\"]\n\
+             [user_attributes.role]\n\
+             type = \"enum\"\n\
+             values = [\"user\", \"admin\", \"owner\"]\n\
+             required = true\n\
+             [user_attributes.department]\n\
+             type = \"string\"\n\
+             default = \"general\"\n\
+             [user_attributes.seats]\n\
+             type = \"integer\"\n\
+             [client_attributes.logoUrl]\n\
+             type = \"url\"\n\
+             [[claims]]\n\
+             attribute = \"role\"\n\
+             claim = \"role\"\n\
+             scope = \"roles\"\n\
+             tokens = [\"access_token\"]\n",
+            d.join("attrs.db").display()
+        ),
+    )
+    .unwrap();
+    let cfg = ["--config", "idp.toml"];
+    let u = json(
+        d,
+        &[
+            &cfg[..],
+            &[
+                "users",
+                "add",
+                "--email",
+                "a@example.com",
+                "--attr",
+                "role=admin",
+                "--attr",
+                "seats=3",
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(
+        u["attributes"],
+        serde_json::json!({"role": "admin", "seats": 3, "department": "general"})
+    );
+    // Refusals name the attribute; nothing is stored.
+    for (attrs, want) in [
+        (vec![], "attribute `role` is required"),
+        (
+            vec!["--attr", "role=root"],
+            "attribute `role` must be one of user, admin, owner",
+        ),
+        (
+            vec!["--attr", "role=user", "--attr", "seats=many"],
+            "attribute `seats` must be an integer",
+        ),
+        (
+            vec!["--attr", "role=user", "--attr", "colour=red"],
+            "attribute `colour` is not defined",
+        ),
+    ] {
+        let args = [
+            &cfg[..],
+            &["users", "add", "--email", "b@example.com"],
+            &attrs[..],
+        ]
+        .concat();
+        let (ok, _, err) = output(d, &args).await;
+        assert!(!ok && err.contains(want), "{args:?}: {err}");
+    }
+    let (ok, _, err) = output(
+        d,
+        &[
+            &cfg[..],
+            &[
+                "users",
+                "add",
+                "--email",
+                "c@example.com",
+                "--attr",
+                "novalue",
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(!ok && err.contains("KEY=VALUE"), "{err}");
+    let listed = json(d, &[&cfg[..], &["users", "list"]].concat()).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let (ok, _, err) = output(
+        d,
+        &[
+            &cfg[..],
+            &[
+                "clients",
+                "add",
+                "--id",
+                "svc",
+                "--grant",
+                "client_credentials",
+                "--scope",
+                "roles",
+                "--attr",
+                "logoUrl=ftp://x",
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert!(
+        !ok && err.contains("attribute `logoUrl` must be an http(s) URL"),
+        "{err}"
+    );
+
+    // A claim that would shadow a registered one stops the provider from starting.
+    let text = std::fs::read_to_string(d.join("idp.toml")).unwrap();
+    std::fs::write(
+        d.join("bad.toml"),
+        text.replace("claim = \"role\"", "claim = \"sub\""),
+    )
+    .unwrap();
+    let (ok, _, err) = output(d, &["--config", "bad.toml", "users", "list"]).await;
+    assert!(!ok && err.contains("`sub` is a registered claim"), "{err}");
+}

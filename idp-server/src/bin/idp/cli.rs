@@ -80,6 +80,10 @@ pub(crate) enum UsersCmd {
         scopes: Vec<String>,
         #[arg(long)]
         email_verified: bool,
+        /// A custom attribute, `KEY=VALUE` (repeatable); checked against the configured
+        /// `user_attributes` schema, which also converts `42` or `true` for typed ones.
+        #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = parse_attr)]
+        attrs: Vec<(String, String)>,
     },
     /// List users.
     List {
@@ -159,6 +163,10 @@ pub(crate) enum ClientsCmd {
         first_party: bool,
         #[arg(long)]
         tenant: Option<String>,
+        /// A custom attribute, `KEY=VALUE` (repeatable); checked against the configured
+        /// `client_attributes` schema.
+        #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = parse_attr)]
+        attrs: Vec<(String, String)>,
     },
     /// List clients.
     List {
@@ -183,4 +191,12 @@ pub(crate) enum KeysCmd {
     List,
     /// Rotate: publish new keys now; they sign after the publish-ahead delay.
     Rotate,
+}
+
+/// `KEY=VALUE` of `--attr`, split at the first `=`.
+fn parse_attr(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
 }

@@ -28,6 +28,14 @@ fn split_scopes(scopes: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The `--attr` pairs as attributes (strings; a schema converts typed ones).
+fn attributes(attrs: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
+    attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect()
+}
+
 pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<(), Error> {
     match cmd {
         UsersCmd::Add {
@@ -37,6 +45,7 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
             tenant,
             scopes,
             email_verified,
+            attrs,
         } => {
             let u = p
                 .users()
@@ -47,12 +56,13 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
                     tenant_id: tenant.clone(),
                     email_verified: *email_verified,
                     allowed_scopes: (!scopes.is_empty()).then(|| split_scopes(scopes)),
+                    attributes: attributes(attrs),
                     ..Default::default()
                 })
                 .await?;
             if g.json {
                 print_json(
-                    &serde_json::json!({"id": u.id, "email": u.email, "tenant_id": u.tenant_id}),
+                    &serde_json::json!({"id": u.id, "email": u.email, "tenant_id": u.tenant_id, "attributes": u.attributes}),
                 );
             } else {
                 println!("created user {} ({})", u.email, u.id);
@@ -64,7 +74,7 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
                 print_json(&serde_json::Value::Array(
                     users
                         .iter()
-                        .map(|u| serde_json::json!({"id": u.id, "email": u.email, "name": u.name, "tenant_id": u.tenant_id, "active": u.active}))
+                        .map(|u| serde_json::json!({"id": u.id, "email": u.email, "name": u.name, "tenant_id": u.tenant_id, "active": u.active, "attributes": u.attributes}))
                         .collect(),
                 ));
             } else {
@@ -118,6 +128,7 @@ pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Resul
             auth_method,
             first_party,
             tenant,
+            attrs,
         } => {
             let created = p
                 .clients()
@@ -135,7 +146,7 @@ pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Resul
                     audiences: audiences.clone(),
                     first_party: *first_party,
                     tenant_id: tenant.clone(),
-                    ..Default::default()
+                    attributes: attributes(attrs),
                 })
                 .await?;
             let generated = created
