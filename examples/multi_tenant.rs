@@ -29,12 +29,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .issuer(base.clone())
         .store(Arc::new(MemoryStore::new()))
         .encryption_key("example only: not a secret, at least 32 bytes")
-        .before_insert_user(|u| match tenant_of(&u.email) {
-            Some(t) => {
-                u.tenant_id = Some(t.into());
-                Ok(())
+        .before_insert_user(|_ctx, mut u| async move {
+            match tenant_of(&u.email) {
+                Some(t) => {
+                    u.tenant_id = Some(t.into());
+                    Ok(u)
+                }
+                None => Err(format!("no tenant for {}", u.email)),
             }
-            None => Err(format!("no tenant for {}", u.email)),
         })
         .build()
         .await?;

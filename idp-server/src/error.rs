@@ -25,9 +25,13 @@ pub enum Error {
     /// The record does not exist.
     #[error("not found")]
     NotFound,
-    /// A `before_insert` hook refused the record.
+    /// A hook refused the operation; the message is the hook's.
     #[error("rejected by hook: {0}")]
     Rejected(String),
+    /// A hook panicked, or a before-token hook produced a registered claim: the operation
+    /// failed (a 500 without detail over HTTP). Names the moment.
+    #[error("the {0} hook failed")]
+    HookFailed(&'static str),
     /// The storage backend failed; the source says how.
     #[error("storage: {0}")]
     Storage(#[source] StoreError),

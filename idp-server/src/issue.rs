@@ -5,12 +5,12 @@ use idp_core::{
     TokenUse, at_hash, sha256_b64url,
 };
 
-use crate::attributes::{TokenKind, custom_claims};
 use crate::config::Config;
 use crate::error::OAuthError;
 use crate::issuer::Issuer;
 use crate::keys::KeyRing;
 use crate::store::{Client, RefreshTokenRecord, User};
+use serde_json::{Map, Value};
 
 /// Scopes of OpenID Connect itself; a user's `allowed_scopes` never restricts them.
 pub(crate) const OIDC_SCOPES: [&str; 6] = [
@@ -31,6 +31,14 @@ pub(crate) struct Grant {
     pub(crate) auth_time: i64,
     pub(crate) sid: Option<String>,
     pub(crate) nonce: Option<String>,
+}
+
+/// The custom claims of one issuance, per token: the configured mapping's, after the
+/// before-token hook.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExtraClaims {
+    pub(crate) access: Map<String, Value>,
+    pub(crate) id: Map<String, Value>,
 }
 
 /// The access-token audiences for a client: its registered audiences, or itself.
@@ -94,34 +102,25 @@ impl Minter<'_> {
         key.sign_jwt(typ, claims).map_err(OAuthError::server)
     }
 
-    /// Signs `claims` with the user's custom claims for `kind` added (the attributes the
-    /// configuration's `claims` release for the granted scope). The configuration check
-    /// keeps custom claims off every registered name, so they only add.
-    fn with_custom_claims<T: serde::Serialize>(
+    /// Signs `claims` with `custom` added. The configuration check and the before-token
+    /// hook's check keep custom claims off every registered name, so they only add.
+    pub(crate) fn with_custom_claims<T: serde::Serialize>(
         &self,
         alg: Algorithm,
         typ: &str,
         claims: &T,
-        kind: TokenKind,
-        user: &User,
-        scope: &Scope,
+        custom: &Map<String, Value>,
     ) -> Result<String, OAuthError> {
-        let custom = custom_claims(&self.config.claims, kind, scope, &user.attributes);
         if custom.is_empty() {
             return self.sign(alg, typ, claims);
         }
         let mut value = serde_json::to_value(claims).map_err(OAuthError::server)?;
         if let Some(obj) = value.as_object_mut() {
             for (k, v) in custom {
-                obj.entry(k).or_insert(v);
+                obj.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
         self.sign(alg, typ, &value)
-    }
-
-    /// Signs an RFC 9068 access token with the access-token algorithm.
-    pub(crate) fn access_token(&self, claims: &AccessTokenClaims) -> Result<String, OAuthError> {
-        self.sign(self.config.access_token_alg, "at+jwt", claims)
     }
 
     /// Access-token claims for `sub`, valid from now for the configured lifetime.
@@ -153,6 +152,7 @@ impl Minter<'_> {
         client: &Client,
         user: &User,
         grant: &Grant,
+        extra: &ExtraClaims,
     ) -> Result<UserTokens, OAuthError> {
         let c = self.config;
         let now = self.now;
@@ -167,14 +167,8 @@ impl Minter<'_> {
         at.scope = Some(grant.scope.clone());
         at.auth_time = Some(grant.auth_time);
         at.tenant = user.tenant_id.clone();
-        let access_token = self.with_custom_claims(
-            self.config.access_token_alg,
-            "at+jwt",
-            &at,
-            TokenKind::AccessToken,
-            user,
-            &grant.scope,
-        )?;
+        let access_token =
+            self.with_custom_claims(self.config.access_token_alg, "at+jwt", &at, &extra.access)?;
 
         let id_token = if grant.scope.contains("openid") {
             let mut id: IdTokenClaims = IdTokenClaims::new(
@@ -192,14 +186,7 @@ impl Minter<'_> {
             id.amr = Some(vec!["pwd".into()]);
             id.tenant = user.tenant_id.clone();
             profile_claims(&mut id.profile, user, &grant.scope);
-            Some(self.with_custom_claims(
-                c.id_token_alg,
-                "JWT",
-                &id,
-                TokenKind::IdToken,
-                user,
-                &grant.scope,
-            )?)
+            Some(self.with_custom_claims(c.id_token_alg, "JWT", &id, &extra.id)?)
         } else {
             None
         };

@@ -43,6 +43,5 @@ pub use config::{Config, LogFormat, Sensitive};
 pub use crypto::EncryptionKey;
 pub use error::Error;
 pub use layer::{ProviderLayer, ProviderService, ResponseFuture};
-pub use manage::{ClientHook, UserHook};
 pub use provider::{Provider, ProviderBuilder};
 pub use rate_limit::RateLimits;

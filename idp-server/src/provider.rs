@@ -12,13 +12,18 @@ use crate::Error;
 use crate::attributes::{AttributeSchema, ClaimMapping};
 use crate::config::{Config, Sensitive};
 use crate::layer::ProviderLayer;
-use crate::manage::{Clients, Hooks, Keys, NewClient, NewUser, Users};
+use crate::manage::hooks::{Hooks, hook};
+use crate::manage::{
+    Clients, HookContext, Keys, NewClient, NewUser, TokenClaims, UserUpdate, Users,
+};
 use crate::rate_limit::RateLimits;
 use crate::state::State;
 use crate::store::Store;
+use crate::store::User;
 use crate::web::App;
 use crate::web::csrf::CsrfKey;
 use crate::web::templates::Templates;
+use std::future::Future;
 
 /// An OAuth 2.0 / OpenID Connect provider. Cheap to clone: clones share state.
 ///
@@ -368,22 +373,75 @@ impl ProviderBuilder {
         self
     }
 
-    /// A hook run on every new user before it is validated and stored; it may change the
-    /// record (e.g. assign a tenant) or reject it with a message.
-    pub fn before_insert_user<F>(mut self, hook: F) -> Self
+    /// Awaited before a user is inserted, with the context of the change (tenant, actor,
+    /// client address); returns the user to insert, changed or not, or refuses with a
+    /// message. See [`HookContext`] for every moment.
+    ///
+    /// ```
+    /// # async fn f(b: idp_server::ProviderBuilder) -> idp_server::ProviderBuilder {
+    /// b.before_insert_user(|ctx, mut user| async move {
+    ///     if user.tenant_id.is_none() {
+    ///         let domain = user.email.rsplit('@').next().unwrap_or("").to_owned();
+    ///         user.tenant_id = Some(domain.split('.').next().unwrap_or("").to_owned());
+    ///     }
+    ///     let _ = ctx.actor; // who: Actor::Cli, Actor::Admin(sub), Actor::Code
+    ///     Ok(user)
+    /// })
+    /// # }
+    /// ```
+    pub fn before_insert_user<F, Fut>(mut self, f: F) -> Self
     where
-        F: Fn(&mut NewUser) -> Result<(), String> + Send + Sync + 'static,
+        F: Fn(HookContext, NewUser) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<NewUser, String>> + Send + 'static,
     {
-        self.hooks.user = Some(Arc::new(hook));
+        self.hooks.insert_user = Some(hook(f));
         self
     }
 
-    /// A hook run on every new client before it is validated and stored.
-    pub fn before_insert_client<F>(mut self, hook: F) -> Self
+    /// Awaited before a user is updated, with the stored user and the update; returns the
+    /// update to apply, or refuses.
+    pub fn before_update_user<F, Fut>(mut self, f: F) -> Self
     where
-        F: Fn(&mut NewClient) -> Result<(), String> + Send + Sync + 'static,
+        F: Fn(HookContext, (User, UserUpdate)) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<UserUpdate, String>> + Send + 'static,
     {
-        self.hooks.client = Some(Arc::new(hook));
+        self.hooks.update_user = Some(hook(f));
+        self
+    }
+
+    /// Awaited before a client is inserted; returns the client to insert, or refuses.
+    pub fn before_insert_client<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext, NewClient) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<NewClient, String>> + Send + 'static,
+    {
+        self.hooks.insert_client = Some(hook(f));
+        self
+    }
+
+    /// Awaited after a person's password has been checked, before their session starts
+    /// (the context names the client and the address); a refusal ends the sign-in with the
+    /// hook's message on the login page.
+    pub fn after_sign_in<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext, User) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.hooks.after_sign_in = Some(hook(f));
+        self
+    }
+
+    /// Awaited before every token (and userinfo response) with its custom claims (those
+    /// of the configured `claims` mapping); returns them changed, or refuses the token
+    /// (`access_denied`). A registered claim in the result fails the request.
+    pub fn before_token<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext, TokenClaims) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<serde_json::Map<String, serde_json::Value>, String>>
+            + Send
+            + 'static,
+    {
+        self.hooks.before_token = Some(hook(f));
         self
     }
 

@@ -2,23 +2,29 @@
 //! the store, the clock, the key ring, the limiters and the policies that check the
 //! provider's own tokens.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use idp_core::{
-    AccessTokenClaims, Algorithm, Clock, IdTokenClaims, Scope, TokenUse, ValidationPolicy,
+    AccessTokenClaims, Algorithm, Clock, ErrorCode, IdTokenClaims, Scope, TokenUse,
+    ValidationPolicy,
 };
 
+use serde_json::{Map, Value};
+
 use crate::Error;
-use crate::attributes::Schemas;
+use crate::attributes::{Schemas, TokenKind, custom_claims};
 use crate::client_cache::ClientCache;
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
+use crate::error::OAuthError;
 use crate::hashing::HashBudget;
-use crate::issue::Minter;
+use crate::issue::{ExtraClaims, Minter};
 use crate::issuer::Issuer;
 use crate::keys::KeyRing;
-use crate::manage::{Clients, Ctx, Hooks, Keys, Users};
+use crate::manage::hooks::Hooks;
+use crate::manage::{Actor, Clients, Ctx, HookContext, Keys, TokenClaims, Users};
 use crate::rate_limit::{Limiters, RateLimits};
 use crate::revocation::{Backchannel, Notify, Revoker};
 use crate::secret_cache::VerifiedSecrets;
@@ -199,6 +205,71 @@ impl State {
 
     pub(crate) fn keys_api(&self) -> Keys<'_> {
         Keys::new(self.manage())
+    }
+
+    /// The provider's hooks.
+    pub(crate) fn hooks(&self) -> &Hooks {
+        &self.hooks
+    }
+
+    /// The custom claims of `kind` for a token of `client` (and `user`, for user tokens)
+    /// with `scope`: the configured mapping, then the before-token hook. A refusal is
+    /// `access_denied` with the hook's message; a failed hook a server error.
+    pub(crate) async fn custom_claims(
+        &self,
+        kind: TokenKind,
+        (client_id, client_tenant): (&str, Option<&str>),
+        user: Option<&User>,
+        scope: &Scope,
+        addr: Option<IpAddr>,
+    ) -> Result<Map<String, Value>, OAuthError> {
+        let empty = Map::new();
+        let attrs = user.map_or(&empty, |u| &u.attributes);
+        let claims = match user {
+            Some(_) => custom_claims(&self.config.claims, kind, scope, attrs),
+            None => Map::new(),
+        };
+        if self.hooks.before_token.is_none() {
+            return Ok(claims);
+        }
+        let tenant = user.map_or(client_tenant, |u| u.tenant_id.as_deref());
+        let actor = match user {
+            Some(u) => Actor::User(u.id.clone()),
+            None => Actor::Code,
+        };
+        let ctx = HookContext::new(actor)
+            .tenant(tenant)
+            .client_addr(addr)
+            .client_id(client_id);
+        let input = TokenClaims::new(kind, user.map(|u| u.id.clone()), scope, claims);
+        self.hooks
+            .token_claims(ctx, input)
+            .await
+            .map_err(|e| match e {
+                Error::Rejected(m) => OAuthError::new(ErrorCode::AccessDenied).describe(m),
+                other => OAuthError::server(other),
+            })
+    }
+
+    /// The access-token and ID-token custom claims of a user grant.
+    pub(crate) async fn extra_claims(
+        &self,
+        client: &Client,
+        user: &User,
+        scope: &Scope,
+        addr: Option<IpAddr>,
+    ) -> Result<ExtraClaims, OAuthError> {
+        let c = (client.client_id.as_str(), client.tenant_id.as_deref());
+        let access = self
+            .custom_claims(TokenKind::AccessToken, c, Some(user), scope, addr)
+            .await?;
+        let id = if scope.contains("openid") {
+            self.custom_claims(TokenKind::IdToken, c, Some(user), scope, addr)
+                .await?
+        } else {
+            Map::new()
+        };
+        Ok(ExtraClaims { access, id })
     }
 
     /// Mints tokens as of now.

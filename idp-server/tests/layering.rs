@@ -43,8 +43,6 @@ const ROOT_EXPORTS: &[(&str, &str)] = &[
     ("ProviderLayer", "layer"),
     ("ProviderService", "layer"),
     ("ResponseFuture", "layer"),
-    ("ClientHook", "manage"),
-    ("UserHook", "manage"),
     ("Provider", "provider"),
     ("ProviderBuilder", "provider"),
     ("RateLimits", "rate_limit"),

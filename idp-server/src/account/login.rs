@@ -10,6 +10,8 @@ use idp_core::Password;
 
 use super::{FormContext, form_page, session};
 use crate::Error;
+use crate::manage::hooks::run as run_hook;
+use crate::manage::{Actor, HookContext};
 use crate::store::{SessionRecord, User};
 use crate::web::csrf::Purpose;
 use crate::web::form::single;
@@ -104,6 +106,27 @@ pub(crate) async fn sign_in(
         );
         return Ok(SignIn::Refused(resp));
     };
+    let ctx = HookContext::new(Actor::User(user.id.clone()))
+        .tenant(tenant)
+        .client_addr(addr)
+        .client_id(form.client_id);
+    let hook = app.hooks().after_sign_in.as_ref();
+    match run_hook(hook, "after_sign_in", ctx, user.clone(), |_| ()).await {
+        Ok(()) => {}
+        Err(Error::Rejected(message)) => {
+            tracing::info!(target: "idp::audit", event = "sign_in_refused_by_hook", user_id = %user.id, tenant = tenant.unwrap_or("-"), client_addr = ?addr, "sign-in refused by a hook");
+            let resp = page(
+                app,
+                headers,
+                form,
+                StatusCode::FORBIDDEN,
+                Some(&message),
+                &email,
+            );
+            return Ok(SignIn::Refused(resp));
+        }
+        Err(e) => return Err(e),
+    }
     let (rec, cookie) = session::start(app, headers, &user).await?;
     tracing::info!(target: "idp::audit", event = "sign_in_succeeded", user_id = %user.id, sid = %rec.sid, tenant = tenant.unwrap_or("-"), client_addr = ?addr, "signed in");
     Ok(SignIn::Done(Box::new((rec, user)), cookie))

@@ -21,6 +21,8 @@ use crate::web::csrf::Purpose;
 pub(crate) struct FormContext<'a> {
     pub(crate) params: &'a [(String, String)],
     pub(crate) client_name: &'a str,
+    /// The client the person signs in to (what an after-sign-in hook is told).
+    pub(crate) client_id: &'a str,
 }
 
 /// Renders a form of the authorization step (posted back to the authorization endpoint)

@@ -1,11 +1,14 @@
 //! `provider.clients()`: register clients, rotate secrets, disable and delete them.
 
+use std::net::IpAddr;
+
 use idp_core::{ClientSecret, GrantType, random_token};
 
+use super::hooks::run as run_hook;
 use super::validate::{
     hash_off_thread, invalid, parse_scopes, validate_client_id, validate_redirect_uri,
 };
-use super::{CreatedClient, Ctx, NewClient};
+use super::{Actor, CreatedClient, Ctx, HookContext, NewClient};
 use crate::Error;
 use crate::store::{AuthMethod, Client, StoreError};
 
@@ -13,6 +16,8 @@ use crate::store::{AuthMethod, Client, StoreError};
 #[derive(Debug)]
 pub struct Clients<'a> {
     ctx: Ctx<'a>,
+    actor: Actor,
+    client_addr: Option<IpAddr>,
 }
 
 fn parse_grants(grants: &[String]) -> Result<Vec<GrantType>, Error> {
@@ -34,15 +39,40 @@ fn parse_grants(grants: &[String]) -> Result<Vec<GrantType>, Error> {
 
 impl<'a> Clients<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            actor: Actor::Code,
+            client_addr: None,
+        }
+    }
+
+    /// The same clients, with changes made by `actor` (what hooks see; [`Actor::Code`] by
+    /// default).
+    pub fn by(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    /// The same clients, with changes made from `addr` (what hooks see).
+    pub fn from_addr(mut self, addr: IpAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
     }
 
     /// Registers a client (after the `before_insert_client` hook). A confidential client
     /// without a secret gets a generated one, returned once in [`CreatedClient`].
-    pub async fn insert(&self, mut new: NewClient) -> Result<CreatedClient, Error> {
-        if let Some(hook) = &self.ctx.hooks.client {
-            hook(&mut new).map_err(Error::Rejected)?;
-        }
+    pub async fn insert(&self, new: NewClient) -> Result<CreatedClient, Error> {
+        let ctx = HookContext::new(self.actor.clone())
+            .tenant(new.tenant_id.as_deref())
+            .client_addr(self.client_addr);
+        let mut new = run_hook(
+            self.ctx.hooks.insert_client.as_ref(),
+            "before_insert_client",
+            ctx,
+            new,
+            |n| n,
+        )
+        .await?;
         validate_client_id(&new.client_id)?;
         self.ctx
             .schemas

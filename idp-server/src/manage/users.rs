@@ -3,7 +3,10 @@
 use idp_core::Password;
 
 use super::validate::{hash_off_thread, parse_scopes, validate_email, validate_password};
-use super::{Ctx, NewUser, UserUpdate};
+use std::net::IpAddr;
+
+use super::hooks::run as run_hook;
+use super::{Actor, Ctx, HookContext, NewUser, UserUpdate};
 use crate::Error;
 use crate::hashing::{hash_secret, verify_secret};
 use crate::revocation::UserEnd;
@@ -13,19 +16,51 @@ use crate::store::{StoreError, User};
 #[derive(Debug)]
 pub struct Users<'a> {
     ctx: Ctx<'a>,
+    actor: Actor,
+    client_addr: Option<IpAddr>,
 }
 
 impl<'a> Users<'a> {
     pub(crate) fn new(ctx: Ctx<'a>) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            actor: Actor::Code,
+            client_addr: None,
+        }
     }
 
-    /// Creates a user (after the `before_insert_user` hook); fails on a malformed e-mail, a
-    /// short password or an e-mail already used in the tenant.
-    pub async fn insert(&self, mut new: NewUser) -> Result<User, Error> {
-        if let Some(hook) = &self.ctx.hooks.user {
-            hook(&mut new).map_err(Error::Rejected)?;
-        }
+    /// The same users, with changes made by `actor` (what hooks see; [`Actor::Code`] by
+    /// default).
+    pub fn by(mut self, actor: Actor) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    /// The same users, with changes made from `addr` (what hooks see).
+    pub fn from_addr(mut self, addr: IpAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
+    }
+
+    fn hook_ctx(&self, tenant: Option<&str>) -> HookContext {
+        HookContext::new(self.actor.clone())
+            .tenant(tenant)
+            .client_addr(self.client_addr)
+    }
+
+    /// Creates a user (after the before-insert hook, see [`HookContext`]); fails on a
+    /// malformed e-mail, a short password, attributes the schema refuses or an e-mail
+    /// already used in the tenant.
+    pub async fn insert(&self, new: NewUser) -> Result<User, Error> {
+        let ctx = self.hook_ctx(new.tenant_id.as_deref());
+        let new = run_hook(
+            self.ctx.hooks.insert_user.as_ref(),
+            "before_insert_user",
+            ctx,
+            new,
+            |n| n,
+        )
+        .await?;
         let email = new.email.trim().to_owned();
         validate_email(&email)?;
         let mut attributes = new.attributes;
@@ -120,6 +155,21 @@ impl<'a> Users<'a> {
 
     /// Applies an update.
     pub async fn update(&self, id: &str, update: UserUpdate) -> Result<User, Error> {
+        let update = match &self.ctx.hooks.update_user {
+            None => update,
+            Some(h) => {
+                let current = self.ctx.store.get_user(id).await?.ok_or(Error::NotFound)?;
+                let ctx = self.hook_ctx(current.tenant_id.as_deref());
+                run_hook(
+                    Some(h),
+                    "before_update_user",
+                    ctx,
+                    (current, update),
+                    |(_, u)| u,
+                )
+                .await?
+            }
+        };
         let schemas = self.ctx.schemas;
         self.modify(id, "user_updated", |u| {
             if let Some(email) = update.email {

@@ -55,12 +55,12 @@ async fn handle(
     let grant_type = req.grant_type.as_str();
     let response = match &req.grant_type {
         GrantType::ClientCredentials => {
-            client_credentials::client_credentials(state, &client, &req).await?
+            client_credentials::client_credentials(state, &client, &req, addr).await?
         }
         GrantType::AuthorizationCode => {
-            authorization_code::authorization_code(state, &client, &req).await?
+            authorization_code::authorization_code(state, &client, &req, addr).await?
         }
-        GrantType::RefreshToken => refresh_token::refresh_token(state, &client, &req).await?,
+        GrantType::RefreshToken => refresh_token::refresh_token(state, &client, &req, addr).await?,
         _ => {
             return Err(OAuthError::new(ErrorCode::UnsupportedGrantType)
                 .describe("this grant type is not supported"));

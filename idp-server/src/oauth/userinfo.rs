@@ -6,7 +6,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use idp_core::{BearerChallenge, ErrorCode, StandardClaims};
 use serde::Serialize;
 
-use crate::attributes::{TokenKind, custom_claims};
+use crate::attributes::TokenKind;
 use crate::issue::profile_claims;
 use crate::state::{State, Subject};
 use crate::web::AppState;
@@ -144,12 +144,19 @@ async fn userinfo(state: &State, headers: &HeaderMap, body: Option<&Bytes>) -> R
     }
     let mut profile = StandardClaims::default();
     profile_claims(&mut profile, &user, &scope);
-    let custom = custom_claims(
-        &state.config.claims,
-        TokenKind::Userinfo,
-        &scope,
-        &user.attributes,
-    );
+    let custom = match state
+        .custom_claims(
+            TokenKind::Userinfo,
+            (&claims.client_id, None),
+            Some(&user),
+            &scope,
+            None,
+        )
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     let mut resp = axum::Json(UserInfo {
         sub: user.id,
         profile,

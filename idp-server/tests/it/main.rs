@@ -14,6 +14,7 @@ mod discovery;
 mod flows;
 mod grants;
 mod hardening;
+mod hooks;
 mod hostile;
 mod keys;
 mod manage;

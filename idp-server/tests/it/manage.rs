@@ -239,20 +239,20 @@ async fn rotate_secret_disable_and_delete_take_effect_at_once() {
 #[tokio::test]
 async fn before_insert_hooks_assign_tenants_and_reject() {
     let s = TestServer::start_with(Arc::new(MemoryStore::new()), |b| {
-        b.before_insert_user(|u| {
+        b.before_insert_user(|_ctx, mut u| async move {
             let domain = u.email.rsplit_once('@').map(|(_, d)| d.to_owned());
             match domain.as_deref() {
                 Some("acme.example") => u.tenant_id = Some("acme".into()),
                 Some("globex.example") => u.tenant_id = Some("globex".into()),
                 _ => return Err("unknown organisation".into()),
             }
-            Ok(())
+            Ok(u)
         })
-        .before_insert_client(|c| {
+        .before_insert_client(|_ctx, mut c| async move {
             if c.tenant_id.is_none() {
                 c.tenant_id = Some("acme".into());
             }
-            Ok(())
+            Ok(c)
         })
     })
     .await;

@@ -1,6 +1,6 @@
 //! `idp users`, `idp clients` and `idp keys`: the management API on the command line.
 
-use idp_server::manage::{NewClient, NewUser};
+use idp_server::manage::{Actor, NewClient, NewUser};
 use idp_server::store::Client;
 use idp_server::{Error, Provider};
 
@@ -49,6 +49,7 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
         } => {
             let u = p
                 .users()
+                .by(Actor::Cli)
                 .insert(NewUser {
                     email: email.clone(),
                     password: password.clone().map(Into::into),
@@ -132,6 +133,7 @@ pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Resul
         } => {
             let created = p
                 .clients()
+                .by(Actor::Cli)
                 .insert(NewClient {
                     client_id: id.clone(),
                     secret: secret.clone().map(Into::into),

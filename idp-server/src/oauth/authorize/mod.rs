@@ -185,6 +185,7 @@ fn form_context(req: &AuthRequest) -> FormContext<'_> {
     FormContext {
         params: &req.params,
         client_name: req.client.name.as_deref().unwrap_or(&req.client.client_id),
+        client_id: &req.client.client_id,
     }
 }
 

@@ -3,6 +3,8 @@
 //! presenter neither burns it nor revokes anything; the code is consumed once, and a replay
 //! by its rightful client revokes the grant (everything its first use issued).
 
+use std::net::IpAddr;
+
 use idp_core::{
     CodeChallenge, CodeVerifier, ErrorCode, GrantType, TokenRequest, TokenResponse, sha256_b64url,
 };
@@ -17,6 +19,7 @@ pub(crate) async fn authorization_code(
     state: &State,
     client: &Client,
     req: &TokenRequest,
+    addr: Option<IpAddr>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows_grant(&GrantType::AuthorizationCode) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient)
@@ -46,7 +49,12 @@ pub(crate) async fn authorization_code(
         sid: rec.session_id.clone(),
         nonce: rec.nonce.clone(),
     };
-    let (resp, refresh) = state.minter().user_tokens(client, &user, &grant)?;
+    let (resp, refresh) = {
+        let extra = state
+            .extra_claims(client, &user, &grant.scope, addr)
+            .await?;
+        state.minter().user_tokens(client, &user, &grant, &extra)?
+    };
     if let Some(r) = refresh {
         state
             .store

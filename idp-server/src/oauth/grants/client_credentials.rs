@@ -1,7 +1,10 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4) with RFC 8707 resource indicators.
 
+use std::net::IpAddr;
+
 use idp_core::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse, TokenUse};
 
+use crate::attributes::TokenKind;
 use crate::error::OAuthError;
 use crate::issue::default_audiences;
 use crate::state::State;
@@ -35,6 +38,7 @@ pub(crate) async fn client_credentials(
     state: &State,
     client: &Client,
     req: &TokenRequest,
+    addr: Option<IpAddr>,
 ) -> Result<TokenResponse, OAuthError> {
     if client.is_public() || !client.allows_grant(&GrantType::ClientCredentials) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient)
@@ -61,7 +65,17 @@ pub(crate) async fn client_credentials(
     );
     claims.scope = (!scope.is_empty()).then(|| scope.clone());
     claims.tenant = client.tenant_id.clone();
-    let token = minter.access_token(&claims)?;
+    let custom = state
+        .custom_claims(
+            TokenKind::AccessToken,
+            (&client.client_id, client.tenant_id.as_deref()),
+            None,
+            &scope,
+            addr,
+        )
+        .await?;
+    let token =
+        minter.with_custom_claims(state.config.access_token_alg, "at+jwt", &claims, &custom)?;
     let ttl = u64::try_from(state.config.access_token_secs()).unwrap_or(0);
     let mut resp = TokenResponse::bearer(token, ttl);
     resp.scope = (!scope.is_empty()).then_some(scope);

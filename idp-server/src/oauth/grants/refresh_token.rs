@@ -1,6 +1,8 @@
 //! `grant_type=refresh_token` with rotation and reuse detection (RFC 6749 §6, RFC 9700
 //! §4.14): every use rotates the token; reuse of a rotated one revokes the family.
 
+use std::net::IpAddr;
+
 use idp_core::{ErrorCode, GrantType, RefreshToken, TokenRequest, TokenResponse, sha256_b64url};
 
 use super::active_user;
@@ -13,6 +15,7 @@ pub(crate) async fn refresh_token(
     state: &State,
     client: &Client,
     req: &TokenRequest,
+    addr: Option<IpAddr>,
 ) -> Result<TokenResponse, OAuthError> {
     if !client.allows_grant(&GrantType::RefreshToken) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient)
@@ -56,7 +59,12 @@ pub(crate) async fn refresh_token(
         sid: old.session_id.clone(),
         nonce: None,
     };
-    let (resp, successor) = state.minter().user_tokens(client, &user, &grant)?;
+    let (resp, successor) = {
+        let extra = state
+            .extra_claims(client, &user, &grant.scope, addr)
+            .await?;
+        state.minter().user_tokens(client, &user, &grant, &extra)?
+    };
     let ttl = state.config.access_token_secs();
     let successor = successor.unwrap_or_else(|| retired_successor(&old, now, ttl));
     rotate(state, &hash, &successor, now).await?;
