@@ -60,16 +60,19 @@ pub(crate) fn is_offline(scope: &Scope, client: &Client) -> bool {
 pub(crate) fn restrict_to_user(scope: &Scope, user: &User) -> Scope {
     match &user.allowed_scopes {
         None => scope.clone(),
-        Some(allowed) => {
-            let mut out = Scope::new();
-            for s in scope.iter() {
-                if OIDC_SCOPES.contains(&s) || allowed.contains(s) {
-                    out.insert(s);
-                }
-            }
-            out
+        Some(allowed) => restrict_to(scope, allowed),
+    }
+}
+
+/// Narrows a scope to `allowed` (OIDC scopes are always allowed).
+pub(crate) fn restrict_to(scope: &Scope, allowed: &Scope) -> Scope {
+    let mut out = Scope::new();
+    for s in scope.iter() {
+        if OIDC_SCOPES.contains(&s) || allowed.contains(s) {
+            out.insert(s);
         }
     }
+    out
 }
 
 /// What minting a token needs: the issuer, the lifetimes and algorithms of the

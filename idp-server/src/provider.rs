@@ -14,7 +14,7 @@ use crate::config::{Config, Sensitive};
 use crate::layer::ProviderLayer;
 use crate::manage::hooks::{Hooks, hook};
 use crate::manage::{
-    Clients, HookContext, Keys, NewClient, NewUser, TokenClaims, UserUpdate, Users,
+    Clients, HookContext, Keys, NewClient, NewUser, Tenants, TokenClaims, UserUpdate, Users,
 };
 use crate::rate_limit::RateLimits;
 use crate::state::State;
@@ -60,6 +60,11 @@ impl Provider {
     /// Clients.
     pub fn clients(&self) -> Clients<'_> {
         self.app.clients()
+    }
+
+    /// Tenants: their look on the sign-in and consent pages and the scopes they allow.
+    pub fn tenants(&self) -> Tenants<'_> {
+        self.app.tenants()
     }
 
     /// Signing keys.

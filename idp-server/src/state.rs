@@ -24,7 +24,7 @@ use crate::issue::{ExtraClaims, Minter};
 use crate::issuer::Issuer;
 use crate::keys::KeyRing;
 use crate::manage::hooks::Hooks;
-use crate::manage::{Actor, Clients, Ctx, HookContext, Keys, TokenClaims, Users};
+use crate::manage::{Actor, Clients, Ctx, HookContext, Keys, Tenants, TokenClaims, Users};
 use crate::rate_limit::{Limiters, RateLimits};
 use crate::revocation::{Backchannel, Notify, Revoker};
 use crate::secret_cache::VerifiedSecrets;
@@ -201,6 +201,10 @@ impl State {
 
     pub(crate) fn clients(&self) -> Clients<'_> {
         Clients::new(self.manage())
+    }
+
+    pub(crate) fn tenants(&self) -> Tenants<'_> {
+        Tenants::new(self.manage())
     }
 
     pub(crate) fn keys_api(&self) -> Keys<'_> {

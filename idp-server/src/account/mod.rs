@@ -9,9 +9,10 @@ pub(crate) mod logout;
 pub(crate) mod session;
 
 use axum::response::Response;
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use crate::issuer::paths;
+use crate::store::Tenant;
 use crate::web::App;
 use crate::web::csrf::Purpose;
 
@@ -19,6 +20,8 @@ use crate::web::csrf::Purpose;
 /// back with the form) and the name of the application asking.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FormContext<'a> {
+    /// The client's registered tenant: its name and logo head the page.
+    pub(crate) tenant: Option<&'a Tenant>,
     pub(crate) params: &'a [(String, String)],
     pub(crate) client_name: &'a str,
     /// The client the person signs in to (what an after-sign-in hook is told).
@@ -39,9 +42,11 @@ fn form_page(
     let ctx = minijinja::context! {
         params => form.params,
         client_name => form.client_name,
+        tenant_name => form.tenant.and_then(|t| t.display_name.as_deref()),
+        tenant_logo => form.tenant.and_then(|t| t.logo_url.as_deref()),
         ..extra
     };
-    csrf_page(
+    let mut resp = csrf_page(
         app,
         headers,
         template,
@@ -49,7 +54,32 @@ fn form_page(
         paths::AUTHORIZE,
         purpose,
         ctx,
-    )
+    );
+    if let Some(logo) = form.tenant.and_then(|t| t.logo_url.as_deref()) {
+        allow_image_from(&mut resp, logo);
+    }
+    resp
+}
+
+/// Lets the page load images from `url`'s origin (a tenant's logo): the origin joins
+/// `img-src` in its Content-Security-Policy.
+fn allow_image_from(resp: &mut Response, url: &str) {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return;
+    };
+    let origin = parsed.origin().ascii_serialization();
+    let Some(csp) = resp
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    let updated = csp.replacen("img-src 'self'", &format!("img-src 'self' {origin}"), 1);
+    if let Ok(v) = HeaderValue::from_str(&updated) {
+        resp.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
+    }
 }
 
 /// Renders a page whose form posts to the endpoint at `path`, with a CSRF token for

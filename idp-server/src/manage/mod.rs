@@ -4,6 +4,7 @@ mod clients;
 pub(crate) mod hooks;
 mod keys;
 mod records;
+mod tenants;
 mod users;
 mod validate;
 
@@ -20,7 +21,8 @@ pub use clients::Clients;
 use hooks::Hooks;
 pub use hooks::{Actor, HookContext, TokenClaims};
 pub use keys::Keys;
-pub use records::{CreatedClient, NewClient, NewUser, UserUpdate};
+pub use records::{CreatedClient, NewClient, NewTenant, NewUser, TenantUpdate, UserUpdate};
+pub use tenants::Tenants;
 pub use users::Users;
 
 /// What the management facades work on: the provider's store, clock, keys and hooks.

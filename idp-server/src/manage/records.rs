@@ -111,3 +111,28 @@ pub struct UserUpdate {
     /// is checked against the schema.
     pub attributes: Option<Map<String, Value>>,
 }
+
+/// A tenant to register.
+#[derive(Debug, Clone, Default)]
+pub struct NewTenant {
+    /// Identifier (required): 1–64 ASCII letters, digits, `-`, `_`, `.`.
+    pub id: String,
+    /// The name shown on the sign-in and consent pages.
+    pub display_name: Option<String>,
+    /// A logo for those pages: `https` (or `http` on loopback).
+    pub logo_url: Option<String>,
+    /// The scopes the tenant's users and clients may be granted (`None`: no restriction;
+    /// OpenID Connect's own scopes are always allowed).
+    pub allowed_scopes: Option<Vec<String>>,
+}
+
+/// Changes to a tenant; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TenantUpdate {
+    /// New display name (`""` clears it).
+    pub display_name: Option<String>,
+    /// New logo URL (`""` clears it).
+    pub logo_url: Option<String>,
+    /// New allowed scopes (`Some(None)` lifts the restriction).
+    pub allowed_scopes: Option<Option<Vec<String>>>,
+}

@@ -147,6 +147,27 @@ impl Client {
     }
 }
 
+/// A tenant: its look on the sign-in and consent pages, and the scopes its users and
+/// clients may be granted. Users and clients name their tenant by id; a tenant id with no
+/// record is still a tenant, without a look or a scope restriction.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Tenant {
+    /// Identifier (`acme`): what users, clients and tokens (`tenant` claim) carry.
+    pub id: String,
+    /// The name shown on the sign-in and consent pages.
+    pub display_name: Option<String>,
+    /// A logo shown on those pages (an `https` URL, or `http` on loopback).
+    pub logo_url: Option<String>,
+    /// The scopes the tenant's users and clients may be granted (`None`: no restriction;
+    /// OpenID Connect's own scopes are always allowed).
+    pub allowed_scopes: Option<Scope>,
+    /// Created at (Unix seconds).
+    pub created_at: i64,
+    /// Updated at (Unix seconds).
+    pub updated_at: i64,
+}
+
 // ---- constructors ----
 //
 // The records are `#[non_exhaustive]`, so code outside this crate (the `idp` binary, the
@@ -200,6 +221,21 @@ impl Client {
             first_party: false,
             active: true,
             attributes: Map::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl Tenant {
+    /// A tenant with no display name, logo or scope restriction, created and updated at
+    /// `now`.
+    pub fn new(id: impl Into<String>, now: i64) -> Self {
+        Self {
+            id: id.into(),
+            display_name: None,
+            logo_url: None,
+            allowed_scopes: None,
             created_at: now,
             updated_at: now,
         }

@@ -7,13 +7,14 @@ use async_trait::async_trait;
 
 use super::{
     AuthCodeRecord, Client, ConsentRecord, ConsumeOutcome, GrantRecord, GrantsOf,
-    RefreshTokenRecord, SessionRecord, SigningKeyRecord, Store, StoreError, User,
+    RefreshTokenRecord, SessionRecord, SigningKeyRecord, Store, StoreError, Tenant, User,
 };
 
 #[derive(Debug, Default)]
 struct Inner {
     users: Vec<User>,
     clients: Vec<Client>,
+    tenants: std::collections::BTreeMap<String, Tenant>,
     keys: Vec<SigningKeyRecord>,
     codes: HashMap<String, AuthCodeRecord>,
     refresh: HashMap<String, RefreshTokenRecord>,
@@ -180,6 +181,30 @@ impl Store for MemoryStore {
         let before = g.clients.len();
         g.clients.retain(|c| c.client_id != client_id);
         Ok(g.clients.len() != before)
+    }
+
+    async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.tenants.contains_key(&tenant.id) {
+            return Err(StoreError::Conflict("tenant id already exists".into()));
+        }
+        g.tenants.insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.lock().tenants.get(id).cloned())
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(self.lock().tenants.values().cloned().collect())
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        let slot = g.tenants.get_mut(&tenant.id).ok_or(StoreError::NotFound)?;
+        *slot = tenant.clone();
+        Ok(())
     }
 
     async fn insert_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {

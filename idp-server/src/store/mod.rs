@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use accounts::{AuthMethod, Client, SecretHash, User};
+pub use accounts::{AuthMethod, Client, SecretHash, Tenant, User};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use sql::PostgresStore;
@@ -159,6 +159,16 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
     /// Deletes a client; whether it existed.
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+
+    // ---- tenants ----
+    /// Stores a new tenant; `Conflict` if the id exists.
+    async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// A tenant by id.
+    async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError>;
+    /// Every tenant, by id.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Replaces a tenant's record; `NotFound` if it does not exist.
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
 
     // ---- signing keys ----
     /// Inserts a key; `Conflict` if the kid is taken.

@@ -655,3 +655,78 @@ async fn attributes_on_the_command_line_follow_the_configured_schema() {
     let (ok, _, err) = output(d, &["--config", "bad.toml", "users", "list"]).await;
     assert!(!ok && err.contains("`sub` is a registered claim"), "{err}");
 }
+
+#[tokio::test]
+async fn tenants_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = format!("sqlite://{}", d.join("t.db").display());
+    let base = ["--db", db.as_str()];
+    let idp_json = |args: Vec<&'static str>| {
+        let all: Vec<String> = base
+            .iter()
+            .map(|s| s.to_string())
+            .chain(args.into_iter().map(String::from))
+            .collect();
+        async move {
+            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            let mut c = idp(d);
+            c.env(
+                "IDP_ENCRYPTION_KEY",
+                "a command-line key that is long enough!!",
+            );
+            let out = c.args(&refs).arg("--json").output().await.unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let (ok, out, err) = idp_json(vec![
+        "tenants",
+        "add",
+        "--id",
+        "acme",
+        "--name",
+        "Acme",
+        "--logo-url",
+        "https://cdn.acme.example/l.svg",
+        "--scope",
+        "orders:read orders:write",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let t: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(t["allowed_scopes"], "orders:read orders:write");
+    let (ok, _, err) = idp_json(vec!["tenants", "add", "--id", "acme"]).await;
+    assert!(!ok && err.contains("already registered"), "{err}");
+    let (ok, _, err) = idp_json(vec![
+        "tenants",
+        "add",
+        "--id",
+        "globex",
+        "--logo-url",
+        "ftp://x",
+    ])
+    .await;
+    assert!(!ok && err.contains("logo URL"), "{err}");
+    let (ok, out, err) = idp_json(vec![
+        "tenants",
+        "update",
+        "--id",
+        "acme",
+        "--name",
+        "Acme Corp",
+        "--any-scope",
+    ])
+    .await;
+    assert!(ok, "{err}");
+    let t: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(t["display_name"], "Acme Corp");
+    assert_eq!(t["allowed_scopes"], serde_json::Value::Null);
+    let (ok, out, _) = idp_json(vec!["tenants", "list"]).await;
+    assert!(ok);
+    let all: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 1);
+}

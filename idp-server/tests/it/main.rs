@@ -21,5 +21,6 @@ mod manage;
 mod mount;
 mod replicas;
 mod storage;
+mod tenants;
 mod tokeninfo;
 mod web_security;

@@ -12,7 +12,7 @@ use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use idp_server::store::{
     AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, GrantRecord, GrantsOf,
     MemoryStore, PostgresStore, RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord,
-    SqliteStore, Store, StoreError, User,
+    SqliteStore, Store, StoreError, Tenant, User,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Barrier;
@@ -69,6 +69,7 @@ async fn conformance(store: Arc<dyn Store>) {
     );
     users(s).await;
     clients(s).await;
+    tenants(s).await;
     keys(s).await;
     codes(s).await;
     concurrent_code_consumption(store.clone()).await;
@@ -84,6 +85,45 @@ async fn conformance(store: Arc<dyn Store>) {
     s.probe_write(NOW + 1).await.unwrap();
     nul_keys(s).await;
     purge(s).await;
+}
+
+// ---- tenants ----
+
+async fn tenants(s: &dyn Store) {
+    assert!(s.list_tenants().await.unwrap().is_empty());
+    let bare = Tenant::new("globex", NOW);
+    let mut acme = Tenant::new("acme", NOW);
+    acme.display_name = Some("Acme Corporation ✓".into());
+    acme.logo_url = Some("https://cdn.example.com/acme.svg".into());
+    acme.allowed_scopes = Some(scope("openid orders:read"));
+    s.insert_tenant(&bare).await.unwrap();
+    s.insert_tenant(&acme).await.unwrap();
+    assert!(matches!(
+        s.insert_tenant(&Tenant::new("acme", NOW)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_tenant("acme").await.unwrap().unwrap(), acme);
+    assert_eq!(s.get_tenant("globex").await.unwrap().unwrap(), bare);
+    assert!(s.get_tenant("initech").await.unwrap().is_none());
+    assert!(s.get_tenant("a\0b").await.unwrap().is_none());
+    let ids: Vec<String> = s
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(ids, ["acme", "globex"]);
+    let mut changed = acme.clone();
+    changed.display_name = None;
+    changed.allowed_scopes = None;
+    changed.updated_at = NOW + 5;
+    s.update_tenant(&changed).await.unwrap();
+    assert_eq!(s.get_tenant("acme").await.unwrap().unwrap(), changed);
+    assert!(matches!(
+        s.update_tenant(&Tenant::new("initech", NOW)).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 // ---- users ----

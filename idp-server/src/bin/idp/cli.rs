@@ -48,6 +48,50 @@ pub(crate) enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Manage tenants: their name and logo on the sign-in and consent pages, and the
+    /// scopes their users and clients may be granted.
+    #[command(subcommand)]
+    Tenants(TenantsCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TenantsCmd {
+    /// Register a tenant.
+    Add {
+        /// Tenant id (what users, clients and tokens carry): letters, digits, '-', '_', '.'.
+        #[arg(long)]
+        id: String,
+        /// The name shown on the sign-in and consent pages.
+        #[arg(long)]
+        name: Option<String>,
+        /// A logo for those pages (https).
+        #[arg(long)]
+        logo_url: Option<String>,
+        /// A scope the tenant's users and clients may be granted (repeatable or
+        /// space-separated); none means no restriction.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// List tenants.
+    List,
+    /// Change a tenant.
+    Update {
+        /// Tenant id.
+        #[arg(long)]
+        id: String,
+        /// New display name ("" clears it).
+        #[arg(long)]
+        name: Option<String>,
+        /// New logo URL ("" clears it).
+        #[arg(long)]
+        logo_url: Option<String>,
+        /// New allowed scopes (repeatable), replacing the old ones.
+        #[arg(long = "scope", conflicts_with = "any_scope")]
+        scopes: Vec<String>,
+        /// Lift the scope restriction.
+        #[arg(long)]
+        any_scope: bool,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -1,10 +1,10 @@
 //! `idp users`, `idp clients` and `idp keys`: the management API on the command line.
 
-use idp_server::manage::{Actor, NewClient, NewUser};
-use idp_server::store::Client;
+use idp_server::manage::{Actor, NewClient, NewTenant, NewUser, TenantUpdate};
+use idp_server::store::{Client, Tenant};
 use idp_server::{Error, Provider};
 
-use crate::cli::{ClientsCmd, Global, KeysCmd, UsersCmd};
+use crate::cli::{ClientsCmd, Global, KeysCmd, TenantsCmd, UsersCmd};
 
 fn print_json(v: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -262,4 +262,90 @@ fn print_clients(clients: &[Client], json: bool) {
             );
         }
     }
+}
+
+fn tenant_json(t: &Tenant) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id,
+        "display_name": t.display_name,
+        "logo_url": t.logo_url,
+        "allowed_scopes": t.allowed_scopes.as_ref().map(ToString::to_string),
+    })
+}
+
+pub(crate) async fn tenants(p: &Provider, g: &Global, cmd: &TenantsCmd) -> Result<(), Error> {
+    match cmd {
+        TenantsCmd::Add {
+            id,
+            name,
+            logo_url,
+            scopes,
+        } => {
+            let t = p
+                .tenants()
+                .insert(NewTenant {
+                    id: id.clone(),
+                    display_name: name.clone(),
+                    logo_url: logo_url.clone(),
+                    allowed_scopes: (!scopes.is_empty()).then(|| split_scopes(scopes)),
+                })
+                .await?;
+            if g.json {
+                print_json(&tenant_json(&t));
+            } else {
+                println!("created tenant {}", t.id);
+            }
+        }
+        TenantsCmd::List => {
+            let all = p.tenants().list().await?;
+            if g.json {
+                print_json(&serde_json::Value::Array(
+                    all.iter().map(tenant_json).collect(),
+                ));
+            } else {
+                for t in all {
+                    println!(
+                        "{}  {}  scopes={}",
+                        t.id,
+                        t.display_name.as_deref().unwrap_or("-"),
+                        t.allowed_scopes
+                            .as_ref()
+                            .map_or_else(|| "any".to_owned(), ToString::to_string)
+                    );
+                }
+            }
+        }
+        TenantsCmd::Update {
+            id,
+            name,
+            logo_url,
+            scopes,
+            any_scope,
+        } => {
+            let allowed_scopes = if *any_scope {
+                Some(None)
+            } else if scopes.is_empty() {
+                None
+            } else {
+                Some(Some(split_scopes(scopes)))
+            };
+            let t = p
+                .tenants()
+                .update(
+                    id,
+                    TenantUpdate {
+                        display_name: name.clone(),
+                        logo_url: logo_url.clone(),
+                        allowed_scopes,
+                    },
+                )
+                .await?;
+            if g.json {
+                print_json(&tenant_json(&t));
+            } else {
+                println!("updated tenant {}", t.id);
+            }
+        }
+    }
+    Ok(())
 }

@@ -150,6 +150,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
             let p = build_provider(g, file, None, false).await?;
             commands::keys(&p, g, cmd).await
         }
+        Command::Tenants(cmd) => {
+            let p = build_provider(g, file, None, false).await?;
+            commands::tenants(&p, g, cmd).await
+        }
     }
 }
 

@@ -18,9 +18,10 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use idp_core::{AuthorizationCode, ErrorCode, sha256_b64url};
 
+use crate::Error;
 use crate::account::login::{self, SignIn};
 use crate::account::{FormContext, consent, session};
-use crate::issue::{is_offline, restrict_to_user};
+use crate::issue::{is_offline, restrict_to, restrict_to_user};
 use crate::store::{AuthCodeRecord, GrantRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
 use crate::web::csrf::Purpose;
@@ -164,10 +165,25 @@ async fn parse<'a>(
         state,
         after_post,
     };
-    match check_request(app, client, redirect_given, pairs) {
-        Ok(req) => Ok((req, back)),
-        Err((code, msg)) => Err(back.error(code, msg)),
+    let mut req = match check_request(app, client, redirect_given, pairs) {
+        Ok(req) => req,
+        Err((code, msg)) => return Err(back.error(code, msg)),
+    };
+    // A registered tenant: its look on the pages, and only the scopes it allows.
+    if let Some(t) = req.client.tenant_id.as_deref() {
+        match app.store.get_tenant(t).await {
+            Ok(tenant) => req.tenant = tenant,
+            Err(e) => return Err(server_error(app, Error::from(e))),
+        }
     }
+    if let Some(allowed) = req.tenant.as_ref().and_then(|t| t.allowed_scopes.as_ref()) {
+        req.scope = restrict_to(&req.scope, allowed);
+        if req.scope.is_empty() {
+            let msg = "none of the requested scopes is allowed for this tenant";
+            return Err(back.error(ErrorCode::InvalidScope, msg));
+        }
+    }
+    Ok((req, back))
 }
 
 /// Where the person stands after the form they submitted, if any.
@@ -183,6 +199,7 @@ struct Person {
 
 fn form_context(req: &AuthRequest) -> FormContext<'_> {
     FormContext {
+        tenant: req.tenant.as_ref(),
         params: &req.params,
         client_name: req.client.name.as_deref().unwrap_or(&req.client.client_id),
         client_id: &req.client.client_id,

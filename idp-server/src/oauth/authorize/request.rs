@@ -95,6 +95,8 @@ pub(crate) struct AuthRequest {
     pub(crate) hint_sub: Option<String>,
     /// The authorization parameters, carried through the login and consent forms.
     pub(crate) params: Vec<(String, String)>,
+    /// The client's tenant, when it is registered (its look and its scopes).
+    pub(crate) tenant: Option<crate::store::Tenant>,
 }
 
 pub(crate) type Failure = (ErrorCode, &'static str);
@@ -157,6 +159,7 @@ pub(crate) fn check_request(
         login_hint: one(pairs, "login_hint")?.map(|s| s.chars().take(256).collect()),
         hint_sub,
         params,
+        tenant: None,
     })
 }
 

@@ -54,6 +54,26 @@ pub(crate) async fn client_credentials(
         }
         None => client.allowed_scopes.clone(),
     };
+    // A registered tenant's scope restriction (one read, only for a tenant's clients).
+    let scope = match client.tenant_id.as_deref() {
+        None => scope,
+        Some(t) => match state
+            .store
+            .get_tenant(t)
+            .await
+            .map_err(OAuthError::server)?
+        {
+            Some(tenant) => match &tenant.allowed_scopes {
+                Some(allowed) if req.scope.is_some() && !scope.is_subset(allowed) => {
+                    return Err(OAuthError::new(ErrorCode::InvalidScope)
+                        .describe("requested scope is not allowed for this tenant"));
+                }
+                Some(allowed) => scope.intersection(allowed),
+                None => scope,
+            },
+            None => scope,
+        },
+    };
     let aud = audiences(client, req)?;
     let minter = state.minter();
     let mut claims = minter.access_claims(

@@ -50,6 +50,17 @@ macro_rules! sql_helpers {
                 .bind(c.backchannel_logout_uri.as_deref()))
         }
 
+        /// Binds a tenant's columns in the order of `INSERT_TENANT` / `UPDATE_TENANT`.
+        fn bind_tenant(sql: &'static str, t: &Tenant) -> Query {
+            sqlx::query(sql)
+                .bind(t.id.as_str())
+                .bind(t.display_name.as_deref())
+                .bind(t.logo_url.as_deref())
+                .bind(t.allowed_scopes.as_ref().map(Scope::to_string))
+                .bind(t.created_at)
+                .bind(t.updated_at)
+        }
+
         /// A refresh token's `INSERT_REFRESH`.
         fn bind_refresh(t: &RefreshTokenRecord) -> Result<Query, StoreError> {
             Ok(sqlx::query(sql::INSERT_REFRESH)

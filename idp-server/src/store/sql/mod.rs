@@ -137,6 +137,13 @@ const CLIENTS_OF_TENANT: &str =
 const ALL_CLIENTS: &str = "SELECT * FROM clients ORDER BY created_at, client_id";
 const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
 
+const INSERT_TENANT: &str = "INSERT INTO tenants (id, display_name, logo_url, allowed_scopes, \
+     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const UPDATE_TENANT: &str = "UPDATE tenants SET display_name = $2, logo_url = $3, \
+     allowed_scopes = $4, created_at = $5, updated_at = $6 WHERE id = $1";
+const TENANT_BY_ID: &str = "SELECT * FROM tenants WHERE id = $1";
+const ALL_TENANTS: &str = "SELECT * FROM tenants ORDER BY id";
+
 const INSERT_KEY: &str = "INSERT INTO signing_keys (kid, alg, private_key_sealed, public_jwk, \
      created_at, activates_at, retired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const ALL_KEYS: &str = "SELECT * FROM signing_keys ORDER BY created_at, kid";

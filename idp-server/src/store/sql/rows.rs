@@ -105,6 +105,18 @@ macro_rules! row_decoders {
             })
         }
 
+        fn tenant_from_row(row: &$row) -> Result<Tenant, StoreError> {
+            let d = Decoder::new(row, "tenants");
+            Ok(Tenant {
+                id: d.get("id")?,
+                display_name: d.get("display_name")?,
+                logo_url: d.get("logo_url")?,
+                allowed_scopes: d.opt_scope("allowed_scopes")?,
+                created_at: d.get("created_at")?,
+                updated_at: d.get("updated_at")?,
+            })
+        }
+
         fn key_from_row(row: &$row) -> Result<SigningKeyRecord, StoreError> {
             let d = Decoder::new(row, "signing_keys");
             let alg: String = d.get("alg")?;

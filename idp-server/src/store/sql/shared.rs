@@ -24,7 +24,7 @@ macro_rules! sql_store {
             use $crate::store::{
                 AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, GrantRecord,
                 GrantsOf, RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store,
-                StoreError, User,
+                StoreError, Tenant, User,
             };
 
             $crate::store::sql::rows::row_decoders!($row, $db);
@@ -139,6 +139,32 @@ macro_rules! sql_store {
                     }
                     let query = sqlx::query(sql::DELETE_CLIENT).bind(client_id);
                     Ok(self.affected(query).await? > 0)
+                }
+
+                async fn insert_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+                    let query = bind_tenant(sql::INSERT_TENANT, tenant);
+                    self.insert(query, "tenant id already exists").await
+                }
+
+                async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError> {
+                    if !Self::storable(id) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::TENANT_BY_ID).bind(id);
+                    self.optional(query, tenant_from_row).await
+                }
+
+                async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+                    self.all(sqlx::query(sql::ALL_TENANTS), tenant_from_row)
+                        .await
+                }
+
+                async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+                    if !Self::storable(&tenant.id) {
+                        return Err(StoreError::NotFound);
+                    }
+                    self.update_one(bind_tenant(sql::UPDATE_TENANT, tenant))
+                        .await
                 }
 
                 async fn insert_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
