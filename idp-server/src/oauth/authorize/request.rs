@@ -23,7 +23,7 @@ pub(crate) fn redirect_uri_registered(client: &Client, uri: &str) -> bool {
 /// Whether `uri` (a registered redirect URI) goes to a native app through a private-use
 /// scheme (RFC 8252 §7.1): anything but `http` and `https`, which registration allows only
 /// for such schemes.
-pub(crate) fn is_private_use_scheme(uri: &str) -> bool {
+fn is_private_use_scheme(uri: &str) -> bool {
     let scheme = uri.split_once(':').map_or("", |(s, _)| s);
     !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http")
 }
