@@ -72,6 +72,9 @@ pub struct Config {
     pub(crate) scopes_supported: Vec<String>,
     pub(crate) templates_dir: Option<PathBuf>,
     pub(crate) cors_allowed_origins: Vec<String>,
+    pub(crate) cors_allow_credentials: bool,
+    pub(crate) cors_allow_localhost: bool,
+    pub(crate) scope_descriptions: BTreeMap<String, String>,
     pub(crate) rate_limits: Option<RateLimits>,
     pub(crate) max_parameters: usize,
     pub(crate) max_parameter_len: usize,
@@ -137,6 +140,9 @@ impl Default for Config {
                 .to_vec(),
             templates_dir: None,
             cors_allowed_origins: Vec::new(),
+            cors_allow_credentials: false,
+            cors_allow_localhost: false,
+            scope_descriptions: BTreeMap::new(),
             rate_limits: None,
             max_parameters: 64,
             max_parameter_len: 16 * 1024,
@@ -194,6 +200,12 @@ impl Config {
     /// The rate limits, if set (`[rate_limits]`); `None` means the defaults.
     pub fn rate_limits(&self) -> Option<&RateLimits> {
         self.rate_limits.as_ref()
+    }
+
+    /// The consent page's words for `scope`, if the configuration has some
+    /// (`scope_descriptions`).
+    pub(crate) fn scope_description(&self, scope: &str) -> Option<&str> {
+        self.scope_descriptions.get(scope).map(String::as_str)
     }
 
     /// How long a client record is remembered (`client_cache_ttl`; zero: not at all).
@@ -322,16 +334,8 @@ impl Config {
                 tokio::sync::Semaphore::MAX_PERMITS
             )));
         }
-        for o in &self.cors_allowed_origins {
-            let ok = url::Url::parse(o).is_ok_and(|u| {
-                matches!(u.scheme(), "http" | "https") && u.path() == "/" && !o.ends_with('/')
-            });
-            if !ok {
-                return Err(Error::Config(format!(
-                    "cors_allowed_origins: {o:?} is not an origin like https://app.example.com"
-                )));
-            }
-        }
+        self.validate_cors()?;
+        self.validate_scope_descriptions()?;
         if !(16..=1024).contains(&self.max_parameters) {
             return Err(Error::Config(
                 "max_parameters must be between 16 and 1024".into(),
@@ -374,6 +378,60 @@ impl Config {
         )
     }
 
+    /// `cors_allowed_origins`: origins (`https://app.example.com`) or `"*"`, which a
+    /// credentialed CORS answer cannot use.
+    fn validate_cors(&self) -> Result<(), Error> {
+        for o in &self.cors_allowed_origins {
+            if o == "*" {
+                continue;
+            }
+            let ok = url::Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.path() == "/"
+                    && u.username().is_empty()
+                    && u.password().is_none()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+                    && u.origin().ascii_serialization() == *o
+            });
+            if !ok {
+                return Err(Error::Config(format!(
+                    "cors_allowed_origins: {o:?} is not an origin like https://app.example.com \
+                     (scheme, host and port only, lower-case, no trailing slash) or \"*\""
+                )));
+            }
+        }
+        if self.cors_allow_credentials && self.cors_allowed_origins.iter().any(|o| o == "*") {
+            return Err(Error::Config(
+                "cors_allowed_origins \"*\" cannot be combined with cors_allow_credentials = \
+                 true: the Fetch standard forbids credentials with a wildcard origin; list \
+                 the origins instead"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `scope_descriptions`: scope tokens mapped to a line of text for the consent page.
+    fn validate_scope_descriptions(&self) -> Result<(), Error> {
+        for (scope, text) in &self.scope_descriptions {
+            // One token: `from_tokens` alone would split "a b" into two.
+            if scope.is_empty() || scope.contains(' ') || Scope::from_tokens([scope]).is_err() {
+                return Err(Error::Config(format!(
+                    "scope_descriptions: {scope:?} is not a scope token"
+                )));
+            }
+            let chars = text.chars().count();
+            if !(1..=300).contains(&chars) || text.chars().any(char::is_control) {
+                return Err(Error::Config(format!(
+                    "scope_descriptions: the text for {scope:?} must be 1-300 characters \
+                     on one line"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The signing algorithms in use: the access-token one, then the ID-token one.
     pub(crate) fn signing_algorithms(&self) -> Vec<Algorithm> {
         let mut algs = vec![self.access_token_alg];
@@ -398,14 +456,80 @@ mod tests {
         };
         let e = c.validate().unwrap_err();
         assert!(e.to_string().contains("session_ttl"), "{e}");
-        let c: Config =
-            serde_json::from_value(serde_json::json!({"cors_allowed_origins": ["*"]})).unwrap();
+        let c: Config = serde_json::from_value(
+            serde_json::json!({"cors_allowed_origins": ["https://app.example.com/cb"]}),
+        )
+        .unwrap();
         assert!(
             c.validate()
                 .unwrap_err()
                 .to_string()
                 .contains("cors_allowed_origins")
         );
+    }
+
+    fn cors(json: serde_json::Value) -> Result<(), String> {
+        let c: Config = serde_json::from_value(json).map_err(|e| e.to_string())?;
+        c.validate().map(drop).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn cors_origins_wildcard_and_credentials() {
+        use serde_json::json;
+        for ok in [
+            json!({"cors_allowed_origins": ["https://app.example.com"]}),
+            json!({"cors_allowed_origins": ["http://localhost:3000", "https://a.example:8443"]}),
+            json!({"cors_allowed_origins": ["*"]}),
+            json!({"cors_allowed_origins": ["https://app.example.com"], "cors_allow_credentials": true}),
+            json!({"cors_allow_localhost": true, "cors_allow_credentials": true}),
+        ] {
+            cors(ok.clone()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in [
+            "https://app.example.com/",
+            "https://app.example.com/path",
+            "https://APP.example.com",
+            "https://app.example.com:443",
+            "https://user@app.example.com",
+            "https://app.example.com?x",
+            "app.example.com",
+            "null",
+            "*.example.com",
+            "ftp://app.example.com",
+        ] {
+            let e = cors(json!({"cors_allowed_origins": [bad]})).unwrap_err();
+            assert!(
+                e.contains("cors_allowed_origins") && e.contains(bad),
+                "{bad}: {e}"
+            );
+        }
+        let e = cors(json!({"cors_allowed_origins": ["*"], "cors_allow_credentials": true}))
+            .unwrap_err();
+        assert!(
+            e.contains("\"*\"") && e.contains("cors_allow_credentials") && e.contains("Fetch"),
+            "{e}"
+        );
+        assert!(cors(json!({"cors_allow_credentials": "yes"})).is_err());
+    }
+
+    #[test]
+    fn scope_descriptions_are_checked() {
+        use serde_json::json;
+        let c: Config = serde_json::from_value(
+            json!({"scope_descriptions": {"read:orders": "See your orders"}}),
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.scope_description("read:orders"), Some("See your orders"));
+        assert_eq!(c.scope_description("write:orders"), None);
+        for (bad, what) in [
+            (json!({"bad scope": "x"}), "scope_descriptions"),
+            (json!({"read": ""}), "\"read\""),
+            (json!({"read": "two\nlines"}), "\"read\""),
+        ] {
+            let e = cors(json!({ "scope_descriptions": bad })).unwrap_err();
+            assert!(e.contains(what), "{e}");
+        }
     }
 
     #[test]

@@ -315,13 +315,43 @@ impl ProviderBuilder {
     }
 
     /// Origins (`https://app.example.com`) whose browser code may call the token, userinfo
-    /// and revocation endpoints (CORS). None by default. Discovery and the JWKS are readable
-    /// from any origin.
+    /// and revocation endpoints (CORS), or `"*"` for any origin. None by default. Discovery
+    /// and the JWKS are readable from any origin.
     pub fn cors_allowed_origins<I: IntoIterator<Item = S>, S: Into<String>>(
         mut self,
         origins: I,
     ) -> Self {
         self.config.cors_allowed_origins = origins.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Allows browser code on `http://localhost`, `http://127.0.0.1` and `http://[::1]`,
+    /// on any port, to call the token, userinfo and revocation endpoints, besides
+    /// [`cors_allowed_origins`](Self::cors_allowed_origins) (`cors_allow_localhost`; what
+    /// `idp serve --dev` sets). The origin is parsed exactly: `http://localhost.evil.com`
+    /// and `https://localhost:3000` do not match.
+    pub fn cors_allow_localhost(mut self) -> Self {
+        self.config.cors_allow_localhost = true;
+        self
+    }
+
+    /// Answers CORS requests from allowed origins with
+    /// `Access-Control-Allow-Credentials: true` (`cors_allow_credentials`, default off), so
+    /// that browser code may send cookies or HTTP authentication with `credentials:
+    /// "include"`. Cannot be combined with the origin `"*"`: `build` refuses it.
+    pub fn cors_allow_credentials(mut self) -> Self {
+        self.config.cors_allow_credentials = true;
+        self
+    }
+
+    /// The consent page's words for `scope` (`scope_descriptions`), e.g.
+    /// `("read:orders", "See your orders")`; a scope without words is shown by its name.
+    /// Display only. Also replaces the built-in words for `openid`, `profile`, `email` and
+    /// `offline_access` (to translate them, say).
+    pub fn scope_description(mut self, scope: impl Into<String>, text: impl Into<String>) -> Self {
+        self.config
+            .scope_descriptions
+            .insert(scope.into(), text.into());
         self
     }
 

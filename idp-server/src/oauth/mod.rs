@@ -44,16 +44,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         .route(paths::JWKS, get(metadata::jwks))
         .layer(public_cors());
     // Endpoints a browser app may call directly, only from configured origins.
-    let origins: Vec<HeaderValue> = app
-        .config
-        .cors_allowed_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    let app_cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
+    let app_cors = crate::web::cors::browser_apis(&app.config);
     let browser_apis = Router::new()
         .route(paths::TOKEN, post(token::token))
         .route(

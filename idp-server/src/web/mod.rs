@@ -3,6 +3,7 @@
 
 pub(crate) mod client_addr;
 pub(crate) mod cookies;
+pub(crate) mod cors;
 pub(crate) mod csrf;
 pub(crate) mod form;
 pub(crate) mod templates;

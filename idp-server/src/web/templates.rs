@@ -25,6 +25,9 @@ const NAMES: [(&str, &str); 6] = [
     ),
 ];
 
+/// How much of a refused redirect URI an error page shows.
+const SHOWN_URI_CHARS: usize = 300;
+
 /// The page templates: the built-in ones, each replaced by a file of the same name in the
 /// configured directory when there is one.
 pub(crate) struct Templates {
@@ -92,6 +95,36 @@ impl Templates {
             "error.html",
             status,
             minijinja::context! { code => code, message => message },
+        )
+    }
+
+    /// An error page about an application's request that names the application and, when
+    /// it is what was refused, the redirect URI: as text (escaped like every value, cut
+    /// to [`SHOWN_URI_CHARS`]), never as a link, and never redirecting anywhere.
+    pub(crate) fn client_error(
+        &self,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        client_name: &str,
+        redirect_uri: Option<&str>,
+    ) -> Response {
+        let redirect_uri = redirect_uri.map(|u| {
+            let mut shown: String = u.chars().take(SHOWN_URI_CHARS).collect();
+            if shown.len() < u.len() {
+                shown.push('…');
+            }
+            shown
+        });
+        self.render(
+            "error.html",
+            status,
+            minijinja::context! {
+                code => code,
+                message => message,
+                client_name => client_name,
+                redirect_uri => redirect_uri,
+            },
         )
     }
 }

@@ -34,7 +34,7 @@ async fn serve_dev(dir: &Path) -> (Child, String, Vec<String>) {
     let mut seen = Vec::new();
     let mut base = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while seen.len() < 7 || base.is_none() {
+    while seen.len() < 8 || base.is_none() {
         let line = tokio::time::timeout_at(deadline, lines.next_line())
             .await
             .expect("idp serve --dev did not start in time")
@@ -729,4 +729,66 @@ async fn tenants_on_the_command_line() {
     assert!(ok);
     let all: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(all.as_array().unwrap().len(), 1);
+}
+
+/// `serve --dev` lets a browser app on `http://localhost:ANY-PORT` call the token endpoint
+/// (preflight and request), not a look-alike origin; a file with `"*"` and credentials
+/// does not start.
+#[tokio::test]
+async fn serve_dev_allows_cors_from_localhost_apps_and_wildcard_credentials_do_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, base, lines) = serve_dev(dir.path()).await;
+    assert!(lines.join("\n").contains("dev CORS"), "{lines:?}");
+    let http = reqwest::Client::new();
+    for (origin, allowed) in [
+        ("http://localhost:3000", true),
+        ("http://127.0.0.1:5173", true),
+        ("http://localhost.evil.com", false),
+        ("https://localhost:3000", false),
+    ] {
+        let pre = http
+            .request(reqwest::Method::OPTIONS, format!("{base}/oauth/token"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+            .await
+            .unwrap();
+        let acao = pre.headers().get("access-control-allow-origin").cloned();
+        assert_eq!(acao.is_some_and(|v| v == origin), allowed, "{origin}");
+        let resp = http
+            .post(format!("{base}/oauth/token"))
+            .header("origin", origin)
+            .basic_auth("test-service", Some("test-service-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let acao = resp.headers().get("access-control-allow-origin").cloned();
+        assert_eq!(acao.is_some_and(|v| v == origin), allowed, "{origin}");
+    }
+    drop(child);
+
+    std::fs::write(
+        dir.path().join("star.toml"),
+        "cors_allowed_origins = [\"*\"]\ncors_allow_credentials = true\n",
+    )
+    .unwrap();
+    let (ok, _, err) = output(
+        dir.path(),
+        &[
+            "serve",
+            "--dev",
+            "--config",
+            "star.toml",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )
+    .await;
+    assert!(!ok && err.contains("cors_allow_credentials"), "{err}");
 }

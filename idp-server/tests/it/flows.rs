@@ -634,7 +634,13 @@ async fn consent_is_asked_remembered_and_asked_again_on_prompt_consent() {
     let login = b.authorize(&s, &base).await;
     let consent = b.login(&s, &login, "ada@example.com", PASSWORD).await;
     assert!(consent.is_consent_form(), "{}", consent.body);
-    assert!(consent.body.contains("<li>email</li>"));
+    assert!(
+        consent
+            .body
+            .contains(r#"<li>See your email address <span class="muted">(email)</span></li>"#),
+        "{}",
+        consent.body
+    );
     let denied = b.consent(&s, &consent, "deny").await;
     assert_eq!(denied.redirect_params()["error"], "access_denied");
     let consent = b.authorize(&s, &base).await;

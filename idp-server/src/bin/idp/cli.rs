@@ -96,7 +96,8 @@ pub(crate) enum TenantsCmd {
 
 #[derive(Args, Debug)]
 pub(crate) struct ServeArgs {
-    /// Development SSO: issuer http://localhost:4000, a SQLite file, a dev user and client.
+    /// Development SSO: issuer http://localhost:4000, a SQLite file, a dev user and client,
+    /// and CORS for browser apps on http://localhost and http://127.0.0.1 (any port).
     #[arg(long)]
     pub(crate) dev: bool,
     /// Address to listen on (default 127.0.0.1:4000).

@@ -119,14 +119,18 @@ pub(crate) async fn build_provider(
         None if dev => RateLimits::insecure_none(),
         None => RateLimits::default(),
     };
-    Provider::builder()
+    let mut builder = Provider::builder()
         .config(file)
         .issuer(issuer)
         .store(store)
         .encryption_key(key)
-        .rate_limits(limits)
-        .build()
-        .await
+        .rate_limits(limits);
+    // --dev lets browser apps on localhost (any port) call the token, userinfo and
+    // revocation endpoints, besides the origins the file lists.
+    if dev {
+        builder = builder.cors_allow_localhost();
+    }
+    builder.build().await
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {

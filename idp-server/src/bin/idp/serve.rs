@@ -134,6 +134,9 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         println!(
             "dev service client: {DEV_SERVICE} / {DEV_SERVICE_SECRET} (client_credentials, audience orders-api)"
         );
+        println!(
+            "dev CORS: browser apps on http://localhost:ANY-PORT and http://127.0.0.1:ANY-PORT may call the token, userinfo and revocation endpoints"
+        );
     }
     let maint = provider.clone();
     tokio::spawn(async move {

@@ -142,16 +142,30 @@ async fn parse<'a>(
         }
         Err(e) => return Err(server_error(app, e)),
     };
+    let client_name = client.name.as_deref().unwrap_or(&client.client_id);
     let (redirect_uri, redirect_given) = match redirect {
         Some(u) if redirect_uri_registered(&client, u) => (u.to_owned(), true),
-        Some(_) => {
-            let msg = "The redirect URI is not registered for this application.";
-            return Err(bad_request(app, "invalid_request", msg));
+        Some(u) => {
+            let msg = "The redirect URI is not registered for this application, so the \
+                       request cannot be sent back to it.";
+            return Err(app.templates.client_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                msg,
+                client_name,
+                Some(u),
+            ));
         }
         None if client.redirect_uris.len() == 1 => (client.redirect_uris[0].clone(), false),
         None => {
             let msg = "The request has no redirect_uri.";
-            return Err(bad_request(app, "invalid_request", msg));
+            return Err(app.templates.client_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                msg,
+                client_name,
+                None,
+            ));
         }
     };
     // Returned exactly as given: the parameter bounds (`max_parameter_len`) already cap it.
@@ -165,7 +179,8 @@ async fn parse<'a>(
         state,
         after_post,
     };
-    let mut req = match check_request(app, client, redirect_given, pairs) {
+    let redirect = back.redirect_uri.clone();
+    let mut req = match check_request(app, client, (&redirect, redirect_given), pairs) {
         Ok(req) => req,
         Err((code, msg)) => return Err(back.error(code, msg)),
     };
@@ -329,7 +344,10 @@ async fn finish(
             if req.prompt.none {
                 return Err(back.error(ErrorCode::ConsentRequired, "the user has not consented"));
             }
-            let page = consent::page(app, headers, form, &session, &user, &scope);
+            // A first-party application needs no introduction (and is not asked for
+            // consent today); any other names where the person goes next.
+            let back_to = (!req.client.first_party).then_some(back.redirect_uri.as_str());
+            let page = consent::page(app, headers, form, (&session, &user), &scope, back_to);
             return Ok(with_cookie(page, person.set_cookie));
         }
     }

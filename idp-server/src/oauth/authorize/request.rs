@@ -20,6 +20,14 @@ pub(crate) fn redirect_uri_registered(client: &Client, uri: &str) -> bool {
         .any(|r| r == uri || same_loopback_but_port(r, uri))
 }
 
+/// Whether `uri` (a registered redirect URI) goes to a native app through a private-use
+/// scheme (RFC 8252 §7.1): anything but `http` and `https`, which registration allows only
+/// for such schemes.
+fn is_private_use_scheme(uri: &str) -> bool {
+    let scheme = uri.split_once(':').map_or("", |(s, _)| s);
+    !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http")
+}
+
 /// A loopback redirect URI as written: the host text and the rest (path and query).
 struct Loopback<'a> {
     host: &'a str,
@@ -105,11 +113,12 @@ fn one<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>,
     single(pairs, name).map_err(|_| (ErrorCode::InvalidRequest, "a parameter is repeated"))
 }
 
-/// Checks every parameter after the client and redirect URI.
+/// Checks every parameter after the client and `redirect_uri` (registered, and `given` in
+/// the request or the client's only one).
 pub(crate) fn check_request(
     state: &State,
     client: std::sync::Arc<Client>,
-    redirect_given: bool,
+    (redirect_uri, redirect_given): (&str, bool),
     pairs: &[(String, String)],
 ) -> Result<AuthRequest, Failure> {
     if first_repeated(pairs, &STEP_FIELDS).is_some() {
@@ -128,6 +137,14 @@ pub(crate) fn check_request(
         return Err((
             ErrorCode::InvalidRequest,
             "public clients must use PKCE (S256)",
+        ));
+    }
+    // Any app on the device may claim a private-use scheme; only PKCE keeps a code it
+    // intercepts useless, client secret or not (RFC 8252 §8.1, §8.5).
+    if is_private_use_scheme(redirect_uri) && challenge.is_none() {
+        return Err((
+            ErrorCode::InvalidRequest,
+            "a redirect URI with a private-use scheme requires PKCE (S256)",
         ));
     }
     let prompt = check_prompt(pairs)?;
@@ -271,6 +288,20 @@ fn check_max_age(pairs: &[(String, String)]) -> Result<Option<i64>, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_use_schemes_are_anything_but_http_and_https() {
+        for native in ["myapp://callback", "com.example.app:/cb", "MyApp:/cb", ""] {
+            assert!(is_private_use_scheme(native), "{native}");
+        }
+        for web in [
+            "https://app.example.com/cb",
+            "http://127.0.0.1/cb",
+            "HTTPS://app.example.com/cb",
+        ] {
+            assert!(!is_private_use_scheme(web), "{web}");
+        }
+    }
 
     #[test]
     fn loopback_redirects_differ_only_in_the_port() {
