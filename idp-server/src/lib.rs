@@ -17,6 +17,7 @@
 //   store/                            persistence: memory, SQLite, PostgreSQL
 
 mod account;
+mod admin;
 mod attributes;
 mod client_cache;
 mod config;

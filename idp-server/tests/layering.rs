@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["manage", "issue"],
     &["state"],
     &["web"],
-    &["account"],
+    &["account", "admin"],
     &["oauth", "layer"],
     &["provider"],
     &["serve"],

@@ -8,7 +8,7 @@ use super::hooks::run as run_hook;
 use super::validate::{
     hash_off_thread, invalid, parse_scopes, validate_client_id, validate_redirect_uri,
 };
-use super::{Actor, CreatedClient, Ctx, HookContext, NewClient};
+use super::{Actor, ClientUpdate, CreatedClient, Ctx, HookContext, NewClient};
 use crate::Error;
 use crate::store::{AuthMethod, Client, StoreError};
 
@@ -192,6 +192,58 @@ impl<'a> Clients<'a> {
         self.changed(&c.client_id).await;
         audit(event, &c.client_id);
         Ok(c)
+    }
+
+    /// Applies an update: redirect URIs, scopes and attributes are checked as at
+    /// registration; the change reaches every replica's cache at once (PostgreSQL) or
+    /// within `client_cache_ttl`.
+    pub async fn update(&self, client_id: &str, update: ClientUpdate) -> Result<Client, Error> {
+        let mut c = self.get(client_id).await?.ok_or(Error::NotFound)?;
+        let allow_http = self.ctx.insecure_http_redirect_uris;
+        if let Some(v) = update.name {
+            c.name = Some(v);
+        }
+        if let Some(uris) = update.redirect_uris {
+            for u in &uris {
+                validate_redirect_uri(u, allow_http)?;
+            }
+            if uris.is_empty() && c.allows_grant(&GrantType::AuthorizationCode) {
+                return Err(invalid(
+                    "authorization_code needs at least one redirect URI",
+                ));
+            }
+            c.redirect_uris = uris;
+        }
+        if let Some(uris) = update.post_logout_redirect_uris {
+            for u in &uris {
+                validate_redirect_uri(u, allow_http)?;
+            }
+            c.post_logout_redirect_uris = uris;
+        }
+        if let Some(s) = update.allowed_scopes {
+            c.allowed_scopes = parse_scopes(&s, "allowed_scopes")?;
+        }
+        if let Some(a) = update.audiences {
+            if let Some(bad) = a.iter().find(|a| a.is_empty() || a.contains(' ')) {
+                return Err(invalid(format!(
+                    "audience {bad:?} must be non-empty without spaces"
+                )));
+            }
+            c.audiences = a;
+        }
+        if let Some(f) = update.first_party {
+            c.first_party = f;
+        }
+        if let Some(attrs) = update.attributes {
+            c.attributes.extend(attrs);
+            self.ctx
+                .schemas
+                .client(c.tenant_id.as_deref())
+                .apply(&mut c.attributes)
+                .map_err(|e| Error::InvalidInput(e.0))?;
+        }
+        self.modify(client_id, "client_updated", move |stored| *stored = c)
+            .await
     }
 
     /// Replaces the secret of a confidential client with a generated one (returned once);

@@ -21,7 +21,9 @@ pub use clients::Clients;
 use hooks::Hooks;
 pub use hooks::{Actor, HookContext, TokenClaims};
 pub use keys::Keys;
-pub use records::{CreatedClient, NewClient, NewTenant, NewUser, TenantUpdate, UserUpdate};
+pub use records::{
+    ClientUpdate, CreatedClient, NewClient, NewTenant, NewUser, TenantUpdate, UserUpdate,
+};
 pub use tenants::Tenants;
 pub use users::Users;
 

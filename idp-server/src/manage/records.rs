@@ -136,3 +136,23 @@ pub struct TenantUpdate {
     /// New allowed scopes (`Some(None)` lifts the restriction).
     pub allowed_scopes: Option<Option<Vec<String>>>,
 }
+
+/// Changes to a client; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ClientUpdate {
+    /// New display name.
+    pub name: Option<String>,
+    /// New redirect URIs (replacing the old ones).
+    pub redirect_uris: Option<Vec<String>>,
+    /// New post-logout redirect URIs.
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    /// New allowed scopes.
+    pub allowed_scopes: Option<Vec<String>>,
+    /// New audiences.
+    pub audiences: Option<Vec<String>>,
+    /// Whether the consent page is skipped.
+    pub first_party: Option<bool>,
+    /// Attributes to set, merged into the existing ones (a `null` removes one); the result
+    /// is checked against the schema.
+    pub attributes: Option<Map<String, Value>>,
+}

@@ -62,6 +62,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
             get(logout::logout_get).post(logout::logout_post),
         )
         .route(paths::INTROSPECT, post(tokeninfo::introspect))
+        .merge(crate::admin::routes())
         .route(paths::LIVE, get(metadata::live))
         .route(paths::READY, get(metadata::ready))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
