@@ -50,9 +50,9 @@ const MAX_HEADER_TENANT_LEN: usize = 256;
 /// | anonymous (the auth layer [allows it](crate::JwtAuthLayerBuilder::allow_anonymous)), tenant source well-formed | `401`, `WWW-Authenticate: Bearer realm="…"` |
 /// | no [`JwtAuthLayer`](crate::JwtAuthLayer) in front | `500`, no detail: a server bug, logged as an error |
 ///
-/// The checks run in that order from the bottom: wiring, then the tenant source (a request
-/// that names no tenant is malformed whoever sends it), then the token. A host that is not
-/// under the parent domain is a `400`, not a `403`: no token could make it succeed.
+/// The checks run in this order: the wiring (`500`), the tenant source (`400`: a request that
+/// names no tenant is malformed whoever sends it), then the token (`401`, `403`). A host that
+/// is not under the parent domain is a `400`, not a `403`: no token could make it succeed.
 ///
 /// # Comparison
 ///
