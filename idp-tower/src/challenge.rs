@@ -23,6 +23,9 @@ pub(crate) enum Rejection {
     InvalidToken(&'static str),
     /// The token lacks scope: `403 insufficient_scope` with the scope the resource needs.
     InsufficientScope(String),
+    /// The token is not for the request's tenant (another tenant, or none): `403
+    /// insufficient_scope` with a short description and no `scope` (no scope would help).
+    WrongTenant,
     /// No signing keys could be obtained: `503`, no detail.
     Unavailable,
     /// The server is wired wrongly (a guard or an extractor without the auth layer in front
@@ -35,7 +38,7 @@ impl Rejection {
         match self {
             Self::Missing | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::InsufficientScope(_) | Self::WrongTenant => StatusCode::FORBIDDEN,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -52,6 +55,9 @@ impl Rejection {
             Self::InvalidRequest(d) => base.error(ErrorCode::InvalidRequest).description(d),
             Self::InvalidToken(d) => base.error(ErrorCode::InvalidToken).description(d),
             Self::InsufficientScope(scope) => base.error(ErrorCode::InsufficientScope).scope(scope),
+            Self::WrongTenant => base
+                .error(ErrorCode::InsufficientScope)
+                .description("token not valid for this tenant"),
             Self::Unavailable | Self::Misconfigured => return None,
         };
         // BearerChallenge drops every character a quoted header value cannot hold, so this
@@ -74,7 +80,8 @@ impl Rejection {
 }
 
 /// What the auth layer leaves in the request's extensions besides the claims, for the scope
-/// guard and the extractors: whether a token was verified, its scope, and the realm to name
+/// and tenant guards and the extractors: whether a token was verified, its scope and tenant
+/// (read here because the guards do not know the layer's claims type), and the realm to name
 /// in further challenges. Private: only `JwtAuth` inserts it, so its presence proves the
 /// layer ran.
 #[derive(Debug, Clone)]
@@ -82,11 +89,14 @@ pub(crate) enum AuthState {
     /// The layer allows anonymous requests and this one carried no bearer token.
     Anonymous { realm: Arc<str> },
     /// A token was verified.
-    Verified { realm: Arc<str>, scope: Scope },
+    Verified {
+        realm: Arc<str>,
+        scope: Scope,
+        tenant: Option<String>,
+    },
 }
 
 impl AuthState {
-    #[cfg(feature = "axum")]
     pub(crate) fn realm(&self) -> &Arc<str> {
         match self {
             Self::Anonymous { realm } | Self::Verified { realm, .. } => realm,
@@ -115,6 +125,12 @@ mod tests {
         assert_eq!(
             header(&Rejection::InsufficientScope("a b".into()), None).as_deref(),
             Some(r#"Bearer error="insufficient_scope", scope="a b""#)
+        );
+        assert_eq!(
+            header(&Rejection::WrongTenant, Some("api")).as_deref(),
+            Some(
+                r#"Bearer realm="api", error="insufficient_scope", error_description="token not valid for this tenant""#
+            )
         );
         assert_eq!(header(&Rejection::Unavailable, Some("api")), None);
         assert_eq!(header(&Rejection::Misconfigured, Some("api")), None);

@@ -1,5 +1,5 @@
-//! axum extractors for the claims [`JwtAuthLayer`](crate::JwtAuthLayer) verified (feature
-//! `axum`).
+//! axum extractors for the claims [`JwtAuthLayer`](crate::JwtAuthLayer) verified and the
+//! tenant [`TenantGuardLayer`](crate::TenantGuardLayer) matched (feature `axum`).
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -11,6 +11,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use idp_core::{AccessTokenClaims, NoExtra};
 
+use crate::Tenant;
 use crate::challenge::{AuthState, Rejection};
 
 /// The verified access-token claims, extracted in an axum handler.
@@ -276,5 +277,74 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(extract::<C>(parts)?))
+    }
+}
+
+/// What the [`Tenant`] extractor answers when the request has no matched tenant: `500` when
+/// [`TenantGuardLayer`](crate::TenantGuardLayer) (or the auth layer) is missing in front of
+/// the handler, a server bug; `401` with a `WWW-Authenticate` challenge for an anonymous
+/// request.
+#[derive(Debug, Clone)]
+pub struct TenantRejection {
+    rejection: Rejection,
+    realm: Option<Arc<str>>,
+}
+
+impl fmt::Display for TenantRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.rejection {
+            Rejection::Missing => f.write_str("no bearer token"),
+            _ => f.write_str("no tenant (is TenantGuardLayer in front?)"),
+        }
+    }
+}
+
+impl std::error::Error for TenantRejection {}
+
+impl IntoResponse for TenantRejection {
+    fn into_response(self) -> Response {
+        self.rejection.into_response::<Body>(self.realm.as_deref())
+    }
+}
+
+/// The tenant [`TenantGuardLayer`](crate::TenantGuardLayer) matched with the verified token.
+///
+/// Answers `500` (a server bug, logged) when the guard did not run in front of the handler,
+/// and `401` for an anonymous request on a route without the guard.
+impl<S> FromRequestParts<S> for Tenant
+where
+    S: Send + Sync,
+{
+    type Rejection = TenantRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(tenant) = parts.extensions.get::<Tenant>() {
+            return Ok(tenant.clone());
+        }
+        match parts.extensions.get::<AuthState>() {
+            Some(AuthState::Anonymous { realm }) => Err(TenantRejection {
+                rejection: Rejection::Missing,
+                realm: Some(realm.clone()),
+            }),
+            Some(AuthState::Verified { .. }) => {
+                tracing::error!(
+                    "the Tenant extractor ran without TenantGuardLayer in front; answering 500"
+                );
+                Err(TenantRejection {
+                    rejection: Rejection::Misconfigured,
+                    realm: None,
+                })
+            }
+            None => {
+                tracing::error!(
+                    "the Tenant extractor ran without JwtAuthLayer and TenantGuardLayer in \
+                     front; answering 500"
+                );
+                Err(TenantRejection {
+                    rejection: Rejection::Misconfigured,
+                    realm: None,
+                })
+            }
+        }
     }
 }

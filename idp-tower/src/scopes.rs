@@ -191,7 +191,7 @@ pub(crate) fn check_scope(
             Err((Rejection::Misconfigured, None))
         }
         Some(AuthState::Anonymous { realm }) => Err((Rejection::Missing, Some(realm.clone()))),
-        Some(AuthState::Verified { realm, scope }) => {
+        Some(AuthState::Verified { realm, scope, .. }) => {
             if required.is_subset(scope) {
                 Ok(())
             } else {
@@ -297,6 +297,7 @@ mod tests {
         let verified = |s: &str| AuthState::Verified {
             realm: realm.clone(),
             scope: s.parse().unwrap(),
+            tenant: None,
         };
         assert!(check_scope(Some(&verified("a b c")), &required).is_ok());
         assert_eq!(

@@ -78,6 +78,7 @@ pub(crate) fn insert_verified<B, C>(
     let state = AuthState::Verified {
         realm: shared.realm.clone(),
         scope: claims.scope.clone().unwrap_or_default(),
+        tenant: claims.tenant.clone(),
     };
     req.extensions_mut().insert(state);
     req.extensions_mut().insert(claims);

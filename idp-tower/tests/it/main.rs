@@ -10,4 +10,5 @@ mod responses;
 mod rotation;
 mod scopes;
 mod support;
+mod tenant;
 mod token_cache;
