@@ -84,6 +84,8 @@ pub struct Config {
     pub(crate) shutdown_grace: HumanDuration,
     pub(crate) log_format: LogFormat,
     pub(crate) client_cache_ttl: HumanDuration,
+    pub(crate) device_code_ttl: HumanDuration,
+    pub(crate) device_poll_interval: HumanDuration,
 }
 
 /// How the `idp` binary writes its log (key `log_format`): lines for people, or one JSON
@@ -144,6 +146,8 @@ impl Default for Config {
             shutdown_grace: dur(10),
             log_format: LogFormat::Text,
             client_cache_ttl: dur(5),
+            device_code_ttl: dur(10 * MINUTE),
+            device_poll_interval: dur(5),
         }
     }
 }
@@ -211,6 +215,16 @@ impl Config {
 
     pub(crate) fn session_secs(&self) -> i64 {
         secs(self.session_ttl)
+    }
+
+    /// How long a device code and its user code live (`device_code_ttl`, default 10 min).
+    pub(crate) fn device_code_secs(&self) -> i64 {
+        secs(self.device_code_ttl)
+    }
+
+    /// The least time between two polls of a device (`device_poll_interval`, default 5 s).
+    pub(crate) fn device_poll_secs(&self) -> i64 {
+        secs(self.device_poll_interval)
     }
 
     pub(crate) fn jwks_max_age_secs(&self) -> u64 {
@@ -288,6 +302,8 @@ impl Config {
             ("id_token_ttl", self.id_token_ttl),
             ("key_rotation", self.key_rotation),
             ("session_ttl", self.session_ttl),
+            ("device_code_ttl", self.device_code_ttl),
+            ("device_poll_interval", self.device_poll_interval),
         ] {
             if d.get().as_secs() == 0 {
                 return Err(Error::Config(format!("{name} must be positive")));

@@ -11,20 +11,21 @@ pub(crate) mod session;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 
-use crate::issuer::paths;
 use crate::web::App;
 use crate::web::csrf::Purpose;
 
-/// What the login and consent forms carry: the authorization request's parameters (posted
-/// back with the form) and the name of the application asking.
+/// What the login and consent forms carry: the endpoint they post to (the authorization
+/// endpoint, or the device verification page), the request's parameters (posted back with
+/// the form) and the name of the application asking.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FormContext<'a> {
+    pub(crate) action: &'a str,
     pub(crate) params: &'a [(String, String)],
     pub(crate) client_name: &'a str,
 }
 
-/// Renders a form of the authorization step (posted back to the authorization endpoint)
-/// with a CSRF token for `purpose`.
+/// Renders a form of the authorization step (posted back to `form.action`) with a CSRF
+/// token for `purpose`.
 fn form_page(
     app: &App,
     headers: &HeaderMap,
@@ -44,7 +45,7 @@ fn form_page(
         headers,
         template,
         status,
-        paths::AUTHORIZE,
+        form.action,
         purpose,
         ctx,
     )
@@ -52,7 +53,7 @@ fn form_page(
 
 /// Renders a page whose form posts to the endpoint at `path`, with a CSRF token for
 /// `purpose` (setting the CSRF cookie when the browser has none).
-fn csrf_page(
+pub(crate) fn csrf_page(
     app: &App,
     headers: &HeaderMap,
     template: &str,

@@ -20,6 +20,7 @@ use idp_core::{AuthorizationCode, ErrorCode, sha256_b64url};
 
 use crate::account::login::{self, SignIn};
 use crate::account::{FormContext, consent, session};
+use crate::issuer::paths;
 use crate::issue::{is_offline, restrict_to_user};
 use crate::store::{AuthCodeRecord, GrantRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
@@ -183,6 +184,7 @@ struct Person {
 
 fn form_context(req: &AuthRequest) -> FormContext<'_> {
     FormContext {
+        action: paths::AUTHORIZE,
         params: &req.params,
         client_name: req.client.name.as_deref().unwrap_or(&req.client.client_id),
     }
