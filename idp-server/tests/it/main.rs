@@ -9,6 +9,7 @@ mod cli;
 mod client_credentials;
 mod common;
 mod connections;
+mod device;
 mod discovery;
 mod flows;
 mod grants;
