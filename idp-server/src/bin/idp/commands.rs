@@ -1,6 +1,7 @@
 //! `idp users`, `idp clients` and `idp keys`: the management API on the command line.
 
-use idp_server::manage::{NewClient, NewUser};
+use idp_core::GrantType;
+use idp_server::manage::{CreatedClient, NewClient, NewUser};
 use idp_server::store::Client;
 use idp_server::{Error, Provider};
 
@@ -19,6 +20,48 @@ async fn find_user(p: &Provider, user: &str, tenant: Option<&str>) -> Result<Str
         .await?
         .map(|u| u.id)
         .ok_or(Error::NotFound)
+}
+
+/// `--grant` values as the provider spells them: `device_code` is short for the device
+/// authorization grant (`urn:ietf:params:oauth:grant-type:device_code`).
+fn grant_names(grants: &[String]) -> Vec<String> {
+    grants
+        .iter()
+        .map(|g| match g.as_str() {
+            "device_code" => GrantType::DeviceCode.as_str().to_owned(),
+            other => other.to_owned(),
+        })
+        .collect()
+}
+
+/// Registers `new` through the management API. That API does not take the device grant
+/// (RFC 8628) yet: a client asking for it is registered with its other grants (the
+/// refresh_token grant standing in when it has none), then its stored grants are set to
+/// what was asked and the other replicas told. Once `manage::clients` accepts
+/// `GrantType::DeviceCode`, this is `p.clients().insert(new)`.
+pub(crate) async fn insert_client(p: &Provider, mut new: NewClient) -> Result<CreatedClient, Error> {
+    new.grant_types = grant_names(&new.grant_types);
+    let device = GrantType::DeviceCode.as_str();
+    if !new.grant_types.iter().any(|g| g == device) {
+        return p.clients().insert(new).await;
+    }
+    let mut wanted: Vec<GrantType> = Vec::new();
+    for g in new.grant_types.iter().map(|g| GrantType::parse(g)) {
+        if !wanted.contains(&g) {
+            wanted.push(g);
+        }
+    }
+    new.grant_types.retain(|g| g != device);
+    if new.grant_types.is_empty() {
+        new.grant_types.push(GrantType::RefreshToken.as_str().to_owned());
+    }
+    let mut created = p.clients().insert(new).await?;
+    created.client.grant_types = wanted;
+    p.store().update_client(&created.client).await?;
+    p.store()
+        .announce_client_change(&created.client.client_id)
+        .await?;
+    Ok(created)
 }
 
 fn split_scopes(scopes: &[String]) -> Vec<String> {
@@ -119,9 +162,9 @@ pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Resul
             first_party,
             tenant,
         } => {
-            let created = p
-                .clients()
-                .insert(NewClient {
+            let created = insert_client(
+                p,
+                NewClient {
                     client_id: id.clone(),
                     secret: secret.clone().map(Into::into),
                     public: *public,
@@ -136,8 +179,9 @@ pub(crate) async fn clients(p: &Provider, g: &Global, cmd: &ClientsCmd) -> Resul
                     first_party: *first_party,
                     tenant_id: tenant.clone(),
                     ..Default::default()
-                })
-                .await?;
+                },
+            )
+            .await?;
             let generated = created
                 .generated_secret
                 .as_ref()
