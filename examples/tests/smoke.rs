@@ -179,9 +179,7 @@ async fn provider_with(
         .unwrap();
     // As `idp serve --dev` does: the management API does not take the device grant yet.
     let mut device = p.store().get_client("dev-device").await.unwrap().unwrap();
-    device
-        .grant_types
-        .push(idp_core::GrantType::DeviceCode);
+    device.grant_types.push(idp_core::GrantType::DeviceCode);
     p.store().update_client(&device).await.unwrap();
     let mut router = p.router();
     if let Some(key) = extra_key {

@@ -9,9 +9,9 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response};
 use idp_core::{
     AccessToken, Algorithm, AuthorizationCode, Clock, DeviceAuthorizationResponse, ErrorCode,
-    GrantType, IdTokenClaims,
-    IntrospectionResponse, ProviderMetadata, RefreshToken, Scope, StandardClaims, SystemClock,
-    TokenRequest, TokenResponse, TokenTypeHint, UnverifiedJwt, ValidationPolicy, at_hash,
+    GrantType, IdTokenClaims, IntrospectionResponse, ProviderMetadata, RefreshToken, Scope,
+    StandardClaims, SystemClock, TokenRequest, TokenResponse, TokenTypeHint, UnverifiedJwt,
+    ValidationPolicy, at_hash,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -310,7 +310,11 @@ impl Client {
         }
         let req = self.form_post(&url, &mut form)?;
         let resp = self.inner.http.send(req).await?;
-        h::parse_json(&resp, self.inner.clock.now(), "device authorization response")
+        h::parse_json(
+            &resp,
+            self.inner.clock.now(),
+            "device authorization response",
+        )
     }
 
     /// Polls the token endpoint with the device code (RFC 8628 §3.4–3.5) until the user has
@@ -319,7 +323,10 @@ impl Client {
     /// codes have expired, or at once on any error but `authorization_pending` and
     /// `slow_down` (`access_denied`, `expired_token`). An ID token in the response is
     /// verified (without a nonce).
-    pub async fn poll_device(&self, device: &DeviceAuthorizationResponse) -> Result<TokenSet, Error> {
+    pub async fn poll_device(
+        &self,
+        device: &DeviceAuthorizationResponse,
+    ) -> Result<TokenSet, Error> {
         let mut interval = Duration::from_secs(device.interval.unwrap_or(5).max(1));
         let deadline =
             tokio::time::Instant::now() + Duration::from_secs(device.expires_in.saturating_add(1));

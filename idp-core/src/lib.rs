@@ -29,8 +29,8 @@ pub use oauth_error::{BearerChallenge, ErrorCode, ErrorResponse};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier};
 pub use scope::Scope;
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, Password, RefreshToken, random_token, sha256,
-    sha256_b64url,
+    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, Password, RefreshToken, random_token,
+    sha256, sha256_b64url,
 };
 pub use token::{
     DeviceAuthorizationResponse, GrantType, IntrospectionResponse, TokenRequest, TokenResponse,

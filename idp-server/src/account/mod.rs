@@ -40,15 +40,7 @@ fn form_page(
         client_name => form.client_name,
         ..extra
     };
-    csrf_page(
-        app,
-        headers,
-        template,
-        status,
-        form.action,
-        purpose,
-        ctx,
-    )
+    csrf_page(app, headers, template, status, form.action, purpose, ctx)
 }
 
 /// Renders a page whose form posts to the endpoint at `path`, with a CSRF token for

@@ -105,7 +105,10 @@ async fn serve_dev_prints_credentials_is_idempotent_and_shuts_down_gracefully() 
     assert!(text.contains("dev device client: dev-device"), "{text}");
     let codes: serde_json::Value = http
         .post(format!("{base}/oauth/device_authorization"))
-        .form(&[("client_id", "dev-device"), ("scope", "openid offline_access")])
+        .form(&[
+            ("client_id", "dev-device"),
+            ("scope", "openid offline_access"),
+        ])
         .send()
         .await
         .unwrap()

@@ -88,9 +88,7 @@ fn error(body: &Value) -> &str {
 }
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {key} in {v}"))
+    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
 }
 
 /// Signs ada in on the device page opened at `url` (the login form comes first).
@@ -141,7 +139,12 @@ async fn a_device_gets_its_tokens_once_after_the_user_approves() {
     let device_code = str_of(&d, "device_code");
     assert_eq!(user_code.len(), 9, "{user_code}");
     assert_eq!(&user_code[4..5], "-");
-    assert!(user_code.replace('-', "").chars().all(|c| ALPHABET.contains(c)));
+    assert!(
+        user_code
+            .replace('-', "")
+            .chars()
+            .all(|c| ALPHABET.contains(c))
+    );
     assert!(device_code.len() >= 43);
     assert_eq!(str_of(&d, "verification_uri"), s.url("/device"));
     assert_eq!(
@@ -157,7 +160,13 @@ async fn a_device_gets_its_tokens_once_after_the_user_approves() {
 
     // The person follows the complete URI: sign-in first, then the code is there.
     let b = Browser::new();
-    let page = sign_in(&s, &b, str_of(&d, "verification_uri_complete"), "ada@example.com").await;
+    let page = sign_in(
+        &s,
+        &b,
+        str_of(&d, "verification_uri_complete"),
+        "ada@example.com",
+    )
+    .await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains(user_code), "{}", page.body);
     // Typed in lower case without the dash.
@@ -228,7 +237,11 @@ async fn polling_too_fast_slows_down_and_codes_expire() {
     assert_eq!((status, error(&body)), (400, "slow_down"), "{body}");
     s.clock.advance(Duration::from_secs(5));
     let (_, body) = poll(&s, "tv", None, code).await;
-    assert_eq!(error(&body), "slow_down", "5 s is too soon after a slow_down");
+    assert_eq!(
+        error(&body),
+        "slow_down",
+        "5 s is too soon after a slow_down"
+    );
     // Now 15 s.
     s.clock.advance(Duration::from_secs(15));
     let (_, body) = poll(&s, "tv", None, code).await;
@@ -241,7 +254,11 @@ async fn polling_too_fast_slows_down_and_codes_expire() {
     let page = sign_in(&s, &b, &s.url("/device"), "ada@example.com").await;
     let page = enter(&s, &b, &page, str_of(&d, "user_code")).await;
     assert_eq!(page.status, 400, "{}", page.body);
-    assert!(page.body.contains("not valid, has expired"), "{}", page.body);
+    assert!(
+        page.body.contains("not valid, has expired"),
+        "{}",
+        page.body
+    );
     s.stop().await;
 }
 
@@ -308,7 +325,11 @@ async fn confidential_clients_authenticate_public_ones_name_themselves() {
     let (status, _) = start(&s, "nobody", None, "openid").await;
     assert_eq!(status, 401);
     let (status, body) = start(&s, "web", Some(&creds("web")), "openid").await;
-    assert_eq!((status, error(&body)), (400, "unauthorized_client"), "{body}");
+    assert_eq!(
+        (status, error(&body)),
+        (400, "unauthorized_client"),
+        "{body}"
+    );
     let (status, body) = start(&s, "tv", None, "openid email").await;
     assert_eq!((status, error(&body)), (400, "invalid_scope"), "{body}");
 
@@ -338,7 +359,13 @@ async fn wrong_user_codes_get_an_error_page_and_are_throttled() {
     let (_, d) = start(&s, "tv", None, "openid").await;
     let b = Browser::new();
     let page = sign_in(&s, &b, &s.url("/device"), "ada@example.com").await;
-    for typed in ["", "BCDF", "not a code at all", "AAAA-AAAA", &"Z".repeat(5000)] {
+    for typed in [
+        "",
+        "BCDF",
+        "not a code at all",
+        "AAAA-AAAA",
+        &"Z".repeat(5000),
+    ] {
         let p = enter(&s, &b, &page, typed).await;
         assert_eq!(p.status, 400, "{typed:?}: {}", p.body);
         assert!(p.body.contains("That code is not valid"), "{}", p.body);
@@ -552,7 +579,11 @@ async fn a_tenants_device_client_never_gets_another_tenants_user() {
     form.push(("password".into(), PASSWORD.into()));
     let page = b.post(&s.url("/device"), &form).await;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.body.contains(user_code), "the code is kept: {}", page.body);
+    assert!(
+        page.body.contains(user_code),
+        "the code is kept: {}",
+        page.body
+    );
     let review = enter(&s, &b, &page, user_code).await;
     decide(&s, &b, &review, "allow").await;
     s.clock.advance(Duration::from_secs(5));

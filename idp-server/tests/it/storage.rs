@@ -11,8 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use idp_server::store::{
     AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, DeviceCodeRecord,
-    DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf, MemoryStore, PostgresStore, RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord,
-    SqliteStore, Store, StoreError, User,
+    DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf, MemoryStore, PostgresStore,
+    RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, SqliteStore, Store,
+    StoreError, User,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Barrier;

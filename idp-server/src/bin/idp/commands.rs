@@ -39,7 +39,10 @@ fn grant_names(grants: &[String]) -> Vec<String> {
 /// refresh_token grant standing in when it has none), then its stored grants are set to
 /// what was asked and the other replicas told. Once `manage::clients` accepts
 /// `GrantType::DeviceCode`, this is `p.clients().insert(new)`.
-pub(crate) async fn insert_client(p: &Provider, mut new: NewClient) -> Result<CreatedClient, Error> {
+pub(crate) async fn insert_client(
+    p: &Provider,
+    mut new: NewClient,
+) -> Result<CreatedClient, Error> {
     new.grant_types = grant_names(&new.grant_types);
     let device = GrantType::DeviceCode.as_str();
     if !new.grant_types.iter().any(|g| g == device) {
@@ -53,7 +56,8 @@ pub(crate) async fn insert_client(p: &Provider, mut new: NewClient) -> Result<Cr
     }
     new.grant_types.retain(|g| g != device);
     if new.grant_types.is_empty() {
-        new.grant_types.push(GrantType::RefreshToken.as_str().to_owned());
+        new.grant_types
+            .push(GrantType::RefreshToken.as_str().to_owned());
     }
     let mut created = p.clients().insert(new).await?;
     created.client.grant_types = wanted;

@@ -20,8 +20,8 @@ use idp_core::{AuthorizationCode, ErrorCode, sha256_b64url};
 
 use crate::account::login::{self, SignIn};
 use crate::account::{FormContext, consent, session};
-use crate::issuer::paths;
 use crate::issue::{is_offline, restrict_to_user};
+use crate::issuer::paths;
 use crate::store::{AuthCodeRecord, GrantRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
 use crate::web::csrf::Purpose;

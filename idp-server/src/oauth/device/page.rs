@@ -159,7 +159,15 @@ fn code_page(
         error => error,
     };
     let purpose = Purpose::Device { sid: &session.sid };
-    csrf_page(app, headers, "device.html", status, paths::DEVICE, purpose, ctx)
+    csrf_page(
+        app,
+        headers,
+        "device.html",
+        status,
+        paths::DEVICE,
+        purpose,
+        ctx,
+    )
 }
 
 /// The page of a decision made (or refused).
@@ -174,16 +182,14 @@ fn refuse_forged(
     headers: &HeaderMap,
     pairs: &[(String, String)],
     purpose: Purpose<'_>,
-) -> Step<()> {
-    if app.csrf.verify(&app.issuer, headers, pairs, purpose) {
-        Ok(())
-    } else {
-        Err(app.templates.error(
+) -> Option<Response> {
+    (!app.csrf.verify(&app.issuer, headers, pairs, purpose)).then(|| {
+        app.templates.error(
             StatusCode::FORBIDDEN,
             "invalid_request",
             "The form has expired or did not come from this site. Go back and try again.",
-        ))
-    }
+        )
+    })
 }
 
 /// The pending authorization `typed` names, under the guessing limit: an unknown, expired
@@ -293,7 +299,9 @@ async fn sign_in(
     headers: &HeaderMap,
     pairs: &[(String, String)],
 ) -> Step<Response> {
-    refuse_forged(app, headers, pairs, Purpose::Login)?;
+    if let Some(refused) = refuse_forged(app, headers, pairs, Purpose::Login) {
+        return Err(refused);
+    }
     let typed = echo(single(pairs, "user_code").ok().flatten());
     let client = if typed.is_empty() {
         None
@@ -335,7 +343,10 @@ async fn enter_code(
     let Some((session, user)) = current(app, headers).await? else {
         return Ok(sign_in_page(app, headers, &typed, ANY_DEVICE, None));
     };
-    refuse_forged(app, headers, pairs, Purpose::Device { sid: &session.sid })?;
+    if let Some(refused) = refuse_forged(app, headers, pairs, Purpose::Device { sid: &session.sid })
+    {
+        return Err(refused);
+    }
     let (rec, client) = match pending(app, addr, &typed).await? {
         Ok(found) => found,
         Err(refusal) => return Ok(refusal.page(app, headers, &session, &user, &typed)),
@@ -381,7 +392,10 @@ async fn decide(
     let Some((session, user)) = current(app, headers).await? else {
         return Ok(sign_in_page(app, headers, &typed, ANY_DEVICE, None));
     };
-    refuse_forged(app, headers, pairs, Purpose::Device { sid: &session.sid })?;
+    if let Some(refused) = refuse_forged(app, headers, pairs, Purpose::Device { sid: &session.sid })
+    {
+        return Err(refused);
+    }
     let allow = match single(pairs, "decision").ok().flatten() {
         Some("allow") => true,
         Some("deny") => false,

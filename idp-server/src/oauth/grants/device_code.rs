@@ -84,7 +84,9 @@ async fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let revoked = || OAuthError::invalid_grant("the authorization has been revoked");
     let (Some(grant_id), Some(user_id)) = (&rec.grant_id, &rec.user_id) else {
-        return Err(OAuthError::server("approved device code without grant or user"));
+        return Err(OAuthError::server(
+            "approved device code without grant or user",
+        ));
     };
     let live = state
         .store

@@ -24,8 +24,8 @@ macro_rules! sql_store {
             use $crate::store::{
                 AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome,
                 DeviceCodeRecord, DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf,
-                RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store,
-                StoreError, User,
+                RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store, StoreError,
+                User,
             };
 
             $crate::store::sql::rows::row_decoders!($row, $db);
