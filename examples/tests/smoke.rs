@@ -163,6 +163,24 @@ async fn provider_with(
         })
         .await
         .unwrap();
+    p.clients()
+        .insert(NewClient {
+            client_id: "dev-device".into(),
+            public: true,
+            name: Some("Dev device".into()),
+            allowed_scopes: ["openid", "profile", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            grant_types: vec!["refresh_token".into()],
+            first_party: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // As `idp serve --dev` does: the management API does not take the device grant yet.
+    let mut device = p.store().get_client("dev-device").await.unwrap().unwrap();
+    device.grant_types.push(idp_core::GrantType::DeviceCode);
+    p.store().update_client(&device).await.unwrap();
     let mut router = p.router();
     if let Some(key) = extra_key {
         let inner = router.clone();
@@ -561,6 +579,66 @@ async fn pkce_cli_signs_in_through_a_loopback_redirect() {
     let out = run.rest().await;
     assert!(out.contains(r#""email": "ada@example.com""#), "{out}");
     assert!(out.contains("kept in memory only"), "{out}");
+}
+
+/// The hidden fields of the form on `page`.
+fn hidden_fields(page: &str) -> Vec<(String, String)> {
+    page.split("<input")
+        .skip(1)
+        .filter(|t| t.contains(r#"type="hidden""#))
+        .filter_map(|t| {
+            let attr = |n: &str| {
+                let key = format!(r#"{n}=""#);
+                let i = t.find(&key)? + key.len();
+                let end = t[i..].find('"')?;
+                Some(t[i..i + end].replace("&#x2f;", "/").replace("&amp;", "&"))
+            };
+            Some((attr("name")?, attr("value")?))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn device_cli_gets_tokens_once_the_user_approves_on_the_device_page() {
+    let (_p, issuer) = provider("http://localhost:3000/callback").await;
+    let mut cmd = example("device-cli");
+    cmd.env("IDP_ISSUER", &issuer);
+    let mut run = Running::spawn(cmd);
+    run.until("On your phone or computer, open:").await;
+    let url = run.line().await.unwrap();
+    assert_eq!(url, format!("{issuer}/device"));
+    let line = run.until("and enter the code: ").await;
+    let code = line.trim_start_matches("and enter the code: ").to_owned();
+    assert_eq!(code.len(), 9, "{line}");
+
+    // The person: signs in on the device page, types the code, allows.
+    let b = browser();
+    let page = b.get(&url).send().await.unwrap().text().await.unwrap();
+    let mut form = hidden_fields(&page);
+    form.push(("email".into(), "ada@example.com".into()));
+    form.push(("password".into(), PASSWORD.into()));
+    let post = |form: Vec<(String, String)>| {
+        let b = b.clone();
+        let url = url.clone();
+        async move {
+            let r = b.post(&url).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let page = post(form).await;
+    let mut form = hidden_fields(&page);
+    form.push(("user_code".into(), code.to_lowercase()));
+    let review = post(form).await;
+    assert!(review.contains("Allow Dev device?"), "{review}");
+    let mut form = hidden_fields(&review);
+    form.push(("decision".into(), "allow".into()));
+    let done = post(form).await;
+    assert!(done.contains("Device connected"), "{done}");
+
+    let out = run.rest().await;
+    assert!(out.contains(r#""name": "Ada Lovelace""#), "{out}");
+    assert!(out.contains(r#""refresh_token": true"#), "{out}");
 }
 
 #[tokio::test]

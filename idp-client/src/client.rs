@@ -8,9 +8,10 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Request, Response};
 use idp_core::{
-    AccessToken, Algorithm, AuthorizationCode, Clock, GrantType, IdTokenClaims,
-    IntrospectionResponse, ProviderMetadata, RefreshToken, Scope, StandardClaims, SystemClock,
-    TokenRequest, TokenResponse, TokenTypeHint, UnverifiedJwt, ValidationPolicy, at_hash,
+    AccessToken, Algorithm, AuthorizationCode, Clock, DeviceAuthorizationResponse, ErrorCode,
+    GrantType, IdTokenClaims, IntrospectionResponse, ProviderMetadata, RefreshToken, Scope,
+    StandardClaims, SystemClock, TokenRequest, TokenResponse, TokenTypeHint, UnverifiedJwt,
+    ValidationPolicy, at_hash,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -291,6 +292,68 @@ impl Client {
         req.audience = audience.map(str::to_owned);
         req.resource = resources.to_vec();
         self.token(&req).await
+    }
+
+    /// Starts a device authorization (RFC 8628 §3.1): the codes to show the user, from the
+    /// provider's `device_authorization_endpoint`. Then [`poll_device`](Self::poll_device).
+    pub async fn device_authorization(
+        &self,
+        scope: Option<&Scope>,
+    ) -> Result<DeviceAuthorizationResponse, Error> {
+        let url = self.endpoint(
+            self.inner.metadata.device_authorization_endpoint.as_deref(),
+            "device_authorization_endpoint",
+        )?;
+        let mut form = Vec::new();
+        if let Some(s) = scope.filter(|s| !s.is_empty()) {
+            form.push(("scope", s.to_string()));
+        }
+        let req = self.form_post(&url, &mut form)?;
+        let resp = self.inner.http.send(req).await?;
+        h::parse_json(
+            &resp,
+            self.inner.clock.now(),
+            "device authorization response",
+        )
+    }
+
+    /// Polls the token endpoint with the device code (RFC 8628 §3.4–3.5) until the user has
+    /// decided: waits `interval` seconds (5 when the provider named none) between polls,
+    /// five more after each `slow_down`, and gives up with the provider's error once the
+    /// codes have expired, or at once on any error but `authorization_pending` and
+    /// `slow_down` (`access_denied`, `expired_token`). An ID token in the response is
+    /// verified (without a nonce).
+    pub async fn poll_device(
+        &self,
+        device: &DeviceAuthorizationResponse,
+    ) -> Result<TokenSet, Error> {
+        let mut interval = Duration::from_secs(device.interval.unwrap_or(5).max(1));
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_secs(device.expires_in.saturating_add(1));
+        let mut req = TokenRequest::new(GrantType::DeviceCode);
+        req.device_code = Some(device.device_code.clone());
+        loop {
+            tokio::time::sleep(interval).await;
+            match self.token(&req).await {
+                Ok(tokens) => {
+                    let id_token = match &tokens.id_token {
+                        Some(t) => Some(
+                            self.verify_id_token(t, None, Some(&tokens.access_token))
+                                .await?,
+                        ),
+                        None => None,
+                    };
+                    return Ok(TokenSet { tokens, id_token });
+                }
+                Err(e) if tokio::time::Instant::now() + interval > deadline => return Err(e),
+                Err(Error::OAuth { response, .. })
+                    if response.error == ErrorCode::AuthorizationPending => {}
+                Err(Error::OAuth { response, .. }) if response.error == ErrorCode::SlowDown => {
+                    interval += Duration::from_secs(5);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Sends a token request and parses the response.

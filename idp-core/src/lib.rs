@@ -29,10 +29,11 @@ pub use oauth_error::{BearerChallenge, ErrorCode, ErrorResponse};
 pub use pkce::{CodeChallenge, CodeChallengeMethod, CodeVerifier};
 pub use scope::Scope;
 pub use secret::{
-    AccessToken, AuthorizationCode, ClientSecret, Password, RefreshToken, random_token, sha256,
-    sha256_b64url,
+    AccessToken, AuthorizationCode, ClientSecret, DeviceCode, Password, RefreshToken, random_token,
+    sha256, sha256_b64url,
 };
 pub use token::{
-    GrantType, IntrospectionResponse, TokenRequest, TokenResponse, TokenTypeHint, at_hash,
+    DeviceAuthorizationResponse, GrantType, IntrospectionResponse, TokenRequest, TokenResponse,
+    TokenTypeHint, at_hash,
 };
 pub use validator::{JwtHeader, Validated, ValidationPolicy, ValidationPolicyBuilder};

@@ -52,6 +52,12 @@ pub enum ErrorCode {
     RequestUriNotSupported,
     /// `registration_not_supported` (OIDC)
     RegistrationNotSupported,
+    /// `authorization_pending` (RFC 8628 §3.5): the user has not decided yet.
+    AuthorizationPending,
+    /// `slow_down` (RFC 8628 §3.5): poll less often (the interval grows by 5 s).
+    SlowDown,
+    /// `expired_token` (RFC 8628 §3.5): the device code has expired.
+    ExpiredToken,
     /// Any other code, as received from a provider.
     Other(String),
 }
@@ -82,6 +88,9 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
             Self::Other(s) => s,
         }
     }
@@ -111,6 +120,9 @@ impl ErrorCode {
             "request_not_supported" => Self::RequestNotSupported,
             "request_uri_not_supported" => Self::RequestUriNotSupported,
             "registration_not_supported" => Self::RegistrationNotSupported,
+            "authorization_pending" => Self::AuthorizationPending,
+            "slow_down" => Self::SlowDown,
+            "expired_token" => Self::ExpiredToken,
             other => Self::Other(other.to_owned()),
         }
     }

@@ -90,6 +90,10 @@ secret_type!(
     /// An access token (a JWT or an opaque value).
     AccessToken
 );
+secret_type!(
+    /// A device code (RFC 8628 §3.2): what a device polls the token endpoint with.
+    DeviceCode
+);
 
 impl RefreshToken {
     /// A new random refresh token (256 bits, base64url).
@@ -100,6 +104,13 @@ impl RefreshToken {
 
 impl AuthorizationCode {
     /// A new random authorization code (256 bits, base64url).
+    pub fn generate() -> Self {
+        Self::new(random_token())
+    }
+}
+
+impl DeviceCode {
+    /// A new random device code (256 bits, base64url).
     pub fn generate() -> Self {
         Self::new(random_token())
     }

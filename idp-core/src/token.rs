@@ -9,8 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::{
-    AccessToken, Algorithm, Audience, AuthorizationCode, ClientSecret, ErrorCode, ErrorResponse,
-    RefreshToken, Scope, TokenUse,
+    AccessToken, Algorithm, Audience, AuthorizationCode, ClientSecret, DeviceCode, ErrorCode,
+    ErrorResponse, RefreshToken, Scope, TokenUse,
 };
 
 /// A `grant_type` value.
@@ -90,6 +90,8 @@ pub struct TokenRequest {
     pub code_verifier: Option<String>,
     /// `refresh_token`
     pub refresh_token: Option<RefreshToken>,
+    /// `device_code` (RFC 8628 §3.4)
+    pub device_code: Option<DeviceCode>,
     /// `scope`
     pub scope: Option<Scope>,
     /// `client_id` (body authentication or public clients)
@@ -111,6 +113,7 @@ impl TokenRequest {
             redirect_uri: None,
             code_verifier: None,
             refresh_token: None,
+            device_code: None,
             scope: None,
             client_id: None,
             client_secret: None,
@@ -147,6 +150,7 @@ impl TokenRequest {
                 "redirect_uri" => req.redirect_uri = Some(v.to_owned()),
                 "code_verifier" => req.code_verifier = Some(v.to_owned()),
                 "refresh_token" => req.refresh_token = Some(RefreshToken::new(v)),
+                "device_code" => req.device_code = Some(DeviceCode::new(v)),
                 "scope" => {
                     req.scope = Some(Scope::parse(v).map_err(|_| {
                         ErrorResponse::new(ErrorCode::InvalidScope)
@@ -181,6 +185,7 @@ impl TokenRequest {
             "refresh_token",
             self.refresh_token.as_ref().map(|c| c.secret()),
         );
+        opt("device_code", self.device_code.as_ref().map(|c| c.secret()));
         let scope = self.scope.as_ref().map(|s| s.to_string());
         opt("scope", scope.as_deref());
         opt("client_id", self.client_id.as_deref());
@@ -242,6 +247,45 @@ impl TokenResponse {
             refresh_token: None,
             scope: None,
             id_token: None,
+        }
+    }
+}
+
+/// A device authorization response (RFC 8628 §3.2). `Debug` redacts the device code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DeviceAuthorizationResponse {
+    /// What the device polls the token endpoint with.
+    pub device_code: DeviceCode,
+    /// What the user types on the verification page.
+    pub user_code: String,
+    /// Where the user goes to enter the code.
+    pub verification_uri: String,
+    /// The verification URI with the user code in it (for a QR code or a link).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verification_uri_complete: Option<String>,
+    /// Lifetime of the codes in seconds.
+    pub expires_in: u64,
+    /// Seconds to wait between polls (RFC 8628: 5 when absent).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub interval: Option<u64>,
+}
+
+impl DeviceAuthorizationResponse {
+    /// A response without `verification_uri_complete` or `interval`.
+    pub fn new(
+        device_code: DeviceCode,
+        user_code: impl Into<String>,
+        verification_uri: impl Into<String>,
+        expires_in: u64,
+    ) -> Self {
+        Self {
+            device_code,
+            user_code: user_code.into(),
+            verification_uri: verification_uri.into(),
+            verification_uri_complete: None,
+            expires_in,
+            interval: None,
         }
     }
 }
@@ -392,6 +436,39 @@ mod tests {
         assert_eq!(back, r);
         let dbg = format!("{r:?}");
         assert!(!dbg.contains("rt-secret-value") && !dbg.contains("cs-secret-value"));
+    }
+
+    #[test]
+    fn device_code_requests_and_responses() {
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS"),
+            ("client_id", "1406020730"),
+        ];
+        let r = TokenRequest::from_form(&form).unwrap();
+        assert_eq!(r.grant_type, GrantType::DeviceCode);
+        let code = r.device_code.clone().unwrap();
+        assert_eq!(code.secret(), form[1].1);
+        assert!(!format!("{r:?}").contains(form[1].1));
+        assert_eq!(TokenRequest::from_form(&r.to_form()).unwrap(), r);
+        // RFC 8628 §3.2, the example response.
+        let resp: DeviceAuthorizationResponse = serde_json::from_str(
+            r#"{"device_code": "GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS",
+                "user_code": "WDJB-MJHT",
+                "verification_uri": "https://example.com/device",
+                "verification_uri_complete": "https://example.com/device?user_code=WDJB-MJHT",
+                "expires_in": 1800, "interval": 5}"#,
+        )
+        .unwrap();
+        assert_eq!(resp.user_code, "WDJB-MJHT");
+        assert_eq!((resp.expires_in, resp.interval), (1800, Some(5)));
+        assert!(!format!("{resp:?}").contains("GmRhmh"));
+        for code in ["authorization_pending", "slow_down", "expired_token"] {
+            let c = ErrorCode::parse(code);
+            assert!(!matches!(c, ErrorCode::Other(_)), "{code}");
+            assert_eq!(c.as_str(), code);
+            assert_eq!(c.http_status(), 400);
+        }
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub struct Config {
     pub(crate) tenant_user_attributes: BTreeMap<String, AttributeSchema>,
     pub(crate) tenant_client_attributes: BTreeMap<String, AttributeSchema>,
     pub(crate) claims: Vec<ClaimMapping>,
+    pub(crate) device_code_ttl: HumanDuration,
+    pub(crate) device_poll_interval: HumanDuration,
 }
 
 /// How the `idp` binary writes its log (key `log_format`): lines for people, or one JSON
@@ -162,6 +164,8 @@ impl Default for Config {
             tenant_user_attributes: BTreeMap::new(),
             tenant_client_attributes: BTreeMap::new(),
             claims: Vec::new(),
+            device_code_ttl: dur(10 * MINUTE),
+            device_poll_interval: dur(5),
         }
     }
 }
@@ -235,6 +239,16 @@ impl Config {
 
     pub(crate) fn session_secs(&self) -> i64 {
         secs(self.session_ttl)
+    }
+
+    /// How long a device code and its user code live (`device_code_ttl`, default 10 min).
+    pub(crate) fn device_code_secs(&self) -> i64 {
+        secs(self.device_code_ttl)
+    }
+
+    /// The least time between two polls of a device (`device_poll_interval`, default 5 s).
+    pub(crate) fn device_poll_secs(&self) -> i64 {
+        secs(self.device_poll_interval)
     }
 
     pub(crate) fn jwks_max_age_secs(&self) -> u64 {
@@ -312,6 +326,8 @@ impl Config {
             ("id_token_ttl", self.id_token_ttl),
             ("key_rotation", self.key_rotation),
             ("session_ttl", self.session_ttl),
+            ("device_code_ttl", self.device_code_ttl),
+            ("device_poll_interval", self.device_poll_interval),
         ] {
             if d.get().as_secs() == 0 {
                 return Err(Error::Config(format!("{name} must be positive")));

@@ -18,11 +18,13 @@ pub(crate) mod paths {
     pub(crate) const LOGOUT: &str = "/oauth/logout";
     pub(crate) const INTROSPECT: &str = "/oauth/introspect";
     pub(crate) const REVOKE: &str = "/oauth/revoke";
+    pub(crate) const DEVICE_AUTHORIZATION: &str = "/oauth/device_authorization";
+    pub(crate) const DEVICE: &str = "/device";
     pub(crate) const LIVE: &str = "/health/live";
     pub(crate) const READY: &str = "/health/ready";
 
     /// Every path the provider answers.
-    pub(crate) const ALL: [&str; 11] = [
+    pub(crate) const ALL: [&str; 13] = [
         DISCOVERY,
         AS_METADATA,
         JWKS,
@@ -32,6 +34,8 @@ pub(crate) mod paths {
         LOGOUT,
         INTROSPECT,
         REVOKE,
+        DEVICE_AUTHORIZATION,
+        DEVICE,
         LIVE,
         READY,
     ];

@@ -106,10 +106,12 @@ pub(crate) async fn sign_in(
         );
         return Ok(SignIn::Refused(resp));
     };
-    let ctx = HookContext::new(Actor::User(user.id.clone()))
+    let mut ctx = HookContext::new(Actor::User(user.id.clone()))
         .tenant(tenant)
-        .client_addr(addr)
-        .client_id(form.client_id);
+        .client_addr(addr);
+    if let Some(id) = form.client_id {
+        ctx = ctx.client_id(id);
+    }
     let hook = app.hooks().after_sign_in.as_ref();
     match run_hook(hook, "after_sign_in", ctx, user.clone(), |_| ()).await {
         Ok(()) => {}

@@ -11,25 +11,26 @@ pub(crate) mod session;
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use crate::issuer::paths;
 use crate::store::Tenant;
 use crate::web::App;
 use crate::web::csrf::Purpose;
 
-/// What the login and consent forms carry: the authorization request's parameters (posted
-/// back with the form) and the name of the application asking.
+/// What the login and consent forms carry: the endpoint they post to (the authorization
+/// endpoint, or the device verification page), the request's parameters (posted back with
+/// the form) and the name of the application asking.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FormContext<'a> {
     /// The client's registered tenant: its name and logo head the page.
     pub(crate) tenant: Option<&'a Tenant>,
+    pub(crate) action: &'a str,
     pub(crate) params: &'a [(String, String)],
     pub(crate) client_name: &'a str,
     /// The client the person signs in to (what an after-sign-in hook is told).
-    pub(crate) client_id: &'a str,
+    pub(crate) client_id: Option<&'a str>,
 }
 
-/// Renders a form of the authorization step (posted back to the authorization endpoint)
-/// with a CSRF token for `purpose`.
+/// Renders a form of the authorization step (posted back to `form.action`) with a CSRF
+/// token for `purpose`.
 fn form_page(
     app: &App,
     headers: &HeaderMap,
@@ -46,15 +47,7 @@ fn form_page(
         tenant_logo => form.tenant.and_then(|t| t.logo_url.as_deref()),
         ..extra
     };
-    let mut resp = csrf_page(
-        app,
-        headers,
-        template,
-        status,
-        paths::AUTHORIZE,
-        purpose,
-        ctx,
-    );
+    let mut resp = csrf_page(app, headers, template, status, form.action, purpose, ctx);
     if let Some(logo) = form.tenant.and_then(|t| t.logo_url.as_deref()) {
         allow_image_from(&mut resp, logo);
     }
@@ -84,7 +77,7 @@ fn allow_image_from(resp: &mut Response, url: &str) {
 
 /// Renders a page whose form posts to the endpoint at `path`, with a CSRF token for
 /// `purpose` (setting the CSRF cookie when the browser has none).
-fn csrf_page(
+pub(crate) fn csrf_page(
     app: &App,
     headers: &HeaderMap,
     template: &str,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use super::{Admin, ApiError, authenticate};
+use super::auth::{Admin, ApiError, Reach, authenticate};
 use crate::manage::Actor;
 use crate::store::{Client, Tenant, User};
 use crate::web::AppState;
@@ -496,7 +496,7 @@ pub(crate) mod tenants {
         body: Bytes,
     ) -> Result<Response, ApiError> {
         let who = admin(&app, &headers, addr).await?;
-        if who.reach != super::super::Reach::All {
+        if who.reach != Reach::All {
             return Err(ApiError::forbidden("only idp:admin registers tenants"));
         }
         let c: Create = parse(&body)?;
@@ -551,7 +551,7 @@ pub(crate) mod tenants {
                 "display_name" => update.display_name = Some(text(&val)?),
                 "logo_url" => update.logo_url = Some(text(&val)?),
                 "allowed_scopes" => {
-                    if who.reach != super::super::Reach::All {
+                    if who.reach != Reach::All {
                         return Err(ApiError::forbidden(
                             "only idp:admin changes a tenant's scopes",
                         ));

@@ -23,11 +23,16 @@ pub struct Clients<'a> {
 fn parse_grants(grants: &[String]) -> Result<Vec<GrantType>, Error> {
     let mut out = Vec::new();
     for g in grants {
-        let gt = GrantType::parse(g);
+        // `device_code` is short for RFC 8628's URN.
+        let gt = match g.as_str() {
+            "device_code" => GrantType::DeviceCode,
+            other => GrantType::parse(other),
+        };
         match gt {
             GrantType::AuthorizationCode
             | GrantType::RefreshToken
-            | GrantType::ClientCredentials => {}
+            | GrantType::ClientCredentials
+            | GrantType::DeviceCode => {}
             _ => return Err(invalid(format!("unknown or unsupported grant type {g:?}"))),
         }
         if !out.contains(&gt) {

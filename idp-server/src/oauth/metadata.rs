@@ -38,6 +38,7 @@ pub(crate) fn discovery_document(state: &State) -> bytes::Bytes {
     m.end_session_endpoint = Some(s.endpoint(paths::LOGOUT));
     m.introspection_endpoint = Some(s.endpoint(paths::INTROSPECT));
     m.revocation_endpoint = Some(s.endpoint(paths::REVOKE));
+    m.device_authorization_endpoint = Some(s.endpoint(paths::DEVICE_AUTHORIZATION));
     m.scopes_supported = Some(state.scopes_supported.iter().map(String::from).collect());
     m.response_types_supported = Some(vec!["code".into()]);
     m.response_modes_supported = Some(vec!["query".into()]);
@@ -45,6 +46,7 @@ pub(crate) fn discovery_document(state: &State) -> bytes::Bytes {
         "authorization_code".into(),
         "refresh_token".into(),
         "client_credentials".into(),
+        idp_core::GrantType::DeviceCode.as_str().into(),
     ]);
     let auth = vec![
         "client_secret_basic".to_owned(),

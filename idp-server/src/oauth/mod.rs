@@ -1,9 +1,10 @@
 //! The protocol endpoints, one module each: the authorization endpoint, the token
 //! endpoint and its grants, introspection and revocation, userinfo, logout, discovery,
-//! the JWKS and health.
+//! the JWKS and health; the device authorization endpoint and its verification page.
 
 mod authorize;
 mod client_auth;
+mod device;
 mod grants;
 pub(crate) mod logout;
 pub(crate) mod metadata;
@@ -63,6 +64,11 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         )
         .route(paths::INTROSPECT, post(tokeninfo::introspect))
         .merge(crate::admin::routes())
+        .route(
+            paths::DEVICE_AUTHORIZATION,
+            post(device::device_authorization),
+        )
+        .route(paths::DEVICE, get(device::page_get).post(device::page_post))
         .route(paths::LIVE, get(metadata::live))
         .route(paths::READY, get(metadata::ready))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -9,7 +9,7 @@ use http::HeaderMap;
 use idp_core::{ErrorCode, GrantType, TokenRequest};
 
 use super::client_auth::{authenticate, presented};
-use super::grants::{authorization_code, client_credentials, refresh_token};
+use super::grants::{authorization_code, client_credentials, device_code, refresh_token};
 use crate::error::{OAuthError, no_store};
 use crate::state::State;
 use crate::web::AppState;
@@ -61,6 +61,7 @@ async fn handle(
             authorization_code::authorization_code(state, &client, &req, addr).await?
         }
         GrantType::RefreshToken => refresh_token::refresh_token(state, &client, &req, addr).await?,
+        GrantType::DeviceCode => device_code::device_code(state, &client, &req, addr).await?,
         _ => {
             return Err(OAuthError::new(ErrorCode::UnsupportedGrantType)
                 .describe("this grant type is not supported"));

@@ -19,6 +19,10 @@ pub struct RateLimits {
     /// credentials (authorize and sign-in, the token endpoint before authentication);
     /// default 100 (with a burst of twice that).
     pub address_requests_per_second: u32,
+    /// Wrong user codes entered on the device verification page per client address per
+    /// minute; default 10. Across all addresses together, a hundred times as many: with
+    /// 20^8 possible codes, guessing a live one stays hopeless.
+    pub device_code_failures_per_minute: u32,
     /// `redis://…`: share the limiters' state between replicas through Redis. None by
     /// default (each process counts for itself).
     pub redis_url: Option<String>,
@@ -40,6 +44,10 @@ impl std::fmt::Debug for RateLimits {
                 "address_requests_per_second",
                 &self.address_requests_per_second,
             )
+            .field(
+                "device_code_failures_per_minute",
+                &self.device_code_failures_per_minute,
+            )
             .field("redis_url", &self.redis_url.as_ref().map(|_| "[redacted]"))
             .finish()
     }
@@ -52,6 +60,7 @@ impl Default for RateLimits {
             client_requests_per_second: 100,
             client_failures_per_minute: 20,
             address_requests_per_second: 100,
+            device_code_failures_per_minute: 10,
             redis_url: None,
         }
     }
@@ -65,6 +74,7 @@ impl RateLimits {
             client_requests_per_second: 0,
             client_failures_per_minute: 0,
             address_requests_per_second: 0,
+            device_code_failures_per_minute: 0,
             redis_url: None,
         }
     }
@@ -79,6 +89,11 @@ pub(crate) enum Counter {
     LoginAddress = 1,
     /// Failed client authentications per (client, address).
     Client = 2,
+    /// Wrong user codes per address.
+    DeviceCode = 3,
+    /// Wrong user codes from all addresses together (a hundred times the per-address
+    /// limit): what an attacker spread over many addresses can try against live codes.
+    DeviceCodeAll = 4,
 }
 
 impl Counter {
@@ -87,6 +102,8 @@ impl Counter {
             Self::Login => l.login_attempts_per_minute,
             Self::LoginAddress => l.login_attempts_per_minute.saturating_mul(10),
             Self::Client => l.client_failures_per_minute,
+            Self::DeviceCode => l.device_code_failures_per_minute,
+            Self::DeviceCodeAll => l.device_code_failures_per_minute.saturating_mul(100),
         }
     }
 
@@ -100,6 +117,8 @@ impl Counter {
             Self::Login => "login",
             Self::LoginAddress => "login-address",
             Self::Client => "client",
+            Self::DeviceCode => "device-code",
+            Self::DeviceCodeAll => "device-code-all",
         }
     }
 }

@@ -78,7 +78,7 @@ fn per_second(n: u32) -> Option<DefaultKeyedRateLimiter<[u8; 32]>> {
 
 /// The limiters of this process.
 pub(super) struct Local {
-    counters: [Option<FailureCounter>; 3],
+    counters: [Option<FailureCounter>; 5],
     quotas: [Option<DefaultKeyedRateLimiter<[u8; 32]>>; 2],
 }
 
@@ -106,6 +106,8 @@ impl Local {
                 counter(Counter::Login),
                 counter(Counter::LoginAddress),
                 counter(Counter::Client),
+                counter(Counter::DeviceCode),
+                counter(Counter::DeviceCodeAll),
             ],
             quotas: [quota(Quotas::Client), quota(Quotas::Address)],
         }

@@ -5,6 +5,9 @@
 //!   never stops the owner signing in from another.
 //! - Client authentication: only failures count, per client and address; an authenticated
 //!   client then has a request quota of its own (nobody else can spend it).
+//! - User codes on the device verification page (RFC 8628 §5.1): only wrong codes count,
+//!   per client address, plus a bound across all addresses that keeps a distributed
+//!   guesser from covering the code space.
 //! - Unauthenticated endpoints (authorize, sign-in, the token endpoint before
 //!   authentication): a requests-per-second ceiling per address.
 //!
@@ -159,6 +162,30 @@ impl Limiters {
         self.fail(Counter::Client, k).await;
     }
 
+    /// Whether a user code may be tried from `addr`; `Err(wait)` after too many wrong codes
+    /// from that address, or from all addresses together.
+    pub(crate) async fn user_code_allowed(&self, addr: Option<IpAddr>) -> Result<(), Duration> {
+        self.check(Counter::DeviceCodeAll, key(&["device-code-all"]))
+            .await?;
+        match addr {
+            Some(a) => {
+                let k = key(&["device-code", &a.to_string()]);
+                self.check(Counter::DeviceCode, k).await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Records a wrong (unknown, expired or already decided) user code.
+    pub(crate) async fn user_code_failed(&self, addr: Option<IpAddr>) {
+        self.fail(Counter::DeviceCodeAll, key(&["device-code-all"]))
+            .await;
+        if let Some(a) = addr {
+            let k = key(&["device-code", &a.to_string()]);
+            self.fail(Counter::DeviceCode, k).await;
+        }
+    }
+
     /// One request by the authenticated client `client_id`.
     pub(crate) async fn client(&self, client_id: &str) -> Result<(), Duration> {
         self.spend(Quotas::Client, key(&["client-quota", client_id]))
@@ -290,6 +317,26 @@ mod tests {
         assert!(l.address(ip("10.0.0.1")).await.is_ok());
         assert!(l.address(ip("10.0.0.1")).await.is_ok());
         assert!(l.address(ip("10.0.0.1")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn wrong_user_codes_count_per_address_and_overall() {
+        let l = limiters(RateLimits {
+            device_code_failures_per_minute: 2,
+            ..RateLimits::default()
+        });
+        for _ in 0..2 {
+            assert!(l.user_code_allowed(ip("10.0.0.1")).await.is_ok());
+            l.user_code_failed(ip("10.0.0.1")).await;
+        }
+        assert!(l.user_code_allowed(ip("10.0.0.1")).await.is_err());
+        assert!(l.user_code_allowed(ip("10.0.0.2")).await.is_ok());
+        // Spread over many addresses, the overall bound (100 x 2) stops them all.
+        for i in 0..200u32 {
+            let a = std::net::Ipv4Addr::from(0x0b00_0000 + i);
+            l.user_code_failed(Some(a.into())).await;
+        }
+        assert!(l.user_code_allowed(ip("10.0.0.3")).await.is_err());
     }
 
     #[cfg(feature = "redis")]

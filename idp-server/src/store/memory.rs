@@ -6,8 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    AuthCodeRecord, Client, ConsentRecord, ConsumeOutcome, GrantRecord, GrantsOf,
-    RefreshTokenRecord, SessionRecord, SigningKeyRecord, Store, StoreError, Tenant, User,
+    AuthCodeRecord, Client, ConsentRecord, ConsumeOutcome, DeviceCodeRecord, DeviceDecision,
+    DevicePoll, DeviceStatus, GrantRecord, GrantsOf, RefreshTokenRecord, SessionRecord,
+    SigningKeyRecord, Store, StoreError, Tenant, User,
 };
 
 #[derive(Debug, Default)]
@@ -17,6 +18,7 @@ struct Inner {
     tenants: std::collections::BTreeMap<String, Tenant>,
     keys: Vec<SigningKeyRecord>,
     codes: HashMap<String, AuthCodeRecord>,
+    devices: HashMap<String, DeviceCodeRecord>,
     refresh: HashMap<String, RefreshTokenRecord>,
     grants: HashMap<String, GrantRecord>,
     sessions: HashMap<String, SessionRecord>,
@@ -398,6 +400,96 @@ impl Store for MemoryStore {
         Ok(revoked)
     }
 
+    async fn insert_device_code(&self, device: &DeviceCodeRecord) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.devices.contains_key(&device.device_code_hash)
+            || g.devices.values().any(|d| d.user_code == device.user_code)
+        {
+            return Err(StoreError::Conflict("device code exists".into()));
+        }
+        g.devices
+            .insert(device.device_code_hash.clone(), device.clone());
+        Ok(())
+    }
+
+    async fn get_device_code(
+        &self,
+        device_code_hash: &str,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        Ok(self.lock().devices.get(device_code_hash).cloned())
+    }
+
+    async fn find_pending_user_code(
+        &self,
+        user_code: &str,
+        now: i64,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .devices
+            .values()
+            .find(|d| {
+                d.user_code == user_code && d.status == DeviceStatus::Pending && d.expires_at > now
+            })
+            .cloned())
+    }
+
+    async fn decide_device_code(
+        &self,
+        user_code: &str,
+        decision: &DeviceDecision,
+        now: i64,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        if decision.status == DeviceStatus::Pending {
+            return Ok(None);
+        }
+        let mut g = self.lock();
+        let Some(d) = g.devices.values_mut().find(|d| {
+            d.user_code == user_code && d.status == DeviceStatus::Pending && d.expires_at > now
+        }) else {
+            return Ok(None);
+        };
+        d.status = decision.status;
+        d.user_id = Some(decision.user_id.clone());
+        d.grant_id = decision.grant_id.clone();
+        d.granted_scope = decision.granted_scope.clone();
+        d.session_id = decision.session_id.clone();
+        d.auth_time = decision.auth_time;
+        d.decided_at = Some(now);
+        Ok(Some(d.clone()))
+    }
+
+    async fn poll_device_code(
+        &self,
+        device_code_hash: &str,
+        now: i64,
+    ) -> Result<DevicePoll, StoreError> {
+        let mut g = self.lock();
+        let Some(d) = g.devices.get_mut(device_code_hash) else {
+            return Ok(DevicePoll::NotFound);
+        };
+        if d.consumed_at.is_some() {
+            return Ok(DevicePoll::AlreadyUsed(d.clone()));
+        }
+        if d.expires_at <= now {
+            return Ok(DevicePoll::Expired(d.clone()));
+        }
+        if d.last_polled_at.is_some_and(|t| now < t + d.interval) {
+            d.interval += 5;
+            d.last_polled_at = Some(now);
+            return Ok(DevicePoll::SlowDown(d.clone()));
+        }
+        d.last_polled_at = Some(now);
+        Ok(match d.status {
+            DeviceStatus::Pending => DevicePoll::Pending(d.clone()),
+            DeviceStatus::Denied => DevicePoll::Denied(d.clone()),
+            DeviceStatus::Approved => {
+                d.consumed_at = Some(now);
+                DevicePoll::Consumed(d.clone())
+            }
+        })
+    }
+
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         let mut g = self.lock();
         if g.sessions.contains_key(&session.session_hash) {
@@ -475,10 +567,16 @@ impl Store for MemoryStore {
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
         let mut g = self.lock();
         let count = |g: &Inner| {
-            g.codes.len() + g.refresh.len() + g.grants.len() + g.sessions.len() + g.revoked.len()
+            g.codes.len()
+                + g.devices.len()
+                + g.refresh.len()
+                + g.grants.len()
+                + g.sessions.len()
+                + g.revoked.len()
         };
         let before = count(&g);
         g.codes.retain(|_, c| c.expires_at > now);
+        g.devices.retain(|_, d| d.expires_at > now);
         g.refresh.retain(|_, t| t.expires_at > now);
         g.grants.retain(|_, t| t.expires_at > now);
         g.sessions.retain(|_, s| s.expires_at > now);

@@ -25,8 +25,8 @@ pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
 pub use tokens::{
-    AuthCodeRecord, ConsentRecord, ConsumeOutcome, GrantRecord, GrantsOf, RefreshTokenRecord,
-    SessionRecord, SigningKeyRecord,
+    AuthCodeRecord, ConsentRecord, ConsumeOutcome, DeviceCodeRecord, DeviceDecision, DevicePoll,
+    DeviceStatus, GrantRecord, GrantsOf, RefreshTokenRecord, SessionRecord, SigningKeyRecord,
 };
 
 /// Why a storage operation failed.
@@ -232,6 +232,41 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// grants were newly revoked.
     async fn revoke_grants(&self, which: GrantsOf<'_>, now: i64) -> Result<u64, StoreError>;
 
+    // ---- device authorizations (RFC 8628) ----
+    /// Stores a new device authorization; `Conflict` if its device code hash or its user
+    /// code is taken (the caller draws another user code).
+    async fn insert_device_code(&self, device: &DeviceCodeRecord) -> Result<(), StoreError>;
+    /// A device authorization by its device code hash, whatever its state.
+    async fn get_device_code(
+        &self,
+        device_code_hash: &str,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError>;
+    /// A device authorization by its normalised user code, if it is still pending at `now`
+    /// (undecided and not expired).
+    async fn find_pending_user_code(
+        &self,
+        user_code: &str,
+        now: i64,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError>;
+    /// Atomically records the user's decision on a pending, unexpired authorization
+    /// (one conditional statement) and returns the record as decided; `None` when it was
+    /// no longer pending (decided meanwhile, expired or unknown).
+    async fn decide_device_code(
+        &self,
+        user_code: &str,
+        decision: &DeviceDecision,
+        now: i64,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError>;
+    /// One poll of the token endpoint at `now`: a poll sooner than `interval` seconds after
+    /// the previous one is `SlowDown` (the interval grows by 5 s); otherwise the poll is
+    /// recorded and an approved authorization is consumed, once, by one conditional
+    /// statement (of concurrent pollers exactly one sees `Consumed`).
+    async fn poll_device_code(
+        &self,
+        device_code_hash: &str,
+        now: i64,
+    ) -> Result<DevicePoll, StoreError>;
+
     // ---- sessions ----
     /// Stores a session.
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError>;
@@ -281,8 +316,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// row, overwritten.
     async fn probe_write(&self, now: i64) -> Result<(), StoreError>;
 
-    /// Deletes expired codes, refresh tokens, grants, sessions and revocation entries; how
-    /// many rows.
+    /// Deletes expired codes, device authorizations, refresh tokens, grants, sessions and
+    /// revocation entries; how many rows.
     async fn purge_expired(&self, now: i64) -> Result<u64, StoreError>;
 }
 

@@ -173,6 +173,151 @@ pub enum GrantsOf<'a> {
     SessionOnline(&'a str),
 }
 
+/// Where a device authorization (RFC 8628) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceStatus {
+    /// The user has not decided yet.
+    Pending,
+    /// The user approved: the record names the user and the grant.
+    Approved,
+    /// The user denied.
+    Denied,
+}
+
+impl DeviceStatus {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+        }
+    }
+
+    /// Parses a column value.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// A device authorization (RFC 8628): the device code (stored by hash) and the user code
+/// (stored normalised: upper case, without the dash), from the request until the device
+/// collects its tokens.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DeviceCodeRecord {
+    /// SHA-256 of the device code.
+    pub device_code_hash: String,
+    /// The user code, normalised (`BCDFGHJK`); unique among stored records.
+    pub user_code: String,
+    /// The client that asked.
+    pub client_id: String,
+    /// The scope it asked for.
+    pub scope: Scope,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry of both codes.
+    pub expires_at: i64,
+    /// Seconds the device must wait between polls (grows by 5 with each `slow_down`).
+    pub interval: i64,
+    /// When the device last polled.
+    pub last_polled_at: Option<i64>,
+    /// Pending, approved or denied.
+    pub status: DeviceStatus,
+    /// The user who decided.
+    pub user_id: Option<String>,
+    /// The grant an approval created.
+    pub grant_id: Option<String>,
+    /// The scope granted (the asked scope narrowed to the user).
+    pub granted_scope: Option<Scope>,
+    /// The SSO session (`sid`) the decision was made in.
+    pub session_id: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: Option<i64>,
+    /// When the user decided.
+    pub decided_at: Option<i64>,
+    /// When the device collected its tokens.
+    pub consumed_at: Option<i64>,
+}
+
+/// An approval or a denial of a device authorization, for
+/// [`Store::decide_device_code`](super::Store::decide_device_code).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DeviceDecision {
+    /// Approved or denied (`Pending` decides nothing).
+    pub status: DeviceStatus,
+    /// The user who decided.
+    pub user_id: String,
+    /// The grant an approval created.
+    pub grant_id: Option<String>,
+    /// The scope granted.
+    pub granted_scope: Option<Scope>,
+    /// The SSO session (`sid`) of the decision.
+    pub session_id: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: Option<i64>,
+}
+
+impl DeviceDecision {
+    /// An approval by `user_id` through `grant_id`, of `granted_scope`.
+    pub fn approve(
+        user_id: impl Into<String>,
+        grant_id: impl Into<String>,
+        granted_scope: Scope,
+    ) -> Self {
+        Self {
+            status: DeviceStatus::Approved,
+            user_id: user_id.into(),
+            grant_id: Some(grant_id.into()),
+            granted_scope: Some(granted_scope),
+            session_id: None,
+            auth_time: None,
+        }
+    }
+
+    /// A denial by `user_id`.
+    pub fn deny(user_id: impl Into<String>) -> Self {
+        Self {
+            status: DeviceStatus::Denied,
+            user_id: user_id.into(),
+            grant_id: None,
+            granted_scope: None,
+            session_id: None,
+            auth_time: None,
+        }
+    }
+}
+
+/// What a poll of the token endpoint with a device code found, from
+/// [`Store::poll_device_code`](super::Store::poll_device_code). Every outcome but
+/// `NotFound` carries the record as the poll left it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum DevicePoll {
+    /// No such device code.
+    NotFound,
+    /// Expired (`expires_at <= now`) before the device collected its tokens.
+    Expired(DeviceCodeRecord),
+    /// Polled before `interval` seconds had passed since the last poll: the interval has
+    /// grown by 5 s, nothing else changed.
+    SlowDown(DeviceCodeRecord),
+    /// The user has not decided yet.
+    Pending(DeviceCodeRecord),
+    /// The user denied.
+    Denied(DeviceCodeRecord),
+    /// Approved, and this poll consumed it: issue the tokens.
+    Consumed(DeviceCodeRecord),
+    /// Approved and already consumed by an earlier poll.
+    AlreadyUsed(DeviceCodeRecord),
+}
+
 /// An SSO session (stored by hash of the cookie value).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -348,6 +493,37 @@ impl ConsentRecord {
             client_id: client_id.into(),
             scope,
             granted_at,
+        }
+    }
+}
+
+impl DeviceCodeRecord {
+    /// A pending authorization created at `now` for `client_id`, with an empty scope.
+    pub fn new(
+        device_code_hash: impl Into<String>,
+        user_code: impl Into<String>,
+        client_id: impl Into<String>,
+        now: i64,
+        expires_at: i64,
+        interval: i64,
+    ) -> Self {
+        Self {
+            device_code_hash: device_code_hash.into(),
+            user_code: user_code.into(),
+            client_id: client_id.into(),
+            scope: Scope::new(),
+            created_at: now,
+            expires_at,
+            interval,
+            last_polled_at: None,
+            status: DeviceStatus::Pending,
+            user_id: None,
+            grant_id: None,
+            granted_scope: None,
+            session_id: None,
+            auth_time: None,
+            decided_at: None,
+            consumed_at: None,
         }
     }
 }

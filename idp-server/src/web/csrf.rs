@@ -31,6 +31,9 @@ pub(crate) enum Purpose<'a> {
     Consent { sid: &'a str },
     /// The logout confirmation, shown to the session with this `sid`.
     Logout { sid: &'a str },
+    /// The forms of the device verification page (the user code, the decision), shown to
+    /// the session with this `sid`.
+    Device { sid: &'a str },
 }
 
 impl Purpose<'_> {
@@ -39,13 +42,14 @@ impl Purpose<'_> {
             Self::Login => b"login",
             Self::Consent { .. } => b"consent",
             Self::Logout { .. } => b"logout",
+            Self::Device { .. } => b"device",
         }
     }
 
     fn binding(&self) -> &[u8] {
         match self {
             Self::Login => b"",
-            Self::Consent { sid } | Self::Logout { sid } => sid.as_bytes(),
+            Self::Consent { sid } | Self::Logout { sid } | Self::Device { sid } => sid.as_bytes(),
         }
     }
 }
@@ -163,6 +167,12 @@ mod tests {
             &h,
             &form(&t.token),
             Purpose::Logout { sid: "sid-a" }
+        ));
+        assert!(!key.verify(
+            &issuer,
+            &h,
+            &form(&t.token),
+            Purpose::Device { sid: "sid-a" }
         ));
         assert!(!key.verify(
             &issuer,

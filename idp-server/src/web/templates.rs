@@ -1,4 +1,4 @@
-//! HTML pages (login, consent, logout confirmation, error, signed-out) from minijinja templates that a deployer
+//! HTML pages (login, consent, device verification, logout confirmation, error, signed-out) from minijinja templates that a deployer
 //! may override, and the security headers every page carries.
 
 use std::path::Path;
@@ -10,10 +10,11 @@ use serde::Serialize;
 
 use crate::Error;
 
-const NAMES: [(&str, &str); 6] = [
+const NAMES: [(&str, &str); 7] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
+    ("device.html", include_str!("../../templates/device.html")),
     (
         "logout_confirm.html",
         include_str!("../../templates/logout_confirm.html"),

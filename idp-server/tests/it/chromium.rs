@@ -286,3 +286,98 @@ async fn chromium_signs_in_and_gets_sso_for_a_second_client() {
     d.quit().await;
     s.stop().await;
 }
+
+/// The device verification page in a real browser, without JavaScript: sign in from the
+/// complete verification URI, the code is kept and prefilled, the review shows the app and
+/// its scopes, Allow connects the device, whose poll then gets tokens.
+#[tokio::test]
+async fn chromium_approves_a_device_on_the_verification_page() {
+    let Ok(chromedriver) = std::env::var("IDP_TEST_CHROMEDRIVER") else {
+        eprintln!("skipped: IDP_TEST_CHROMEDRIVER not set");
+        return;
+    };
+    let s = TestServer::start().await;
+    setup(&s).await;
+    s.provider
+        .clients()
+        .insert(NewClient {
+            client_id: "tv".into(),
+            public: true,
+            name: Some("Living Room TV".into()),
+            allowed_scopes: vec!["openid".into(), "profile".into()],
+            grant_types: vec!["refresh_token".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The management API does not take the device grant yet: add it to the stored record.
+    let mut c = s.provider.store().get_client("tv").await.unwrap().unwrap();
+    c.grant_types.push(idp_core::GrantType::DeviceCode);
+    s.provider.store().update_client(&c).await.unwrap();
+    let (status, _, d) = s
+        .post_form(
+            "/oauth/device_authorization",
+            None,
+            &[("client_id", "tv"), ("scope", "openid profile")],
+        )
+        .await;
+    assert_eq!(status, 200, "{d}");
+    let user_code = d["user_code"].as_str().unwrap().to_owned();
+    let poll = || async {
+        s.post_form(
+            "/oauth/token",
+            None,
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", d["device_code"].as_str().unwrap()),
+                ("client_id", "tv"),
+            ],
+        )
+        .await
+    };
+
+    let driver = Driver::start(&chromedriver).await;
+    driver
+        .goto(d["verification_uri_complete"].as_str().unwrap())
+        .await;
+    driver.type_into("#email", "ada@example.com").await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("#submit").await;
+    // The code form, prefilled from the link; submitted as it is.
+    let mut source = String::new();
+    for _ in 0..100 {
+        source = driver.source().await;
+        if source.contains("Connect a device") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(source.contains(&user_code), "{source}");
+    driver.click("#submit").await;
+    for _ in 0..100 {
+        source = driver.source().await;
+        if source.contains("Allow Living Room TV?") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(source.contains("<li>profile</li>"), "{source}");
+    let (_, _, body) = poll().await;
+    assert_eq!(body["error"], "authorization_pending");
+    driver.click("#allow").await;
+    let mut connected = false;
+    for _ in 0..100 {
+        if driver.source().await.contains("Device connected") {
+            connected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(connected, "{}", driver.source().await);
+    s.clock.advance(Duration::from_secs(5));
+    let (status, _, tokens) = poll().await;
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["id_token"].is_string());
+    driver.quit().await;
+    s.stop().await;
+}

@@ -34,7 +34,7 @@ async fn serve_dev(dir: &Path) -> (Child, String, Vec<String>) {
     let mut seen = Vec::new();
     let mut base = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while seen.len() < 8 || base.is_none() {
+    while seen.len() < 9 || base.is_none() {
         let line = tokio::time::timeout_at(deadline, lines.next_line())
             .await
             .expect("idp serve --dev did not start in time")
@@ -101,6 +101,24 @@ async fn serve_dev_prints_credentials_is_idempotent_and_shuts_down_gracefully() 
         .await
         .unwrap();
     assert_eq!(d["issuer"], "http://localhost:4000");
+    // The dev device client gets codes for the device page.
+    assert!(text.contains("dev device client: dev-device"), "{text}");
+    let codes: serde_json::Value = http
+        .post(format!("{base}/oauth/device_authorization"))
+        .form(&[
+            ("client_id", "dev-device"),
+            ("scope", "openid offline_access"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        codes["verification_uri"], "http://localhost:4000/device",
+        "{codes}"
+    );
     let jwks: serde_json::Value = http
         .get(format!("{base}/.well-known/jwks.json"))
         .send()
@@ -138,7 +156,11 @@ async fn serve_dev_prints_credentials_is_idempotent_and_shuts_down_gracefully() 
         .iter()
         .map(|c| c["client_id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["test-app", "test-cli", "test-service"], "{clients}");
+    assert_eq!(
+        ids,
+        ["dev-device", "test-app", "test-cli", "test-service"],
+        "{clients}"
+    );
     drop(child2);
 }
 
@@ -254,6 +276,56 @@ async fn management_subcommands_against_a_database() {
     ]))
     .await;
     assert!(!ok && err.contains("grant type"), "{err}");
+    // The device grant, by its URN or its short name, public or confidential.
+    let (ok, _, err) = run(with(&[
+        "clients",
+        "add",
+        "--id",
+        "tv",
+        "--public",
+        "--grant",
+        "device_code",
+        "--scope",
+        "openid offline_access",
+    ]))
+    .await;
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(with(&[
+        "clients",
+        "add",
+        "--id",
+        "set-top-box",
+        "--grant",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "--grant",
+        "refresh_token",
+    ]))
+    .await;
+    assert!(ok && out.contains("shown once"), "{out}{err}");
+    let mut a = with(&["clients", "list"]);
+    a.push("--json".into());
+    let (_, out, _) = run(a).await;
+    let clients: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let grants = |id: &str| {
+        clients
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == id)
+            .map(|c| c["grant_types"].clone())
+            .unwrap_or_else(|| panic!("no {id} in {clients}"))
+    };
+    assert_eq!(
+        grants("tv"),
+        serde_json::json!(["urn:ietf:params:oauth:grant-type:device_code"])
+    );
+    assert_eq!(
+        grants("set-top-box"),
+        serde_json::json!([
+            "urn:ietf:params:oauth:grant-type:device_code",
+            "refresh_token"
+        ])
+    );
     let (ok, out, err) = run(with(&["clients", "rotate-secret", "--id", "svc"])).await;
     assert!(ok && out.contains("shown once"), "{out}{err}");
 

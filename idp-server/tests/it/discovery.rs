@@ -26,7 +26,16 @@ async fn discovery_lists_exactly_what_is_implemented() {
         assert_eq!(d["revocation_endpoint"], s.url("/oauth/revoke"));
         assert_eq!(
             d["grant_types_supported"],
-            serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+            serde_json::json!([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code"
+            ])
+        );
+        assert_eq!(
+            d["device_authorization_endpoint"],
+            s.url("/oauth/device_authorization")
         );
         assert_eq!(
             d["token_endpoint_auth_methods_supported"],
@@ -52,7 +61,6 @@ async fn discovery_lists_exactly_what_is_implemented() {
                 .contains(&"email".into())
         );
         // Not implemented, so not advertised.
-        assert!(d.get("device_authorization_endpoint").is_none());
         assert!(d.get("registration_endpoint").is_none());
         assert!(d.get("pushed_authorization_request_endpoint").is_none());
         let scopes: Vec<&str> = d["scopes_supported"]

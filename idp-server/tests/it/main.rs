@@ -12,6 +12,7 @@ mod client_credentials;
 mod common;
 mod connections;
 mod cors;
+mod device;
 mod discovery;
 mod flows;
 mod grants;

@@ -10,9 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use idp_server::store::{
-    AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, GrantRecord, GrantsOf,
-    MemoryStore, PostgresStore, RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord,
-    SqliteStore, Store, StoreError, Tenant, User,
+    AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, DeviceCodeRecord,
+    DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf, MemoryStore, PostgresStore,
+    RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, SqliteStore, Store,
+    StoreError, Tenant, User,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Barrier;
@@ -73,6 +74,8 @@ async fn conformance(store: Arc<dyn Store>) {
     keys(s).await;
     codes(s).await;
     concurrent_code_consumption(store.clone()).await;
+    device_codes(s).await;
+    concurrent_device_consumption(store.clone()).await;
     refresh_tokens(s).await;
     concurrent_refresh_rotation(store.clone()).await;
     grants(s).await;
@@ -675,6 +678,212 @@ async fn concurrent_code_consumption(store: Arc<dyn Store>) {
     assert_eq!((consumed, replays), (1, RACERS - 1));
 }
 
+// ---- device authorizations ----
+
+fn device(hash: &str, user_code: &str, expires_at: i64) -> DeviceCodeRecord {
+    let mut d = DeviceCodeRecord::new(hash, user_code, "tv", NOW, expires_at, 5);
+    d.scope = scope("openid profile offline_access");
+    d
+}
+
+async fn device_codes(s: &dyn Store) {
+    let d1 = device("dev-1", "BCDFGHJK", NOW + 600);
+    s.insert_device_code(&d1).await.unwrap();
+    assert_eq!(s.get_device_code("dev-1").await.unwrap(), Some(d1.clone()));
+    assert_eq!(s.get_device_code("dev-unknown").await.unwrap(), None);
+    // The device code hash and the user code are each unique.
+    assert_conflict(s.insert_device_code(&d1).await);
+    assert_conflict(
+        s.insert_device_code(&device("dev-1b", "BCDFGHJK", NOW + 600))
+            .await,
+    );
+
+    // Found by user code while pending and unexpired.
+    assert_eq!(
+        s.find_pending_user_code("BCDFGHJK", NOW + 599)
+            .await
+            .unwrap(),
+        Some(d1.clone())
+    );
+    assert_eq!(
+        s.find_pending_user_code("BCDFGHJK", NOW + 600)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.find_pending_user_code("ZZZZZZZZ", NOW).await.unwrap(),
+        None
+    );
+
+    // Pending: the first poll is recorded; a poll within the interval is slow_down and the
+    // interval grows by 5 s; a poll after the (grown) interval is pending again.
+    let polled = |d: &DeviceCodeRecord, at: i64, interval: i64| {
+        let mut d = d.clone();
+        d.last_polled_at = Some(at);
+        d.interval = interval;
+        d
+    };
+    assert_eq!(
+        s.poll_device_code("dev-1", NOW + 1).await.unwrap(),
+        DevicePoll::Pending(polled(&d1, NOW + 1, 5))
+    );
+    assert_eq!(
+        s.poll_device_code("dev-1", NOW + 5).await.unwrap(),
+        DevicePoll::SlowDown(polled(&d1, NOW + 5, 10))
+    );
+    assert_eq!(
+        s.poll_device_code("dev-1", NOW + 14).await.unwrap(),
+        DevicePoll::SlowDown(polled(&d1, NOW + 14, 15))
+    );
+    assert_eq!(
+        s.poll_device_code("dev-1", NOW + 29).await.unwrap(),
+        DevicePoll::Pending(polled(&d1, NOW + 29, 15))
+    );
+    assert_eq!(
+        s.poll_device_code("dev-unknown", NOW).await.unwrap(),
+        DevicePoll::NotFound
+    );
+
+    // Approved once: the first decision wins, a second finds nothing pending.
+    let mut approval = DeviceDecision::approve("u-alice", "g-dev-1", scope("openid profile"));
+    approval.session_id = Some("sid-dev".into());
+    approval.auth_time = Some(NOW + 20);
+    let decided = s
+        .decide_device_code("BCDFGHJK", &approval, NOW + 30)
+        .await
+        .unwrap()
+        .expect("pending");
+    let mut expected = polled(&d1, NOW + 29, 15);
+    expected.status = DeviceStatus::Approved;
+    expected.user_id = Some("u-alice".into());
+    expected.grant_id = Some("g-dev-1".into());
+    expected.granted_scope = Some(scope("openid profile"));
+    expected.session_id = Some("sid-dev".into());
+    expected.auth_time = Some(NOW + 20);
+    expected.decided_at = Some(NOW + 30);
+    assert_eq!(decided, expected);
+    assert_eq!(
+        s.decide_device_code("BCDFGHJK", &DeviceDecision::deny("u-bob"), NOW + 31)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.find_pending_user_code("BCDFGHJK", NOW + 31)
+            .await
+            .unwrap(),
+        None
+    );
+    // Too soon is still too soon once approved; then one poll consumes it, and every later
+    // poll (also after expiry) finds it used.
+    assert!(matches!(
+        s.poll_device_code("dev-1", NOW + 40).await.unwrap(),
+        DevicePoll::SlowDown(d) if d.interval == 20 && d.consumed_at.is_none()
+    ));
+    let mut consumed = expected.clone();
+    consumed.interval = 20;
+    consumed.last_polled_at = Some(NOW + 60);
+    consumed.consumed_at = Some(NOW + 60);
+    assert_eq!(
+        s.poll_device_code("dev-1", NOW + 60).await.unwrap(),
+        DevicePoll::Consumed(consumed.clone())
+    );
+    assert_eq!(
+        s.poll_device_code("dev-1", NOW + 100).await.unwrap(),
+        DevicePoll::AlreadyUsed(consumed.clone())
+    );
+    assert_eq!(
+        s.poll_device_code("dev-1", NOW + 1000).await.unwrap(),
+        DevicePoll::AlreadyUsed(consumed)
+    );
+
+    // Denied: every poll says so, without consuming.
+    let d2 = device("dev-2", "LMNPQRST", NOW + 600);
+    s.insert_device_code(&d2).await.unwrap();
+    let denied = s
+        .decide_device_code("LMNPQRST", &DeviceDecision::deny("u-alice"), NOW + 1)
+        .await
+        .unwrap()
+        .expect("pending");
+    assert_eq!(denied.status, DeviceStatus::Denied);
+    assert_eq!(denied.grant_id, None);
+    for at in [NOW + 2, NOW + 10] {
+        assert!(matches!(
+            s.poll_device_code("dev-2", at).await.unwrap(),
+            DevicePoll::Denied(d) if d.consumed_at.is_none() && d.user_id.as_deref() == Some("u-alice")
+        ));
+    }
+
+    // Expired: no decision, and polls say expired (`expires_at <= now`).
+    let d3 = device("dev-3", "VWXZBCDF", NOW + 600);
+    s.insert_device_code(&d3).await.unwrap();
+    assert_eq!(
+        s.decide_device_code("VWXZBCDF", &DeviceDecision::deny("u-alice"), NOW + 600)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.poll_device_code("dev-3", NOW + 600).await.unwrap(),
+        DevicePoll::Expired(d3.clone())
+    );
+    // An approved one that expired before the device came for it.
+    let d4 = device("dev-4", "GHJKLMNP", NOW + 60);
+    s.insert_device_code(&d4).await.unwrap();
+    s.decide_device_code(
+        "GHJKLMNP",
+        &DeviceDecision::approve("u-alice", "g-dev-4", scope("openid")),
+        NOW + 1,
+    )
+    .await
+    .unwrap()
+    .expect("pending");
+    assert!(matches!(
+        s.poll_device_code("dev-4", NOW + 61).await.unwrap(),
+        DevicePoll::Expired(d) if d.consumed_at.is_none()
+    ));
+}
+
+async fn concurrent_device_consumption(store: Arc<dyn Store>) {
+    store
+        .insert_device_code(&device("dev-race", "QRSTVWXZ", NOW + 600))
+        .await
+        .unwrap();
+    store
+        .decide_device_code(
+            "QRSTVWXZ",
+            &DeviceDecision::approve("u-alice", "g-dev-race", scope("openid")),
+            NOW,
+        )
+        .await
+        .unwrap()
+        .expect("pending");
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.poll_device_code("dev-race", NOW + 1).await
+            })
+        })
+        .collect();
+    let mut consumed = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            DevicePoll::Consumed(d) => {
+                assert_eq!(d.consumed_at, Some(NOW + 1));
+                consumed += 1;
+            }
+            DevicePoll::AlreadyUsed(_) | DevicePoll::SlowDown(_) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(consumed, 1);
+}
+
 // ---- refresh tokens ----
 
 fn refresh(hash: &str, family: &str, created_at: i64, expires_at: i64) -> RefreshTokenRecord {
@@ -1178,6 +1387,21 @@ async fn revoked_access_tokens(s: &dyn Store) {
 /// Lookups by a key with a NUL character (which a request can carry, and which PostgreSQL
 /// text cannot hold) find nothing; they are not backend errors.
 async fn nul_keys(s: &dyn Store) {
+    assert_eq!(s.get_device_code("dev-1\0").await.unwrap(), None);
+    assert_eq!(
+        s.find_pending_user_code("BCDF\0GHJ", NOW).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.poll_device_code("dev-1\0", NOW).await.unwrap(),
+        DevicePoll::NotFound
+    );
+    assert_eq!(
+        s.decide_device_code("BCDF\0GHJ", &DeviceDecision::deny("u-alice"), NOW)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(s.get_user("u-alice\0").await.unwrap(), None);
     assert_eq!(
         s.find_user_by_email(Some("acme"), "alice@example.com\0")
@@ -1275,8 +1499,24 @@ async fn purge(s: &dyn Store) {
         .await
         .unwrap();
 
-    assert_eq!(s.purge_expired(T).await.unwrap(), 6);
+    let p_device = |hash: &str, user_code: &str, expires_at: i64| {
+        DeviceCodeRecord::new(hash, user_code, "tv", T - 600, expires_at, 5)
+    };
+    s.insert_device_code(&p_device("p-dev-old", "PPPPBBBB", T))
+        .await
+        .unwrap();
+    s.insert_device_code(&p_device("p-dev-new", "PPPPCCCC", T + 1))
+        .await
+        .unwrap();
+
+    assert_eq!(s.purge_expired(T).await.unwrap(), 7);
     assert_eq!(s.purge_expired(T).await.unwrap(), 0);
+    assert_eq!(s.get_device_code("p-dev-old").await.unwrap(), None);
+    assert!(s.get_device_code("p-dev-new").await.unwrap().is_some());
+    // The purged row's user code is free again.
+    s.insert_device_code(&p_device("p-dev-again", "PPPPBBBB", T + 1))
+        .await
+        .unwrap();
 
     assert_eq!(
         s.consume_code("p-code-old", T - 1).await.unwrap(),
@@ -1317,6 +1557,7 @@ async fn purge(s: &dyn Store) {
     let purged = s.purge_expired(i64::MAX).await.unwrap();
     assert!(purged > 10, "{purged}");
     assert!(!s.is_access_token_revoked("jti-1").await.unwrap());
+    assert_eq!(s.get_device_code("dev-1").await.unwrap(), None);
     assert_eq!(s.get_refresh_token("rt-1").await.unwrap(), None);
     assert_eq!(s.get_grant("g-2").await.unwrap(), None);
     assert_eq!(

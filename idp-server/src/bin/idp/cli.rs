@@ -181,7 +181,8 @@ pub(crate) enum ClientsCmd {
         public: bool,
         #[arg(long)]
         name: Option<String>,
-        /// Grant type (repeatable).
+        /// Grant type (repeatable): authorization_code, refresh_token, client_credentials,
+        /// urn:ietf:params:oauth:grant-type:device_code (or its short name device_code).
         #[arg(long = "grant")]
         grants: Vec<String>,
         /// Redirect URI (repeatable).

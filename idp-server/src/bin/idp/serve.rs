@@ -8,6 +8,7 @@ use idp_server::{Config, Error, Provider};
 
 use crate::build_provider;
 use crate::cli::{Global, ServeArgs};
+use crate::commands::insert_client;
 
 pub(crate) const DEV_ISSUER: &str = "http://localhost:4000";
 pub(crate) const DEV_USER: &str = "dev@example.com";
@@ -18,6 +19,7 @@ pub(crate) const DEV_REDIRECT: &str = "http://localhost:3000/callback";
 pub(crate) const DEV_NATIVE_CLIENT: &str = "test-cli";
 pub(crate) const DEV_SERVICE: &str = "test-service";
 pub(crate) const DEV_SERVICE_SECRET: &str = "test-service-secret";
+pub(crate) const DEV_DEVICE_CLIENT: &str = "dev-device";
 
 async fn ensure_dev_fixtures(p: &Provider) -> Result<(), Error> {
     if p.users().find_by_email(None, DEV_USER).await?.is_none() {
@@ -79,6 +81,23 @@ async fn ensure_dev_fixtures(p: &Provider) -> Result<(), Error> {
             })
             .await?;
     }
+    if p.clients().get(DEV_DEVICE_CLIENT).await?.is_none() {
+        insert_client(
+            p,
+            NewClient {
+                client_id: DEV_DEVICE_CLIENT.into(),
+                public: true,
+                name: Some("Dev device (device authorization grant)".into()),
+                allowed_scopes: ["openid", "profile", "offline_access"]
+                    .map(String::from)
+                    .to_vec(),
+                grant_types: vec!["device_code".into(), "refresh_token".into()],
+                first_party: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -136,6 +155,10 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         );
         println!(
             "dev CORS: browser apps on http://localhost:ANY-PORT and http://127.0.0.1:ANY-PORT may call the token, userinfo and revocation endpoints"
+        );
+        println!(
+            "dev device client: {DEV_DEVICE_CLIENT} (public, device authorization grant, {}/device)",
+            provider.issuer()
         );
     }
     let maint = provider.clone();

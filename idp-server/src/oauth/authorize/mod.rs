@@ -22,6 +22,7 @@ use crate::Error;
 use crate::account::login::{self, SignIn};
 use crate::account::{FormContext, consent, session};
 use crate::issue::{is_offline, restrict_to, restrict_to_user};
+use crate::issuer::paths;
 use crate::store::{AuthCodeRecord, GrantRecord, SessionRecord, User};
 use crate::web::client_addr::ClientAddr;
 use crate::web::csrf::Purpose;
@@ -215,9 +216,10 @@ struct Person {
 fn form_context(req: &AuthRequest) -> FormContext<'_> {
     FormContext {
         tenant: req.tenant.as_ref(),
+        action: paths::AUTHORIZE,
         params: &req.params,
         client_name: req.client.name.as_deref().unwrap_or(&req.client.client_id),
-        client_id: &req.client.client_id,
+        client_id: Some(&req.client.client_id),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
+pub(crate) mod device_code;
 pub(crate) mod refresh_token;
 
 use crate::error::OAuthError;

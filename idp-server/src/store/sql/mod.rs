@@ -159,6 +159,31 @@ const CONSUME_CODE: &str = "UPDATE auth_codes SET consumed_at = $2 \
      WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING *";
 const CODE_BY_HASH: &str = "SELECT * FROM auth_codes WHERE code_hash = $1";
 
+const INSERT_DEVICE: &str = "INSERT INTO device_codes (device_code_hash, user_code, client_id, \
+     scope, created_at, expires_at, poll_interval, last_polled_at, status, user_id, grant_id, \
+     granted_scope, session_id, auth_time, decided_at, consumed_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+const DEVICE_BY_HASH: &str = "SELECT * FROM device_codes WHERE device_code_hash = $1";
+const PENDING_USER_CODE: &str = "SELECT * FROM device_codes \
+     WHERE user_code = $1 AND status = 'pending' AND expires_at > $2";
+/// Records a decision on a pending, unexpired authorization; the row comes back only to the
+/// caller that did.
+const DECIDE_DEVICE: &str = "UPDATE device_codes SET decided_at = $2, status = $3, \
+     user_id = $4, grant_id = $5, granted_scope = $6, session_id = $7, auth_time = $8 \
+     WHERE user_code = $1 AND status = 'pending' AND expires_at > $2 RETURNING *";
+/// A poll in time (`$2` now): records it and, when approved, consumes the authorization in
+/// the same statement. A returned row with `consumed_at = $2` and status `approved` was
+/// consumed by this caller: the `WHERE` required `consumed_at IS NULL`.
+const POLL_DEVICE: &str = "UPDATE device_codes SET last_polled_at = $2, \
+     consumed_at = CASE WHEN status = 'approved' THEN $2 ELSE NULL END \
+     WHERE device_code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+     AND (last_polled_at IS NULL OR last_polled_at + poll_interval <= $2) RETURNING *";
+/// A poll too soon (RFC 8628 §3.5 `slow_down`): the interval grows by 5 s.
+const SLOW_DOWN_DEVICE: &str = "UPDATE device_codes SET last_polled_at = $2, \
+     poll_interval = poll_interval + 5 \
+     WHERE device_code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
+     AND last_polled_at IS NOT NULL AND last_polled_at + poll_interval > $2 RETURNING *";
+
 const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, family_id, client_id, \
      user_id, scope, audiences, auth_time, session_id, tenant_id, created_at, expires_at, \
      rotated_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
@@ -256,8 +281,9 @@ const REVOKE_ACCESS_TOKEN: &str = "INSERT INTO revoked_access_tokens (jti, expir
 const ACCESS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_access_tokens WHERE jti = $1";
 
 /// What `purge_expired` deletes (`$1` is now), in one write transaction.
-const PURGES: [&str; 5] = [
+const PURGES: [&str; 6] = [
     "DELETE FROM auth_codes WHERE expires_at <= $1",
+    "DELETE FROM device_codes WHERE expires_at <= $1",
     "DELETE FROM refresh_tokens WHERE expires_at <= $1",
     "DELETE FROM grants WHERE expires_at <= $1",
     "DELETE FROM sessions WHERE expires_at <= $1",

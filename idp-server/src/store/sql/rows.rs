@@ -153,6 +153,31 @@ macro_rules! row_decoders {
             })
         }
 
+        fn device_from_row(row: &$row) -> Result<DeviceCodeRecord, StoreError> {
+            let d = Decoder::new(row, "device_codes");
+            let status: String = d.get("status")?;
+            let status = DeviceStatus::parse(&status)
+                .ok_or_else(|| d.corrupt("status", "unknown status"))?;
+            Ok(DeviceCodeRecord {
+                device_code_hash: d.get("device_code_hash")?,
+                user_code: d.get("user_code")?,
+                client_id: d.get("client_id")?,
+                scope: d.scope("scope")?,
+                created_at: d.get("created_at")?,
+                expires_at: d.get("expires_at")?,
+                interval: d.get("poll_interval")?,
+                last_polled_at: d.get("last_polled_at")?,
+                status,
+                user_id: d.get("user_id")?,
+                grant_id: d.get("grant_id")?,
+                granted_scope: d.opt_scope("granted_scope")?,
+                session_id: d.get("session_id")?,
+                auth_time: d.get("auth_time")?,
+                decided_at: d.get("decided_at")?,
+                consumed_at: d.get("consumed_at")?,
+            })
+        }
+
         fn refresh_from_row(row: &$row) -> Result<RefreshTokenRecord, StoreError> {
             let d = Decoder::new(row, "refresh_tokens");
             Ok(RefreshTokenRecord {

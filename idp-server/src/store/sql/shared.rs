@@ -22,9 +22,10 @@ macro_rules! sql_store {
             use super::$store;
             use $crate::store::sql::{self, Dialect, backend, conflict_or_backend, to_json};
             use $crate::store::{
-                AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, GrantRecord,
-                GrantsOf, RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store,
-                StoreError, Tenant, User,
+                AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome,
+                DeviceCodeRecord, DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf,
+                RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store, StoreError,
+                Tenant, User,
             };
 
             $crate::store::sql::rows::row_decoders!($row, $db);
@@ -363,6 +364,116 @@ macro_rules! sql_store {
                         $store::heal(&mut conn).await;
                     }
                     result
+                }
+
+                async fn insert_device_code(
+                    &self,
+                    device: &DeviceCodeRecord,
+                ) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::INSERT_DEVICE)
+                        .bind(device.device_code_hash.as_str())
+                        .bind(device.user_code.as_str())
+                        .bind(device.client_id.as_str())
+                        .bind(device.scope.to_string())
+                        .bind(device.created_at)
+                        .bind(device.expires_at)
+                        .bind(device.interval)
+                        .bind(device.last_polled_at)
+                        .bind(device.status.as_str())
+                        .bind(device.user_id.as_deref())
+                        .bind(device.grant_id.as_deref())
+                        .bind(device.granted_scope.as_ref().map(Scope::to_string))
+                        .bind(device.session_id.as_deref())
+                        .bind(device.auth_time)
+                        .bind(device.decided_at)
+                        .bind(device.consumed_at);
+                    self.insert(query, "device code exists").await
+                }
+
+                async fn get_device_code(
+                    &self,
+                    device_code_hash: &str,
+                ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+                    if !Self::storable(device_code_hash) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::DEVICE_BY_HASH).bind(device_code_hash);
+                    self.optional(query, device_from_row).await
+                }
+
+                async fn find_pending_user_code(
+                    &self,
+                    user_code: &str,
+                    now: i64,
+                ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+                    if !Self::storable(user_code) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::PENDING_USER_CODE)
+                        .bind(user_code)
+                        .bind(now);
+                    self.optional(query, device_from_row).await
+                }
+
+                async fn decide_device_code(
+                    &self,
+                    user_code: &str,
+                    decision: &DeviceDecision,
+                    now: i64,
+                ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+                    if !Self::storable(user_code) || decision.status == DeviceStatus::Pending {
+                        return Ok(None);
+                    }
+                    // The conditional UPDATE is the whole decision: of concurrent deciders,
+                    // exactly one sees the row come back.
+                    let query = sqlx::query(sql::DECIDE_DEVICE)
+                        .bind(user_code)
+                        .bind(now)
+                        .bind(decision.status.as_str())
+                        .bind(decision.user_id.as_str())
+                        .bind(decision.grant_id.as_deref())
+                        .bind(decision.granted_scope.as_ref().map(Scope::to_string))
+                        .bind(decision.session_id.as_deref())
+                        .bind(decision.auth_time);
+                    self.optional(query, device_from_row).await
+                }
+
+                async fn poll_device_code(
+                    &self,
+                    device_code_hash: &str,
+                    now: i64,
+                ) -> Result<DevicePoll, StoreError> {
+                    if !Self::storable(device_code_hash) {
+                        return Ok(DevicePoll::NotFound);
+                    }
+                    // A poll in time: recorded, and an approval consumed, in one statement.
+                    let query = sqlx::query(sql::POLL_DEVICE)
+                        .bind(device_code_hash)
+                        .bind(now);
+                    if let Some(d) = self.optional(query, device_from_row).await? {
+                        return Ok(match d.status {
+                            DeviceStatus::Approved => DevicePoll::Consumed(d),
+                            DeviceStatus::Denied => DevicePoll::Denied(d),
+                            DeviceStatus::Pending => DevicePoll::Pending(d),
+                        });
+                    }
+                    // Too soon: the interval grows.
+                    let query = sqlx::query(sql::SLOW_DOWN_DEVICE)
+                        .bind(device_code_hash)
+                        .bind(now);
+                    if let Some(d) = self.optional(query, device_from_row).await? {
+                        return Ok(DevicePoll::SlowDown(d));
+                    }
+                    // Neither: consumed, expired or unknown. `consumed_at` never goes back
+                    // to NULL, so this read cannot contradict the UPDATEs.
+                    let query = sqlx::query(sql::DEVICE_BY_HASH).bind(device_code_hash);
+                    Ok(match self.optional(query, device_from_row).await? {
+                        None => DevicePoll::NotFound,
+                        Some(d) if d.consumed_at.is_some() => DevicePoll::AlreadyUsed(d),
+                        Some(d) if d.expires_at <= now => DevicePoll::Expired(d),
+                        // Changed between the statements by a concurrent poll: too soon.
+                        Some(d) => DevicePoll::SlowDown(d),
+                    })
                 }
 
                 async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
