@@ -1,15 +1,29 @@
-//! Multi-tenant SaaS (pattern 5): users and clients of two tenants, the tenant assigned by a
-//! `before_insert` hook from the e-mail domain, per-tenant listing, a tenant's client that
-//! refuses another tenant's user, and the tenant claim in tokens.
+//! Multi-tenant SaaS (pattern 5): two tenants with their look and scopes, users with
+//! custom attributes (`department`, `role`, `customerId`) checked by a schema, a hook that
+//! assigns the tenant from the e-mail domain and makes admins tenant administrators, `role`
+//! and `department` released as claims, an API that authorises on `role` and refuses a
+//! token on another tenant's host, and the management HTTP API used by a tenant admin.
 //!
-//! Run with `cargo run --example multi-tenant`. It runs an in-memory provider on an
-//! ephemeral loopback port, prints what happens, and exits.
+//! Run with `cargo run --example multi-tenant`. It runs an in-memory provider and an API on
+//! ephemeral loopback ports, prints what happens, and exits.
 
 use std::sync::Arc;
 
-use idp_server::Provider;
-use idp_server::manage::{NewClient, NewUser};
+use axum::Router;
+use axum::routing::get;
+use idp_server::manage::{NewClient, NewTenant, NewUser};
 use idp_server::store::MemoryStore;
+use idp_server::{
+    AttributeRule, AttributeSchema, AttributeType, ClaimMapping, Provider, TokenKind,
+};
+use idp_tower::idp_core::Algorithm;
+use idp_tower::{Claims, JwtAuthLayer, Tenant, TenantGuardLayer};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "a long password";
+/// The API's hosts are `{tenant}.app.example` (sent as the `Host` header).
+const APP_DOMAIN: &str = "app.example";
 
 /// Tenants by e-mail domain.
 fn tenant_of(email: &str) -> Option<&'static str> {
@@ -20,59 +34,123 @@ fn tenant_of(email: &str) -> Option<&'static str> {
     }
 }
 
+/// The custom claims the orders API reads.
+#[derive(Clone, Debug, Deserialize)]
+struct OrgClaims {
+    role: Option<String>,
+    department: Option<String>,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     examples::init_tracing();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
+    let admin_api = format!("{base}/admin/api");
+    let users_schema = AttributeSchema::new()
+        .attribute(
+            "department",
+            AttributeRule::new(AttributeType::String).default_value("general"),
+        )
+        .attribute(
+            "role",
+            AttributeRule::new(AttributeType::Enum)
+                .values(["user", "admin", "owner"])
+                .default_value("user"),
+        )
+        .attribute("customerId", AttributeRule::new(AttributeType::String));
     let provider = Provider::builder()
         .issuer(base.clone())
         .store(Arc::new(MemoryStore::new()))
         .encryption_key("example only: not a secret, at least 32 bytes")
+        .scopes_supported([
+            "openid",
+            "profile",
+            "email",
+            "roles",
+            "orders:read",
+            "idp:tenant-admin",
+        ])
+        .user_attributes(users_schema)
+        .client_attributes(
+            AttributeSchema::new().attribute("logoUrl", AttributeRule::new(AttributeType::Url)),
+        )
+        .claim(ClaimMapping::new("role", "role").scope("roles"))
+        .claim(
+            ClaimMapping::new("department", "department")
+                .scope("roles")
+                .tokens([TokenKind::AccessToken]),
+        )
+        // The tenant from the e-mail domain; admins and owners administer their tenant.
         .before_insert_user(|_ctx, mut u| async move {
-            match tenant_of(&u.email) {
-                Some(t) => {
-                    u.tenant_id = Some(t.into());
-                    Ok(u)
-                }
-                None => Err(format!("no tenant for {}", u.email)),
+            let Some(t) = tenant_of(&u.email) else {
+                return Err(format!("no tenant for {}", u.email));
+            };
+            u.tenant_id = Some(t.into());
+            let mut scopes = vec!["roles".to_owned(), "orders:read".to_owned()];
+            if matches!(
+                u.attributes.get("role").and_then(Value::as_str),
+                Some("admin" | "owner")
+            ) {
+                scopes.push("idp:tenant-admin".into());
             }
+            u.allowed_scopes = Some(scopes);
+            Ok(u)
         })
         .build()
         .await?;
     let router = provider.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
 
-    for email in [
-        "road@acme.example",
-        "runner@acme.example",
-        "hank@globex.example",
-        "eve@unknown.example",
+    for (id, name) in [("acme", "Acme Corporation"), ("globex", "Globex")] {
+        provider
+            .tenants()
+            .insert(NewTenant {
+                id: id.into(),
+                display_name: Some(name.into()),
+                allowed_scopes: Some(vec![
+                    "roles".into(),
+                    "orders:read".into(),
+                    "idp:tenant-admin".into(),
+                ]),
+                ..Default::default()
+            })
+            .await?;
+    }
+    for (email, attrs) in [
+        (
+            "road@acme.example",
+            json!({"role": "admin", "department": "engineering", "customerId": "c-1"}),
+        ),
+        ("runner@acme.example", json!({"customerId": "c-2"})),
+        (
+            "hank@globex.example",
+            json!({"role": "owner", "customerId": "c-9"}),
+        ),
+        ("eve@unknown.example", json!({})),
+        ("wile@acme.example", json!({"role": "root"})),
     ] {
         let r = provider
             .users()
             .insert(NewUser {
                 email: email.into(),
-                password: Some("a long password".into()),
+                password: Some(PASSWORD.into()),
+                attributes: attrs.as_object().cloned().unwrap_or_default(),
                 ..Default::default()
             })
             .await;
         match r {
             Ok(u) => println!(
-                "user {email} -> tenant {}",
-                u.tenant_id.as_deref().unwrap_or("-")
+                "user {email} -> tenant {} role {} department {}",
+                u.tenant_id.as_deref().unwrap_or("-"),
+                u.attributes["role"],
+                u.attributes["department"],
             ),
             Err(e) => println!("user {email} refused: {e}"),
         }
     }
-    for tenant in ["acme", "globex"] {
-        let users = provider.users().list(Some(tenant)).await?;
-        let mut emails: Vec<&str> = users.iter().map(|u| u.email.as_str()).collect();
-        emails.sort_unstable();
-        println!("tenant {tenant}: {} users {emails:?}", users.len());
-    }
 
-    // One web client and one service client per tenant.
+    // One web client per tenant; its tokens are for the orders API and the admin API.
     for tenant in ["acme", "globex"] {
         provider
             .clients()
@@ -80,70 +158,128 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 client_id: format!("{tenant}-web"),
                 secret: Some("web-secret".into()),
                 redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
-                allowed_scopes: vec!["openid".into(), "email".into()],
+                allowed_scopes: ["openid", "roles", "orders:read", "idp:tenant-admin"]
+                    .map(String::from)
+                    .to_vec(),
+                audiences: vec!["orders-api".into(), admin_api.clone()],
                 first_party: true,
                 tenant_id: Some(tenant.into()),
-                ..Default::default()
-            })
-            .await?;
-        provider
-            .clients()
-            .insert(NewClient {
-                client_id: format!("{tenant}-worker"),
-                secret: Some("worker-secret".into()),
-                grant_types: vec!["client_credentials".into()],
-                allowed_scopes: vec!["reports:read".into()],
-                audiences: vec!["reports-api".into()],
-                tenant_id: Some(tenant.into()),
+                attributes: json!({"logoUrl": format!("https://cdn.{tenant}.example/logo.svg")})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
                 ..Default::default()
             })
             .await?;
     }
-
-    // The tenant claim in a service token.
-    let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{base}/oauth/token"))
-        .basic_auth("globex-worker", Some("worker-secret"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let at = token["access_token"].as_str().unwrap_or_default();
-    let info: serde_json::Value = http
-        .post(format!("{base}/oauth/introspect"))
-        .basic_auth("globex-worker", Some("worker-secret"))
-        .form(&[("token", at)])
-        .send()
-        .await?
-        .json()
-        .await?;
-    println!(
-        "globex-worker token: active={} tenant={}",
-        info["active"], info["tenant"]
-    );
 
     // A tenant's client refuses another tenant's user: acme-web cannot sign in hank@globex.
-    for (client, email) in [
-        ("acme-web", "hank@globex.example"),
-        ("acme-web", "road@acme.example"),
-    ] {
-        let ok = sign_in(&base, client, email).await?;
-        println!(
-            "{client} signs in {email}: {}",
-            if ok { "yes" } else { "refused" }
+    let scope = "openid roles orders:read idp:tenant-admin";
+    let refused = sign_in(&base, "acme-web", "hank@globex.example", scope).await?;
+    println!(
+        "acme-web signs in hank@globex.example: {}",
+        if refused.is_some() { "yes" } else { "refused" }
+    );
+    let road = sign_in(&base, "acme-web", "road@acme.example", scope)
+        .await?
+        .ok_or("road could not sign in")?;
+    let runner = sign_in(&base, "acme-web", "runner@acme.example", scope)
+        .await?
+        .ok_or("runner could not sign in")?;
+    println!(
+        "road's token: scope \"{}\"",
+        road["scope"].as_str().unwrap_or_default()
+    );
+    println!(
+        "runner's token: scope \"{}\"",
+        runner["scope"].as_str().unwrap_or_default()
+    );
+
+    // The orders API: JWTs of this provider for `orders-api`, on `{tenant}.app.example`.
+    let api = Router::new()
+        .route(
+            "/orders",
+            get(|Claims(c): Claims<OrgClaims>, tenant: Tenant| async move {
+                axum::Json(json!({
+                    "tenant": tenant.as_str(),
+                    "role": c.extra.role,
+                    "department": c.extra.department,
+                }))
+            }),
+        )
+        .layer(TenantGuardLayer::from_host_under(APP_DOMAIN)?)
+        .layer(
+            JwtAuthLayer::builder()
+                .issuer(base.clone())
+                .audience("orders-api")
+                .algorithms([Algorithm::ES256])
+                .jwks_uri(format!("{base}/.well-known/jwks.json"))
+                .claims::<OrgClaims>()
+                .build()?,
         );
+    let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let api_addr = api_listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(api_listener, api).await });
+
+    let http = reqwest::Client::new();
+    let at = road["access_token"].as_str().unwrap_or_default();
+    for tenant in ["acme", "globex"] {
+        let resp = http
+            .get(format!("http://{api_addr}/orders"))
+            .header(reqwest::header::HOST, format!("{tenant}.{APP_DOMAIN}"))
+            .bearer_auth(at)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await?;
+        println!("orders API on {tenant}.{APP_DOMAIN} with road's token: {status} {body}");
     }
+
+    // The management HTTP API with road's tenant-admin token: acme's users only.
+    let admin = |path: &str| {
+        http.get(format!("{base}/admin/api/v1{path}"))
+            .bearer_auth(at)
+            .send()
+    };
+    let users: Value = admin("/users").await?.json().await?;
+    let mut emails: Vec<&str> = users["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|u| u["email"].as_str()).collect())
+        .unwrap_or_default();
+    emails.sort_unstable();
+    println!("tenant admin road lists users: {emails:?}");
+    let status = admin("/users?tenant=globex").await?.status().as_u16();
+    println!("tenant admin road lists globex's users: {status}");
+    let hank = provider
+        .users()
+        .find_by_email(Some("globex"), "hank@globex.example")
+        .await?
+        .ok_or("no hank")?;
+    let status = admin(&format!("/users/{}", hank.id))
+        .await?
+        .status()
+        .as_u16();
+    println!("tenant admin road reads hank@globex.example: {status}");
+    let rt = runner["access_token"].as_str().unwrap_or_default();
+    let status = http
+        .get(format!("{base}/admin/api/v1/users"))
+        .bearer_auth(rt)
+        .send()
+        .await?
+        .status()
+        .as_u16();
+    println!("runner (no idp:tenant-admin) lists users: {status}");
     Ok(())
 }
 
-/// Drives the login form the way a browser would; whether a code came back.
+/// Signs `email` in at `client` the way a browser would and exchanges the code: the token
+/// response, or `None` when the sign-in is refused.
 async fn sign_in(
     base: &str,
     client: &str,
     email: &str,
-) -> Result<bool, Box<dyn std::error::Error>> {
+    scope: &str,
+) -> Result<Option<Value>, Box<dyn std::error::Error>> {
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -153,7 +289,7 @@ async fn sign_in(
         .query(&[
             ("client_id", client),
             ("response_type", "code"),
-            ("scope", "openid"),
+            ("scope", scope),
         ])
         .send()
         .await?
@@ -161,7 +297,7 @@ async fn sign_in(
         .await?;
     let mut form: Vec<(String, String)> = hidden_fields(&page);
     form.push(("email".into(), email.into()));
-    form.push(("password".into(), "a long password".into()));
+    form.push(("password".into(), PASSWORD.into()));
     let resp = http
         .post(format!("{base}/oauth/authorize"))
         .form(&form)
@@ -172,7 +308,26 @@ async fn sign_in(
         .get("location")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    Ok(location.contains("code="))
+    let Some(code) = url::Url::parse(location).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+    }) else {
+        return Ok(None);
+    };
+    let tokens: Value = http
+        .post(format!("{base}/oauth/token"))
+        .basic_auth(client, Some("web-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:9/callback"),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(Some(tokens))
 }
 
 fn hidden_fields(html: &str) -> Vec<(String, String)> {

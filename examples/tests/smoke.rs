@@ -336,14 +336,20 @@ async fn multi_tenant_prints_the_tenant_rules() {
     let mut run = Running::spawn(example("multi-tenant"));
     let out = run.rest().await;
     for want in [
-        "user road@acme.example -> tenant acme",
-        "user hank@globex.example -> tenant globex",
-        "user eve@unknown.example refused",
-        "tenant acme: 2 users",
-        "tenant globex: 1 users",
-        "globex-worker token: active=true tenant=\"globex\"",
+        "user road@acme.example -> tenant acme role \"admin\" department \"engineering\"",
+        "user runner@acme.example -> tenant acme role \"user\" department \"general\"",
+        "user hank@globex.example -> tenant globex role \"owner\"",
+        "user eve@unknown.example refused: rejected by hook: no tenant for eve@unknown.example",
+        "user wile@acme.example refused: invalid input: attribute `role` must be one of user, admin, owner",
         "acme-web signs in hank@globex.example: refused",
-        "acme-web signs in road@acme.example: yes",
+        "road's token: scope \"idp:tenant-admin openid orders:read roles\"",
+        "runner's token: scope \"openid orders:read roles\"",
+        "orders API on acme.app.example with road's token: 200 {\"department\":\"engineering\",\"role\":\"admin\",\"tenant\":\"acme\"}",
+        "orders API on globex.app.example with road's token: 403",
+        "tenant admin road lists users: [\"road@acme.example\", \"runner@acme.example\"]",
+        "tenant admin road lists globex's users: 403",
+        "tenant admin road reads hank@globex.example: 404",
+        "runner (no idp:tenant-admin) lists users: 403",
     ] {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
