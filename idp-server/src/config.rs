@@ -69,7 +69,9 @@ pub struct Config {
     pub(crate) session_ttl: HumanDuration,
     pub(crate) access_token_alg: Algorithm,
     pub(crate) id_token_alg: Algorithm,
-    pub(crate) scopes_supported: Vec<String>,
+    /// `None`: the OpenID Connect scopes are advertised and clients may register any
+    /// scope. Set: exactly these are advertised, and enforced (see `scopes_enforced`).
+    pub(crate) scopes_supported: Option<Vec<String>>,
     pub(crate) templates_dir: Option<PathBuf>,
     pub(crate) cors_allowed_origins: Vec<String>,
     pub(crate) cors_allow_credentials: bool,
@@ -113,6 +115,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// What discovery advertises when `scopes_supported` is not set.
+const DEFAULT_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
 const MINUTE: u64 = 60;
 const HOUR: u64 = 3_600;
 const DAY: u64 = 86_400;
@@ -137,9 +142,7 @@ impl Default for Config {
             session_ttl: dur(12 * HOUR),
             access_token_alg: Algorithm::ES256,
             id_token_alg: Algorithm::RS256,
-            scopes_supported: ["openid", "profile", "email", "offline_access"]
-                .map(String::from)
-                .to_vec(),
+            scopes_supported: None,
             templates_dir: None,
             cors_allowed_origins: Vec::new(),
             cors_allow_credentials: false,
@@ -362,8 +365,12 @@ impl Config {
                 "max_parameter_len must be between 4096 and 65536 bytes".into(),
             ));
         }
-        let supported = Scope::from_tokens(&self.scopes_supported)
-            .map_err(|e| Error::Config(format!("scopes_supported: {e}")))?;
+        let supported = match &self.scopes_supported {
+            Some(list) => Scope::from_tokens(list)
+                .map_err(|e| Error::Config(format!("scopes_supported: {e}")))?,
+            None => Scope::from_tokens(DEFAULT_SCOPES.map(String::from))
+                .map_err(|e| Error::Config(format!("scopes_supported: {e}")))?,
+        };
         self.user_attributes
             .validate("user_attributes")
             .map_err(Error::Config)?;
@@ -446,6 +453,11 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Whether `scopes_supported` was set, and so is enforced.
+    pub(crate) fn scopes_enforced(&self) -> bool {
+        self.scopes_supported.is_some()
     }
 
     /// The signing algorithms in use: the access-token one, then the ID-token one.

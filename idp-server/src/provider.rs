@@ -242,9 +242,13 @@ impl ProviderBuilder {
         self
     }
 
-    /// Scopes advertised in discovery (default `openid profile email offline_access`).
+    /// The scopes this provider knows (key `scopes_supported`): advertised in discovery,
+    /// and enforced. A client may be registered (or updated) only with these scopes, and
+    /// a tenant may allow only these; a request for another scope is dropped at the
+    /// authorization endpoint and `invalid_scope` at the token endpoint. Not set, discovery
+    /// advertises `openid profile email offline_access` and clients may register any scope.
     pub fn scopes_supported<I: IntoIterator<Item = S>, S: Into<String>>(mut self, s: I) -> Self {
-        self.config.scopes_supported = s.into_iter().map(Into::into).collect();
+        self.config.scopes_supported = Some(s.into_iter().map(Into::into).collect());
         self
     }
 

@@ -192,6 +192,10 @@ impl State {
             hashing: &self.hashing,
             insecure_http_redirect_uris: self.config.insecure_allow_http_redirect_uris,
             schemas: &self.schemas,
+            known_scopes: self
+                .config
+                .scopes_enforced()
+                .then_some(&self.scopes_supported),
         }
     }
 

@@ -6,7 +6,8 @@ use idp_core::{ClientSecret, GrantType, random_token};
 
 use super::hooks::run as run_hook;
 use super::validate::{
-    hash_off_thread, invalid, parse_scopes, validate_client_id, validate_redirect_uri,
+    check_known_scopes, hash_off_thread, invalid, parse_scopes, validate_client_id,
+    validate_redirect_uri,
 };
 use super::{Actor, ClientUpdate, CreatedClient, Ctx, HookContext, NewClient};
 use crate::Error;
@@ -129,7 +130,11 @@ impl<'a> Clients<'a> {
             redirect_uris: new.redirect_uris,
             post_logout_redirect_uris: new.post_logout_redirect_uris,
             backchannel_logout_uri: new.backchannel_logout_uri,
-            allowed_scopes: parse_scopes(&new.allowed_scopes, "allowed_scopes")?,
+            allowed_scopes: {
+                let s = parse_scopes(&new.allowed_scopes, "allowed_scopes")?;
+                check_known_scopes(&s, self.ctx.known_scopes, "allowed_scopes")?;
+                s
+            },
             grant_types,
             token_endpoint_auth_method: method,
             audiences: new.audiences,
@@ -226,7 +231,9 @@ impl<'a> Clients<'a> {
             c.post_logout_redirect_uris = uris;
         }
         if let Some(s) = update.allowed_scopes {
-            c.allowed_scopes = parse_scopes(&s, "allowed_scopes")?;
+            let s = parse_scopes(&s, "allowed_scopes")?;
+            check_known_scopes(&s, self.ctx.known_scopes, "allowed_scopes")?;
+            c.allowed_scopes = s;
         }
         if let Some(a) = update.audiences {
             if let Some(bad) = a.iter().find(|a| a.is_empty() || a.contains(' ')) {

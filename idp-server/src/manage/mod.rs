@@ -41,6 +41,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) insecure_http_redirect_uris: bool,
     /// The attribute schemas of users and clients.
     pub(crate) schemas: &'a Schemas,
+    /// `scopes_supported` when it is enforced: clients and tenants may name only these.
+    pub(crate) known_scopes: Option<&'a idp_core::Scope>,
 }
 
 impl std::fmt::Debug for Ctx<'_> {

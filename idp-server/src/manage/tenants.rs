@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use super::records::{NewTenant, TenantUpdate};
-use super::validate::{invalid, parse_scopes};
+use super::validate::{check_known_scopes, invalid, parse_scopes};
 use crate::Error;
 use crate::store::{StoreError, Tenant};
 
@@ -87,6 +87,9 @@ impl<'a> Tenants<'a> {
             .as_deref()
             .map(|s| parse_scopes(s, "allowed_scopes"))
             .transpose()?;
+        if let Some(s) = &tenant.allowed_scopes {
+            check_known_scopes(s, self.ctx.known_scopes, "allowed_scopes")?;
+        }
         self.ctx
             .store
             .insert_tenant(&tenant)
@@ -140,6 +143,9 @@ impl<'a> Tenants<'a> {
                 .as_deref()
                 .map(|s| parse_scopes(s, "allowed_scopes"))
                 .transpose()?;
+            if let Some(s) = &t.allowed_scopes {
+                check_known_scopes(s, self.ctx.known_scopes, "allowed_scopes")?;
+            }
         }
         t.updated_at = self.ctx.now();
         self.ctx.store.update_tenant(&t).await?;

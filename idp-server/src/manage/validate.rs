@@ -191,6 +191,23 @@ pub(super) fn validate_client_id(id: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Refuses a scope outside `known` (the enforced `scopes_supported`), naming it.
+pub(super) fn check_known_scopes(
+    scope: &Scope,
+    known: Option<&Scope>,
+    what: &str,
+) -> Result<(), Error> {
+    let Some(known) = known else {
+        return Ok(());
+    };
+    match scope.iter().find(|s| !known.contains(s)) {
+        Some(s) => Err(invalid(format!(
+            "{what}: scope `{s}` is not in scopes_supported"
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,3 +209,119 @@ async fn the_sign_in_page_shows_the_tenant_and_its_scopes_hold() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "orders:read");
 }
+
+#[tokio::test]
+async fn scopes_supported_when_set_is_enforced() {
+    let store: Arc<MemoryStore> = Arc::new(MemoryStore::new());
+    // Registered while any scope was allowed.
+    let open = TestServer::start_with(store.clone(), |b| b).await;
+    open.provider
+        .clients()
+        .insert(NewClient {
+            client_id: "legacy".into(),
+            secret: Some("legacy-secret".into()),
+            redirect_uris: vec![REDIRECT.into()],
+            allowed_scopes: ["openid", "orders:read", "orders:write"]
+                .map(String::from)
+                .to_vec(),
+            grant_types: vec!["authorization_code".into(), "client_credentials".into()],
+            first_party: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    open.provider
+        .users()
+        .insert(NewUser {
+            email: "ada@example.com".into(),
+            password: Some(PASSWORD.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    open.stop().await;
+
+    let s = TestServer::start_with(store, |b| {
+        b.scopes_supported(["openid", "profile", "orders:read"])
+    })
+    .await;
+    let (_, _, d) = s.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        d["scopes_supported"],
+        serde_json::json!(["openid", "orders:read", "profile"])
+    );
+    // Registration: only known scopes.
+    let e = s
+        .provider
+        .clients()
+        .insert(NewClient {
+            client_id: "new".into(),
+            grant_types: vec!["client_credentials".into()],
+            allowed_scopes: vec!["orders:write".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput(m) if m.contains("`orders:write` is not in scopes_supported")),
+        "{e}"
+    );
+    let e = s
+        .provider
+        .tenants()
+        .insert(NewTenant {
+            id: "t".into(),
+            allowed_scopes: Some(vec!["admin".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidInput(_)), "{e}");
+
+    // Requests: dropped at the authorization endpoint, refused at the token endpoint.
+    let b = Browser::new();
+    let page = b
+        .authorize(
+            &s,
+            &[
+                ("client_id", "legacy"),
+                ("redirect_uri", REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid orders:read orders:write"),
+            ],
+        )
+        .await;
+    let page = b.login(&s, &page, "ada@example.com", PASSWORD).await;
+    let code = page.code();
+    let (status, _, body) = s
+        .post_form(
+            "/oauth/token",
+            Some(("legacy", "legacy-secret")),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "openid orders:read");
+    let cc = |scope: Option<&'static str>| {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend(scope.map(|s| ("scope", s)));
+        let s = &s;
+        async move {
+            s.post_form("/oauth/token", Some(("legacy", "legacy-secret")), &form)
+                .await
+        }
+    };
+    let (status, _, body) = cc(Some("orders:write")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{body}"
+    );
+    let (status, _, body) = cc(None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "openid orders:read");
+}

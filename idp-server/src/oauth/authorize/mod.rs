@@ -192,6 +192,15 @@ async fn parse<'a>(
             Err(e) => return Err(server_error(app, Error::from(e))),
         }
     }
+    // Enforced scopes_supported: what the provider does not know is dropped (a client
+    // registered before the configuration narrowed may still ask for it).
+    if app.config.scopes_enforced() {
+        req.scope = req.scope.intersection(&app.scopes_supported);
+        if req.scope.is_empty() {
+            let msg = "none of the requested scopes is supported";
+            return Err(back.error(ErrorCode::InvalidScope, msg));
+        }
+    }
     if let Some(allowed) = req.tenant.as_ref().and_then(|t| t.allowed_scopes.as_ref()) {
         req.scope = restrict_to(&req.scope, allowed);
         if req.scope.is_empty() {

@@ -54,6 +54,17 @@ pub(crate) async fn client_credentials(
         }
         None => client.allowed_scopes.clone(),
     };
+    // Enforced scopes_supported: an unknown scope asked for is refused; by default, what
+    // the client has and the provider still knows.
+    let scope = if state.config.scopes_enforced() {
+        if req.scope.is_some() && !scope.is_subset(&state.scopes_supported) {
+            return Err(OAuthError::new(ErrorCode::InvalidScope)
+                .describe("requested scope is not supported"));
+        }
+        scope.intersection(&state.scopes_supported)
+    } else {
+        scope
+    };
     // A registered tenant's scope restriction (one read, only for a tenant's clients).
     let scope = match client.tenant_id.as_deref() {
         None => scope,
