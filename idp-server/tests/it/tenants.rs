@@ -182,6 +182,37 @@ async fn the_sign_in_page_shows_the_tenant_and_its_scopes_hold() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "openid orders:read");
 
+    // The consent page of a third-party client of the tenant shows the tenant too.
+    s.provider
+        .clients()
+        .insert(NewClient {
+            client_id: "acme-partner".into(),
+            secret: Some("p-secret".into()),
+            tenant_id: Some("acme".into()),
+            redirect_uris: vec![REDIRECT.into()],
+            allowed_scopes: vec!["openid".into(), "orders:read".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let consent = b
+        .authorize(
+            &s,
+            &[
+                ("client_id", "acme-partner"),
+                ("redirect_uri", REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid orders:read"),
+            ],
+        )
+        .await;
+    assert!(consent.is_consent_form(), "{}", consent.body);
+    assert!(
+        consent.body.contains("Acme &lt;Corporation&gt;"),
+        "{}",
+        consent.body
+    );
+
     // Nothing the tenant allows: the error goes back to the client.
     let page = b.authorize(&s, &params("orders:admin")).await;
     assert_eq!(page.redirect_params()["error"], "invalid_scope");
