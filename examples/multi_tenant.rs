@@ -71,6 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "orders:read",
             "idp:tenant-admin",
         ])
+        .scope_description("roles", "Your role and department in your organisation")
         .user_attributes(users_schema)
         .client_attributes(
             AttributeSchema::new().attribute("logoUrl", AttributeRule::new(AttributeType::Url)),

@@ -489,6 +489,11 @@ impl ClaimMapping {
         self
     }
 
+    /// The scope that releases the claim, if any.
+    pub(crate) fn scope_name(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
     /// Only in these token kinds.
     pub fn tokens<I: IntoIterator<Item = TokenKind>>(mut self, kinds: I) -> Self {
         self.tokens = kinds.into_iter().collect();

@@ -115,6 +115,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// Scopes whose consent-page wording is built in.
+const BUILT_IN_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "address",
+    "phone",
+];
+
 /// What discovery advertises when `scopes_supported` is not set.
 const DEFAULT_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 
@@ -388,6 +398,18 @@ impl Config {
             }
         }
         validate_claims(&self.claims, &self.schemas(), &supported).map_err(Error::Config)?;
+        // A custom scope that releases claims says on the consent page what it shares.
+        for m in &self.claims {
+            if let Some(scope) = m.scope_name()
+                && !BUILT_IN_SCOPES.contains(&scope)
+                && !self.scope_descriptions.contains_key(scope)
+            {
+                return Err(Error::Config(format!(
+                    "claims: scope `{scope}` needs a description in scope_descriptions (the \
+                     consent page shows it)"
+                )));
+            }
+        }
         Ok(supported)
     }
 

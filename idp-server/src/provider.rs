@@ -14,12 +14,13 @@ use crate::config::{Config, Sensitive};
 use crate::layer::ProviderLayer;
 use crate::manage::hooks::{Hooks, hook};
 use crate::manage::{
-    Clients, HookContext, Keys, NewClient, NewUser, Tenants, TokenClaims, UserUpdate, Users,
+    ClientUpdate, Clients, HookContext, Keys, NewClient, NewUser, Tenants, TokenClaims, UserUpdate,
+    Users,
 };
 use crate::rate_limit::RateLimits;
 use crate::state::State;
 use crate::store::Store;
-use crate::store::User;
+use crate::store::{Client, User};
 use crate::web::App;
 use crate::web::csrf::CsrfKey;
 use crate::web::templates::Templates;
@@ -455,6 +456,17 @@ impl ProviderBuilder {
         Fut: Future<Output = Result<NewClient, String>> + Send + 'static,
     {
         self.hooks.insert_client = Some(hook(f));
+        self
+    }
+
+    /// Awaited before a client is updated, with the stored client and the update; returns
+    /// the update to apply, or refuses.
+    pub fn before_update_client<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(HookContext, (Client, ClientUpdate)) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<ClientUpdate, String>> + Send + 'static,
+    {
+        self.hooks.update_client = Some(hook(f));
         self
     }
 

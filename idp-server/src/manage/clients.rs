@@ -209,6 +209,22 @@ impl<'a> Clients<'a> {
     /// within `client_cache_ttl`.
     pub async fn update(&self, client_id: &str, update: ClientUpdate) -> Result<Client, Error> {
         let mut c = self.get(client_id).await?.ok_or(Error::NotFound)?;
+        let update = match &self.ctx.hooks.update_client {
+            None => update,
+            Some(h) => {
+                let ctx = HookContext::new(self.actor.clone())
+                    .tenant(c.tenant_id.as_deref())
+                    .client_addr(self.client_addr);
+                run_hook(
+                    Some(h),
+                    "before_update_client",
+                    ctx,
+                    (c.clone(), update),
+                    |(_, u)| u,
+                )
+                .await?
+            }
+        };
         let allow_http = self.ctx.insecure_http_redirect_uris;
         if let Some(v) = update.name {
             c.name = Some(v);

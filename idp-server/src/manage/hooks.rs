@@ -6,6 +6,7 @@
 //! | before a user is inserted | [`NewUser`] | change it, refuse |
 //! | before a user is updated | the stored [`User`] and the [`UserUpdate`] | change the update, refuse |
 //! | before a client is inserted | [`NewClient`] | change it, refuse |
+//! | before a client is updated | the stored [`Client`] and the [`ClientUpdate`] | change the update, refuse |
 //! | after a sign-in (password checked, before the session starts) | the [`User`] | refuse the sign-in |
 //! | before a token is issued | the custom claims ([`TokenClaims`]) | add, change or remove custom claims, refuse |
 //!
@@ -25,10 +26,10 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use serde_json::{Map, Value};
 
-use super::records::{NewClient, NewUser, UserUpdate};
+use super::records::{ClientUpdate, NewClient, NewUser, UserUpdate};
 use crate::Error;
 use crate::attributes::{RESERVED_CLAIMS, TokenKind};
-use crate::store::User;
+use crate::store::{Client, User};
 
 /// Who makes a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +126,7 @@ pub(crate) struct Hooks {
     pub(crate) insert_user: Option<Hook<NewUser, NewUser>>,
     pub(crate) update_user: Option<Hook<(User, UserUpdate), UserUpdate>>,
     pub(crate) insert_client: Option<Hook<NewClient, NewClient>>,
+    pub(crate) update_client: Option<Hook<(Client, ClientUpdate), ClientUpdate>>,
     pub(crate) after_sign_in: Option<Hook<User, ()>>,
     pub(crate) before_token: Option<Hook<TokenClaims, Map<String, Value>>>,
 }
@@ -135,6 +137,7 @@ impl std::fmt::Debug for Hooks {
             .field("insert_user", &self.insert_user.is_some())
             .field("update_user", &self.update_user.is_some())
             .field("insert_client", &self.insert_client.is_some())
+            .field("update_client", &self.update_client.is_some())
             .field("after_sign_in", &self.after_sign_in.is_some())
             .field("before_token", &self.before_token.is_some())
             .finish()

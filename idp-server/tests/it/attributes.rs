@@ -34,6 +34,7 @@ fn users_schema() -> AttributeSchema {
 
 fn configure(b: idp_server::ProviderBuilder) -> idp_server::ProviderBuilder {
     b.scopes_supported(["openid", "profile", "email", "offline_access", "roles"])
+        .scope_description("roles", "Your role in your organisation")
         .user_attributes(users_schema())
         .client_attributes(
             AttributeSchema::new().attribute("logoUrl", AttributeRule::new(AttributeType::Url)),
@@ -289,11 +290,22 @@ async fn build(
 async fn a_configuration_that_breaks_the_rules_is_refused() {
     let base = |b: idp_server::ProviderBuilder| {
         b.scopes_supported(["openid", "roles"])
+            .scope_description("roles", "Your role")
             .user_attributes(users_schema())
     };
     assert_eq!(
         build(|b| base(b).claim(ClaimMapping::new("role", "role"))).await,
         "built"
+    );
+    let undescribed = build(|b| {
+        b.scopes_supported(["openid", "roles"])
+            .user_attributes(users_schema())
+            .claim(ClaimMapping::new("role", "role").scope("roles"))
+    })
+    .await;
+    assert!(
+        undescribed.contains("scope `roles` needs a description"),
+        "{undescribed}"
     );
     let sub = build(|b| base(b).claim(ClaimMapping::new("role", "sub"))).await;
     assert!(sub.contains("`sub` is a registered claim"), "{sub}");

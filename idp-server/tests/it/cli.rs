@@ -605,6 +605,8 @@ async fn attributes_on_the_command_line_follow_the_configured_schema() {
              database_url = \"sqlite://{}\"\n\
              encryption_key = \"a config-file key that is long enough!!\"\n\
              scopes_supported = [\"openid\", \"roles\"]\n\
+             [scope_descriptions]\n\
+             roles = \"Your role\"\n\
              [user_attributes.role]\n\
              type = \"enum\"\n\
              values = [\"user\", \"admin\", \"owner\"]\n\

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use idp_core::CodeVerifier;
-use idp_server::manage::{Actor, HookContext, NewClient, NewUser, UserUpdate};
+use idp_server::manage::{Actor, ClientUpdate, HookContext, NewClient, NewUser, UserUpdate};
 use idp_server::store::MemoryStore;
 use idp_server::{AttributeRule, AttributeSchema, AttributeType, ClaimMapping, Error, TokenKind};
 use serde_json::{Value, json};
@@ -56,6 +56,13 @@ async fn write_hooks_see_the_context_change_records_and_refuse() {
                 c.tenant_id = Some("default".into());
             }
             Ok(c)
+        })
+        .before_update_client(|_ctx, (current, mut update)| async move {
+            if current.first_party && update.first_party == Some(false) {
+                return Err("first-party apps stay first-party".into());
+            }
+            update.name = update.name.map(|n| n.trim().to_owned());
+            Ok(update)
         })
     })
     .await;
@@ -149,6 +156,34 @@ async fn write_hooks_see_the_context_change_records_and_refuse() {
         .await
         .unwrap();
     assert_eq!(c.client.tenant_id.as_deref(), Some("default"));
+    let clients = s.provider.clients();
+    let c = clients
+        .update(
+            "svc",
+            ClientUpdate {
+                name: Some("  Worker  ".into()),
+                first_party: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.name.as_deref(), Some("Worker"));
+    let e = clients
+        .update(
+            "svc",
+            ClientUpdate {
+                first_party: Some(false),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Rejected(m) if m == "first-party apps stay first-party"),
+        "{e}"
+    );
+    assert!(clients.get("svc").await.unwrap().unwrap().first_party);
 }
 
 #[tokio::test]
