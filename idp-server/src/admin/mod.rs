@@ -15,6 +15,7 @@
 
 mod auth;
 mod handlers;
+mod openapi;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -67,4 +68,12 @@ pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
             &format!("{BASE}/tenants/{{id}}"),
             get(tenants::get).patch(tenants::update),
         )
+        .route(&format!("{BASE}/openapi.json"), get(openapi_json))
+}
+
+/// `GET /admin/api/v1/openapi.json`.
+async fn openapi_json(
+    axum::extract::State(app): axum::extract::State<std::sync::Arc<App>>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(openapi::document(&app.issuer.endpoint(BASE)))
 }
