@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use idp_core::CodeVerifier;
 use idp_server::manage::{NewClient, NewUser, UserUpdate};
 use idp_server::store::MemoryStore;
 use idp_server::{
@@ -12,7 +11,7 @@ use idp_server::{
 };
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, PASSWORD, REDIRECT};
+use crate::browser::{PASSWORD, REDIRECT, web_code_flow};
 use crate::common::{KEY, TestServer, verify_with_jsonwebtoken};
 
 fn users_schema() -> AttributeSchema {
@@ -180,36 +179,9 @@ fn payload(jwt: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// Signs `ada` in through the authorize endpoint with `scope` and exchanges the code.
+/// Signs `ada` in at `web` with `scope`; the token response.
 async fn tokens(s: &TestServer, scope: &str) -> Value {
-    let b = Browser::new();
-    let v = CodeVerifier::generate();
-    let ch = v.challenge();
-    let params = [
-        ("client_id", "web"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", scope),
-        ("state", "st"),
-        ("nonce", "n"),
-        ("code_challenge", ch.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let page = b.authorize(s, &params).await;
-    let page = b.login(s, &page, "ada@example.com", PASSWORD).await;
-    let code = page.code();
-    let (status, _, body) = s
-        .post_form(
-            "/oauth/token",
-            Some(("web", "web-secret")),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", v.secret()),
-            ],
-        )
-        .await;
+    let (status, body) = web_code_flow(s, scope).await;
     assert_eq!(status, 200, "{body}");
     body
 }

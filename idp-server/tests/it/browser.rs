@@ -218,3 +218,37 @@ pub async fn public_client(s: &TestServer, id: &str) {
         .await
         .unwrap();
 }
+
+/// A fresh browser signs `ada@example.com` in at the client `web` (secret `web-secret`)
+/// with `scope` and PKCE, and the code is exchanged: the token endpoint's status and body.
+pub async fn web_code_flow(s: &TestServer, scope: &str) -> (u16, serde_json::Value) {
+    let b = Browser::new();
+    let v = idp_core::CodeVerifier::generate();
+    let ch = v.challenge();
+    let params = [
+        ("client_id", "web"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", scope),
+        ("state", "st"),
+        ("nonce", "n"),
+        ("code_challenge", ch.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let page = b.authorize(s, &params).await;
+    let page = b.login(s, &page, "ada@example.com", PASSWORD).await;
+    let code = page.code();
+    let (status, _, body) = s
+        .post_form(
+            "/oauth/token",
+            Some(("web", "web-secret")),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", v.secret()),
+            ],
+        )
+        .await;
+    (status, body)
+}

@@ -3,13 +3,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use idp_core::CodeVerifier;
 use idp_server::manage::{Actor, ClientUpdate, HookContext, NewClient, NewUser, UserUpdate};
 use idp_server::store::MemoryStore;
 use idp_server::{AttributeRule, AttributeSchema, AttributeType, ClaimMapping, Error, TokenKind};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::browser::{Browser, PASSWORD, REDIRECT, web_client};
+use crate::browser::{Browser, PASSWORD, REDIRECT, web_client, web_code_flow};
 use crate::common::{TestServer, verify_with_jsonwebtoken};
 
 fn user(email: &str) -> NewUser {
@@ -250,37 +249,6 @@ async fn an_after_sign_in_hook_can_refuse_the_sign_in() {
     assert!(page.redirect_params().contains_key("code"));
 }
 
-async fn code_exchange(s: &TestServer, scope: &str) -> (u16, Value) {
-    let b = Browser::new();
-    let v = CodeVerifier::generate();
-    let ch = v.challenge();
-    let params = [
-        ("client_id", "web"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", scope),
-        ("state", "st"),
-        ("code_challenge", ch.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
-    let page = b.authorize(s, &params).await;
-    let page = b.login(s, &page, "ada@example.com", PASSWORD).await;
-    let code = page.code();
-    let (status, _, body) = s
-        .post_form(
-            "/oauth/token",
-            Some(("web", "web-secret")),
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", v.secret()),
-            ],
-        )
-        .await;
-    (status, body)
-}
-
 #[tokio::test]
 async fn a_before_token_hook_adds_and_removes_custom_claims_within_the_rules() {
     let s = TestServer::start_with(Arc::new(MemoryStore::new()), |b| {
@@ -324,20 +292,20 @@ async fn a_before_token_hook_adds_and_removes_custom_claims_within_the_rules() {
         .unwrap();
     web_client(&s, "web", true).await;
 
-    let (status, t) = code_exchange(&s, "openid").await;
+    let (status, t) = web_code_flow(&s, "openid").await;
     assert_eq!(status, 200, "{t}");
     let at = verify_with_jsonwebtoken(&s, t["access_token"].as_str().unwrap(), "api").await;
     assert_eq!(at["plan"], "pro");
     assert_eq!(at["via"], "web");
     assert!(at.get("note").is_none(), "{at}");
 
-    let (status, body) = code_exchange(&s, "openid email").await;
+    let (status, body) = web_code_flow(&s, "openid email").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "access_denied");
     assert_eq!(body["error_description"], "no e-mail for this app");
 
     // Setting a registered claim is a server error, and the token is not issued.
-    let (status, body) = code_exchange(&s, "openid email profile").await;
+    let (status, body) = web_code_flow(&s, "openid email profile").await;
     assert_eq!(status, 500, "{body}");
     assert_eq!(body["error"], "server_error");
     assert!(body.get("access_token").is_none());
