@@ -18,6 +18,7 @@ use idp_core::{Algorithm, Jwk, JwsSigner, encode_jws};
 use idp_server::Provider;
 use idp_server::manage::{NewClient, NewUser};
 use idp_server::store::MemoryStore;
+use idp_server::testkit::TestProvider;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tower::ServiceExt;
@@ -92,13 +93,81 @@ fn free_port() -> u16 {
 }
 
 /// A provider with the `idp serve --dev` fixtures (the web client's redirect URI given).
-async fn provider(web_redirect: &str) -> (Provider, String) {
-    provider_with(web_redirect, None, None).await
+/// The users and clients of every provider these tests start: ada, the web app `test-app`
+/// (redirecting to `web_redirect`), the CLI `test-cli`, the worker `test-service` and the
+/// device `dev-device`, as `idp serve --dev` has them.
+fn fixtures(web_redirect: &str, backchannel: Option<String>) -> (Vec<NewUser>, Vec<NewClient>) {
+    let oidc = ["openid", "profile", "email", "offline_access"]
+        .map(String::from)
+        .to_vec();
+    let users = vec![NewUser {
+        email: "ada@example.com".into(),
+        password: Some(PASSWORD.into()),
+        name: Some("Ada Lovelace".into()),
+        email_verified: true,
+        ..Default::default()
+    }];
+    let clients = vec![
+        NewClient {
+            client_id: "test-app".into(),
+            secret: Some("test-secret".into()),
+            redirect_uris: vec![web_redirect.into()],
+            backchannel_logout_uri: backchannel,
+            allowed_scopes: oidc.clone(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            first_party: true,
+            ..Default::default()
+        },
+        NewClient {
+            client_id: "test-cli".into(),
+            public: true,
+            redirect_uris: vec!["http://127.0.0.1/callback".into()],
+            allowed_scopes: oidc,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            first_party: true,
+            ..Default::default()
+        },
+        NewClient {
+            client_id: "test-service".into(),
+            secret: Some("test-service-secret".into()),
+            allowed_scopes: vec!["read:orders".into(), "write:orders".into()],
+            grant_types: vec!["client_credentials".into()],
+            audiences: vec!["orders-api".into()],
+            ..Default::default()
+        },
+        NewClient {
+            client_id: "dev-device".into(),
+            public: true,
+            name: Some("Dev device".into()),
+            allowed_scopes: ["openid", "profile", "offline_access"]
+                .map(String::from)
+                .to_vec(),
+            grant_types: vec!["device_code".into(), "refresh_token".into()],
+            first_party: true,
+            ..Default::default()
+        },
+    ];
+    (users, clients)
 }
 
-/// [`provider`], and with `extra_key` its ID tokens are ES256 and its JWKS also publishes
-/// `extra_key`, so that the test can sign what the provider would (logout tokens).
-/// `backchannel` is the web client's back-channel logout URI.
+/// A provider with [`fixtures`], from the test kit; its issuer.
+async fn provider(web_redirect: &str) -> (TestProvider, String) {
+    let (users, clients) = fixtures(web_redirect, None);
+    let mut kit = TestProvider::builder().without_presets();
+    for u in users {
+        kit = kit.user(u);
+    }
+    for c in clients {
+        kit = kit.client(c);
+    }
+    let kit = kit.start().await.unwrap();
+    let issuer = kit.issuer().to_owned();
+    (kit, issuer)
+}
+
+/// A provider with [`fixtures`], and with `extra_key` its ID tokens are ES256 and its JWKS
+/// also publishes `extra_key`, so that the test can sign what the provider would (logout
+/// tokens). `backchannel` is the web client's back-channel logout URI.
 async fn provider_with(
     web_redirect: &str,
     extra_key: Option<Jwk>,
@@ -114,73 +183,13 @@ async fn provider_with(
         builder = builder.id_token_alg(Algorithm::ES256);
     }
     let p = builder.build().await.unwrap();
-    p.users()
-        .insert(NewUser {
-            email: "ada@example.com".into(),
-            password: Some(PASSWORD.into()),
-            name: Some("Ada Lovelace".into()),
-            email_verified: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let oidc = ["openid", "profile", "email", "offline_access"]
-        .map(String::from)
-        .to_vec();
-    p.clients()
-        .insert(NewClient {
-            client_id: "test-app".into(),
-            secret: Some("test-secret".into()),
-            redirect_uris: vec![web_redirect.into()],
-            backchannel_logout_uri: backchannel,
-            allowed_scopes: oidc.clone(),
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-            first_party: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    p.clients()
-        .insert(NewClient {
-            client_id: "test-cli".into(),
-            public: true,
-            redirect_uris: vec!["http://127.0.0.1/callback".into()],
-            allowed_scopes: oidc,
-            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-            first_party: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    p.clients()
-        .insert(NewClient {
-            client_id: "test-service".into(),
-            secret: Some("test-service-secret".into()),
-            allowed_scopes: vec!["read:orders".into(), "write:orders".into()],
-            grant_types: vec!["client_credentials".into()],
-            audiences: vec!["orders-api".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    p.clients()
-        .insert(NewClient {
-            client_id: "dev-device".into(),
-            public: true,
-            name: Some("Dev device".into()),
-            allowed_scopes: ["openid", "profile", "offline_access"]
-                .map(String::from)
-                .to_vec(),
-            grant_types: vec!["refresh_token".into()],
-            first_party: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    // As `idp serve --dev` does: the management API does not take the device grant yet.
-    let mut device = p.store().get_client("dev-device").await.unwrap().unwrap();
-    device.grant_types.push(idp_core::GrantType::DeviceCode);
-    p.store().update_client(&device).await.unwrap();
+    let (users, clients) = fixtures(web_redirect, backchannel);
+    for u in users {
+        p.users().insert(u).await.unwrap();
+    }
+    for c in clients {
+        p.clients().insert(c).await.unwrap();
+    }
     let mut router = p.router();
     if let Some(key) = extra_key {
         let inner = router.clone();

@@ -14,6 +14,8 @@ use crate::store::{SigningKeyRecord, Store};
 struct Loaded {
     key: Arc<SigningKey>,
     activates_at: i64,
+    /// When a newer key took over; a retired key signs only if nothing newer may.
+    retired_at: Option<i64>,
     expires_at: Option<i64>,
 }
 
@@ -28,13 +30,14 @@ pub(crate) struct KeySnapshot {
 }
 
 impl KeySnapshot {
-    /// The key that signs `alg` tokens at `now`: the most recently activated one.
+    /// The key that signs `alg` tokens at `now`: the most recently activated one, a key
+    /// not retired winning a tie (two rotations within one second).
     pub(crate) fn signer(&self, alg: Algorithm, now: i64) -> Option<Arc<SigningKey>> {
         self.loaded
             .iter()
             .filter(|l| l.key.alg() == alg && l.activates_at <= now)
             .filter(|l| l.expires_at.is_none_or(|e| e > now))
-            .max_by_key(|l| l.activates_at)
+            .max_by_key(|l| (l.activates_at, l.retired_at.is_none_or(|r| r > now)))
             .map(|l| Arc::clone(&l.key))
     }
 }
@@ -91,6 +94,7 @@ impl KeyRing {
             loaded.push(Loaded {
                 key: Arc::new(key),
                 activates_at: r.activates_at,
+                retired_at: r.retired_at,
                 expires_at: r.expires_at,
             });
         }

@@ -37,6 +37,8 @@ mod secret_cache;
 mod serve;
 mod state;
 pub mod store;
+#[cfg(feature = "test-kit")]
+pub mod testkit;
 mod web;
 
 pub use attributes::{AttributeRule, AttributeSchema, AttributeType, ClaimMapping, TokenKind};

@@ -48,6 +48,12 @@ impl Provider {
         self.app.issuer.as_str()
     }
 
+    /// The provider's state (for the test kit, which mints tokens with its keys).
+    #[cfg(feature = "test-kit")]
+    pub(crate) fn state(&self) -> &crate::state::State {
+        &self.app
+    }
+
     /// The store behind the provider.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.app.store

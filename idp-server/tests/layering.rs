@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     &["account", "admin"],
     &["oauth", "layer"],
     &["provider"],
-    &["serve"],
+    &["serve", "testkit"],
 ];
 
 /// Names re-exported at the crate root (`crate::Error`), and the module they come from.

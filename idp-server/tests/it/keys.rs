@@ -161,3 +161,24 @@ async fn scheduled_rotation_happens_in_maintenance() {
     assert_eq!(s.provider.keys().list().await.unwrap().len(), 4);
     s.stop().await;
 }
+
+/// Rotations within one second (publish-ahead 0, a frozen clock): the newest key signs,
+/// never the one it retired.
+#[tokio::test]
+async fn the_newest_key_signs_after_rotations_in_the_same_second() {
+    let s = TestServer::start_with(Arc::new(idp_server::store::MemoryStore::new()), |b| {
+        b.key_publish_ahead(Duration::ZERO)
+    })
+    .await;
+    s.service_client("svc").await;
+    for _ in 0..4 {
+        let created = s.provider.keys().rotate().await.unwrap();
+        let es256 = created
+            .iter()
+            .find(|k| k.alg == idp_core::Algorithm::ES256)
+            .unwrap();
+        let token = s.cc_token("svc", &[]).await;
+        assert_eq!(kid(&token), es256.kid);
+    }
+    s.stop().await;
+}

@@ -1,0 +1,119 @@
+//! The test kit as an application's tests use it: an API behind `JwtAuthLayer` checked
+//! against tokens the kit mints (good, expired, other audience, other issuer, not yet valid,
+//! after a key rotation) and a real token from the preset service client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use idp_server::testkit::{API_AUDIENCE, SERVICE_CLIENT, SERVICE_SECRET, TestProvider};
+use idp_tower::idp_core::Algorithm;
+use idp_tower::{Claims, JwtAuthLayer};
+
+/// The API under test, on an ephemeral port: `GET /whoami` answers the token's subject.
+/// Its JWKS cache refetches for an unknown key at once (in production it waits 30 s between
+/// refetches, and providers publish keys ahead of use; the kit's rotated keys sign at once).
+async fn api(idp: &TestProvider) -> String {
+    let jwks = idp_client::JwksCache::builder(idp.jwks_uri())
+        .refetch_cooldown(Duration::ZERO)
+        .build()
+        .unwrap();
+    let auth = JwtAuthLayer::builder()
+        .issuer(idp.issuer())
+        .audience(API_AUDIENCE)
+        .algorithms([Algorithm::ES256])
+        .jwks_cache(jwks)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/whoami", get(|Claims(c): Claims| async move { c.sub }))
+        .layer(auth);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    base
+}
+
+async fn call(api: &str, token: &str) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .get(format!("{api}/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_api_checked_against_minted_tokens() {
+    let idp = TestProvider::start().await.unwrap();
+    let api = api(&idp).await;
+
+    let good = idp.access_token().subject("user-7").sign().unwrap();
+    assert_eq!(call(&api, &good).await, (200, "user-7".into()));
+    for (what, token) in [
+        ("expired", idp.access_token().expired().sign().unwrap()),
+        (
+            "other audience",
+            idp.access_token().audience("billing-api").sign().unwrap(),
+        ),
+        (
+            "other issuer",
+            idp.access_token()
+                .issuer("https://evil.example")
+                .sign()
+                .unwrap(),
+        ),
+        (
+            "not yet valid",
+            idp.access_token().not_yet_valid().sign().unwrap(),
+        ),
+        (
+            "an ID token",
+            idp.id_token().audience(API_AUDIENCE).sign().unwrap(),
+        ),
+    ] {
+        assert_eq!(call(&api, &token).await.0, 401, "{what}");
+    }
+
+    // After a rotation the new key signs, and the API picks it up from the JWKS.
+    let before = jwt_kid(&good);
+    idp.rotate_keys().await.unwrap();
+    let rotated = idp.access_token().subject("user-8").sign().unwrap();
+    assert_ne!(jwt_kid(&rotated), before);
+    assert_eq!(call(&api, &rotated).await, (200, "user-8".into()));
+    assert_eq!(
+        call(&api, &good).await.0,
+        200,
+        "the old key's token still verifies"
+    );
+
+    // The preset service client gets real tokens.
+    let resp: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth/token", idp.issuer()))
+        .basic_auth(SERVICE_CLIENT, Some(SERVICE_SECRET))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "read:orders"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let real = resp["access_token"].as_str().unwrap();
+    assert_eq!(call(&api, real).await, (200, SERVICE_CLIENT.into()));
+    idp.stop().await;
+}
+
+fn jwt_kid(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["kid"].as_str().unwrap().to_owned()
+}
