@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::authorize::{self, AuthorizationRequestBuilder, PendingAuthorization};
+use crate::grant::{ClientCredentials, CodeExchange, Refresh};
 use crate::logout::{self, LogoutToken};
 use crate::transport::{self as h, HttpClient};
 use crate::{ClientAuth, Error, JwksCache};
@@ -41,7 +42,7 @@ use crate::{ClientAuth, Error, JwksCache};
 /// // Redirect the user to `url`; keep `pending` in the session. On the callback:
 /// # let callback_query = "";
 /// let code = client.validate_callback(&pending, callback_query)?;
-/// let tokens = client.exchange_code(&pending, code).await?;
+/// let tokens = client.exchange_code(&pending, code).send().await?;
 /// println!("signed in: {:?}", tokens.id_token.map(|c| c.sub));
 /// # Ok(()) }
 /// ```
@@ -224,74 +225,50 @@ impl Client {
         authorize::validate_callback(pending, callback, &m.issuer, iss_required)
     }
 
-    /// Exchanges an authorization code (with the PKCE verifier and `redirect_uri` of
-    /// `pending`). An ID token in the response is verified (signature, issuer, audience,
-    /// expiry, `nonce`, `azp`, `at_hash`); when `pending` has a nonce (an `openid` request),
-    /// an ID token is required.
-    pub async fn exchange_code(
-        &self,
-        pending: &PendingAuthorization,
+    /// Starts the exchange of an authorization code (with the PKCE verifier and
+    /// `redirect_uri` of `pending`); add `resource`, `audience` or other parameters, then
+    /// [`send`](CodeExchange::send) it. An ID token in the response is verified.
+    ///
+    /// ```no_run
+    /// # async fn run(client: idp_client::Client, pending: idp_client::PendingAuthorization,
+    /// #              code: idp_client::idp_core::AuthorizationCode) -> Result<(), idp_client::Error> {
+    /// let tokens = client
+    ///     .exchange_code(&pending, code)
+    ///     .resource("https://orders.example.com")
+    ///     .send()
+    ///     .await?;
+    /// # let _ = tokens;
+    /// # Ok(()) }
+    /// ```
+    pub fn exchange_code<'a>(
+        &'a self,
+        pending: &'a PendingAuthorization,
         code: AuthorizationCode,
-    ) -> Result<TokenSet, Error> {
-        let mut req = TokenRequest::new(GrantType::AuthorizationCode);
-        req.code = Some(code);
-        req.redirect_uri = pending.redirect_uri().map(str::to_owned);
-        req.code_verifier = Some(pending.code_verifier().secret().to_owned());
-        let tokens = self.token(&req).await?;
-        let id_token = match (&tokens.id_token, pending.nonce()) {
-            (Some(t), nonce) => Some(
-                self.verify_id_token(t, nonce, Some(&tokens.access_token))
-                    .await?,
-            ),
-            (None, Some(_)) => {
-                return Err(Error::invalid_response(
-                    "an openid authorization returned no id_token",
-                ));
-            }
-            (None, None) => None,
-        };
-        Ok(TokenSet { tokens, id_token })
+    ) -> CodeExchange<'a> {
+        CodeExchange::new(self, pending, code)
     }
 
-    /// Uses a refresh token. The returned `tokens.refresh_token` is the token to use next:
-    /// the provider's rotated token, or `refresh_token` itself if it did not rotate. An ID
-    /// token in the response is verified (without a nonce, OIDC Core §12.2).
-    pub async fn refresh(
-        &self,
-        refresh_token: &RefreshToken,
-        scope: Option<&Scope>,
-    ) -> Result<TokenSet, Error> {
-        let mut req = TokenRequest::new(GrantType::RefreshToken);
-        req.refresh_token = Some(refresh_token.clone());
-        req.scope = scope.cloned();
-        let mut tokens = self.token(&req).await?;
-        if tokens.refresh_token.is_none() {
-            tokens.refresh_token = Some(refresh_token.clone());
-        }
-        let id_token = match &tokens.id_token {
-            Some(t) => Some(
-                self.verify_id_token(t, None, Some(&tokens.access_token))
-                    .await?,
-            ),
-            None => None,
-        };
-        Ok(TokenSet { tokens, id_token })
+    /// Starts a refresh with `refresh_token`; add a narrower `scope`, `resource` or other
+    /// parameters, then [`send`](Refresh::send) it. The result's `tokens.refresh_token` is
+    /// the token to use next (rotated or not).
+    pub fn refresh<'a>(&'a self, refresh_token: &'a RefreshToken) -> Refresh<'a> {
+        Refresh::new(self, refresh_token)
     }
 
-    /// A `client_credentials` grant, uncached; see
-    /// [`ServiceTokenCache`](crate::ServiceTokenCache) for the cached form. `audience` is
-    /// sent as the `audience` parameter, `resources` as RFC 8707 `resource` parameters.
-    pub async fn client_credentials(
+    /// Starts a `client_credentials` grant, uncached (see
+    /// [`ServiceTokenCache`](crate::ServiceTokenCache) for the cached form); add `scope`,
+    /// `resource`, `audience` or other parameters, then [`send`](ClientCredentials::send) it.
+    pub fn client_credentials(&self) -> ClientCredentials<'_> {
+        ClientCredentials::new(self)
+    }
+
+    /// A [`TokenSet`] of a response received now.
+    pub(crate) fn token_set(
         &self,
-        scope: Option<&Scope>,
-        audience: Option<&str>,
-        resources: &[String],
-    ) -> Result<TokenResponse, Error> {
-        let mut req = TokenRequest::new(GrantType::ClientCredentials);
-        req.scope = scope.filter(|s| !s.is_empty()).cloned();
-        req.audience = audience.map(str::to_owned);
-        req.resource = resources.to_vec();
-        self.token(&req).await
+        tokens: TokenResponse,
+        id_token: Option<IdTokenClaims>,
+    ) -> TokenSet {
+        TokenSet { tokens, id_token }
     }
 
     /// Starts a device authorization (RFC 8628 §3.1): the codes to show the user, from the
@@ -334,7 +311,7 @@ impl Client {
         req.device_code = Some(device.device_code.clone());
         loop {
             tokio::time::sleep(interval).await;
-            match self.token(&req).await {
+            match self.token(&req, &[]).await {
                 Ok(tokens) => {
                     let id_token = match &tokens.id_token {
                         Some(t) => Some(
@@ -343,7 +320,7 @@ impl Client {
                         ),
                         None => None,
                     };
-                    return Ok(TokenSet { tokens, id_token });
+                    return Ok(self.token_set(tokens, id_token));
                 }
                 Err(e) if tokio::time::Instant::now() + interval > deadline => return Err(e),
                 Err(Error::OAuth { response, .. })
@@ -356,21 +333,30 @@ impl Client {
         }
     }
 
-    /// Sends a token request and parses the response.
-    pub(crate) async fn token(&self, req: &TokenRequest) -> Result<TokenResponse, Error> {
-        let http_req = self.token_request(req)?;
+    /// Sends a token request (with `extra` parameters after the standard ones) and parses
+    /// the response.
+    pub(crate) async fn token(
+        &self,
+        req: &TokenRequest,
+        extra: &[(String, String)],
+    ) -> Result<TokenResponse, Error> {
+        let http_req = self.token_request(req, extra)?;
         let resp = self.inner.http.send(http_req).await?;
         parse_token_response(&resp, self.inner.clock.now())
     }
 
     /// The HTTP request for a token request (pure).
-    pub(crate) fn token_request(&self, req: &TokenRequest) -> Result<Request<Vec<u8>>, Error> {
+    pub(crate) fn token_request(
+        &self,
+        req: &TokenRequest,
+        extra: &[(String, String)],
+    ) -> Result<Request<Vec<u8>>, Error> {
         let url = self.endpoint(
             self.inner.metadata.token_endpoint.as_deref(),
             "token_endpoint",
         )?;
         let mut form = req.to_form();
-        self.form_post(&url, &mut form)
+        self.form_post_with(&url, &mut form, extra)
     }
 
     fn endpoint(&self, url: Option<&str>, name: &'static str) -> Result<Url, Error> {
@@ -382,8 +368,22 @@ impl Client {
         url: &Url,
         form: &mut Vec<(&'static str, String)>,
     ) -> Result<Request<Vec<u8>>, Error> {
+        self.form_post_with(url, form, &[])
+    }
+
+    /// A form `POST` of `form`, the client authentication, then `extra`.
+    fn form_post_with(
+        &self,
+        url: &Url,
+        form: &mut Vec<(&'static str, String)>,
+        extra: &[(String, String)],
+    ) -> Result<Request<Vec<u8>>, Error> {
         let authorization = self.inner.auth.apply(&self.inner.client_id, form)?;
-        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = form
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .collect();
         h::post_form(url, &pairs, authorization)
     }
 
@@ -710,7 +710,9 @@ mod tests {
     fn token_requests_carry_the_client_auth() {
         let mut tr = TokenRequest::new(GrantType::RefreshToken);
         tr.refresh_token = Some(RefreshToken::new("rt"));
-        let r = client(ClientAuth::basic("s")).token_request(&tr).unwrap();
+        let r = client(ClientAuth::basic("s"))
+            .token_request(&tr, &[])
+            .unwrap();
         assert!(
             r.headers()[header::AUTHORIZATION]
                 .to_str()
@@ -718,7 +720,9 @@ mod tests {
                 .starts_with("Basic ")
         );
         assert!(!body(&r).iter().any(|(k, _)| k == "client_secret"));
-        let r = client(ClientAuth::post("s")).token_request(&tr).unwrap();
+        let r = client(ClientAuth::post("s"))
+            .token_request(&tr, &[])
+            .unwrap();
         assert!(r.headers().get(header::AUTHORIZATION).is_none());
         let b = body(&r);
         assert!(b.contains(&("client_secret".into(), "s".into())));

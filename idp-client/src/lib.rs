@@ -7,6 +7,7 @@ mod client;
 mod discovery;
 mod error;
 mod flight;
+mod grant;
 mod jwks;
 mod logout;
 mod service_token;
@@ -17,6 +18,7 @@ pub use authorize::{AuthorizationRequestBuilder, PendingAuthorization};
 pub use client::{Client, ClientBuilder, TokenRef, TokenSet, UserInfo};
 pub use discovery::{Discovery, DiscoveryBuilder, WellKnown};
 pub use error::{CallbackError, Error, LogoutTokenError, TransportError};
+pub use grant::{ClientCredentials, CodeExchange, Refresh};
 pub use jwks::{JwksCache, JwksCacheBuilder};
 pub use logout::{LogoutToken, logout_token_from_form};
 pub use service_token::{
