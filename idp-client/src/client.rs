@@ -20,7 +20,7 @@ use url::Url;
 use crate::authorize::{self, AuthorizationRequestBuilder, PendingAuthorization};
 use crate::grant::{ClientCredentials, CodeExchange, Refresh};
 use crate::logout::{self, LogoutToken};
-use crate::transport::{self as h, HttpClient};
+use crate::transport::{self as h, HttpClient, Transport};
 use crate::{ClientAuth, Error, JwksCache};
 
 /// An OAuth 2.0 / OpenID Connect client of one provider. Cheap to clone.
@@ -340,13 +340,34 @@ impl Client {
         req: &TokenRequest,
         extra: &[(String, String)],
     ) -> Result<TokenResponse, Error> {
-        let http_req = self.token_request(req, extra)?;
+        let http_req = self.token_request_with(req, extra)?;
         let resp = self.inner.http.send(http_req).await?;
         parse_token_response(&resp, self.inner.clock.now())
     }
 
-    /// The HTTP request for a token request (pure).
-    pub(crate) fn token_request(
+    /// The HTTP request for `req` at the token endpoint, with this client's
+    /// authentication (sans-I/O: nothing is sent). Send it with a transport of your own
+    /// and read the answer with [`parse_token_response`](crate::parse_token_response).
+    ///
+    /// ```
+    /// use idp_client::idp_core::{GrantType, ProviderMetadata, TokenRequest};
+    /// use idp_client::{Client, ClientAuth};
+    ///
+    /// let mut m = ProviderMetadata::new("https://id.example.com");
+    /// m.token_endpoint = Some("https://id.example.com/oauth/token".into());
+    /// let client = Client::builder(m, "worker").auth(ClientAuth::post("s3cret")).build().unwrap();
+    /// let req = client.token_request(&TokenRequest::new(GrantType::ClientCredentials)).unwrap();
+    /// assert_eq!(req.method(), "POST");
+    /// assert_eq!(req.uri(), "https://id.example.com/oauth/token");
+    /// let body = String::from_utf8(req.into_body()).unwrap();
+    /// assert!(body.contains("grant_type=client_credentials") && body.contains("client_secret=s3cret"));
+    /// ```
+    pub fn token_request(&self, req: &TokenRequest) -> Result<Request<Vec<u8>>, Error> {
+        self.token_request_with(req, &[])
+    }
+
+    /// [`token_request`](Self::token_request) with `extra` parameters after the others.
+    fn token_request_with(
         &self,
         req: &TokenRequest,
         extra: &[(String, String)],
@@ -558,10 +579,23 @@ fn lenient_profile(claims: &Map<String, Value>) -> StandardClaims {
     serde_json::from_value(Value::Object(ok)).unwrap_or_default()
 }
 
-/// Parses a token response (pure): a 2xx JSON body with a Bearer token, or the provider's
-/// error.
-pub(crate) fn parse_token_response(
-    resp: &Response<Bytes>,
+/// Parses a token endpoint response (sans-I/O): a 2xx JSON body with a non-empty `Bearer`
+/// token, or else the provider's error ([`Error::OAuth`] with its body, [`Error::Status`],
+/// [`Error::Redirect`]); `now` (the client's clock) dates an HTTP-date `Retry-After`.
+///
+/// ```
+/// use std::time::SystemTime;
+/// let resp = http::Response::new(br#"{"access_token":"at","token_type":"Bearer","expires_in":60}"#.to_vec());
+/// let tokens = idp_client::parse_token_response(&resp, SystemTime::now()).unwrap();
+/// assert_eq!(tokens.access_token.secret(), "at");
+///
+/// let mut refused = http::Response::new(br#"{"error":"invalid_grant"}"#.to_vec());
+/// *refused.status_mut() = http::StatusCode::BAD_REQUEST;
+/// let e = idp_client::parse_token_response(&refused, SystemTime::now()).unwrap_err();
+/// assert_eq!(e.oauth_error().unwrap().error, idp_client::idp_core::ErrorCode::InvalidGrant);
+/// ```
+pub fn parse_token_response<B: AsRef<[u8]>>(
+    resp: &Response<B>,
     now: SystemTime,
 ) -> Result<TokenResponse, Error> {
     let t: TokenResponse = h::parse_json(resp, now, "token response")?;
@@ -587,7 +621,13 @@ impl ClientBuilder {
         self
     }
 
-    /// The HTTP client (default: [`HttpClient::new`]).
+    /// Sends every request through `transport`, with the default policy of
+    /// [`HttpClient::with_transport`] (timeout, bounded bodies, `https` except to loopback).
+    pub fn http(self, transport: impl Transport) -> Self {
+        self.http_client(HttpClient::with_transport(transport))
+    }
+
+    /// The HTTP client: a transport and its policy (default: [`HttpClient::new`]).
     pub fn http_client(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
         self
@@ -710,9 +750,7 @@ mod tests {
     fn token_requests_carry_the_client_auth() {
         let mut tr = TokenRequest::new(GrantType::RefreshToken);
         tr.refresh_token = Some(RefreshToken::new("rt"));
-        let r = client(ClientAuth::basic("s"))
-            .token_request(&tr, &[])
-            .unwrap();
+        let r = client(ClientAuth::basic("s")).token_request(&tr).unwrap();
         assert!(
             r.headers()[header::AUTHORIZATION]
                 .to_str()
@@ -720,9 +758,7 @@ mod tests {
                 .starts_with("Basic ")
         );
         assert!(!body(&r).iter().any(|(k, _)| k == "client_secret"));
-        let r = client(ClientAuth::post("s"))
-            .token_request(&tr, &[])
-            .unwrap();
+        let r = client(ClientAuth::post("s")).token_request(&tr).unwrap();
         assert!(r.headers().get(header::AUTHORIZATION).is_none());
         let b = body(&r);
         assert!(b.contains(&("client_secret".into(), "s".into())));

@@ -11,3 +11,4 @@ mod logout;
 mod resource;
 mod server;
 mod service_token;
+mod transport;
