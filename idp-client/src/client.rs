@@ -90,6 +90,17 @@ pub struct TokenSet {
     pub tokens: TokenResponse,
     /// The verified claims of `tokens.id_token`, if there was one.
     pub id_token: Option<IdTokenClaims>,
+    /// `expires_in` added to the client's clock when the response was read.
+    expires_at: Option<SystemTime>,
+}
+
+impl TokenSet {
+    /// When the access token expires: the response's `expires_in` counted from when the
+    /// client read it, on the client's [`Clock`]. `None` when the provider sent no
+    /// `expires_in` (or an absurd one).
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -103,6 +114,7 @@ impl std::fmt::Debug for TokenSet {
             .field("scope", &t.scope)
             .field("id_token", &t.id_token.as_ref().map(|_| "[redacted]"))
             .field("id_token_claims", &self.id_token)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }
@@ -177,6 +189,39 @@ impl Client {
             algorithms: None,
             leeway: Duration::from_secs(60),
         }
+    }
+
+    /// Discovers the provider at `issuer` (OpenID Connect Discovery, the document's issuer
+    /// checked) and builds a confidential client with every other default: the reqwest
+    /// transport, the system clock, a JWKS cache for the ID tokens. The client authenticates
+    /// with `client_secret_basic`, or `client_secret_post` when the provider advertises
+    /// that and not the other. For anything else (a redirect URI, a transport, a clock) use
+    /// [`Discovery`](crate::Discovery) and [`Client::builder`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), idp_client::Error> {
+    /// let client = idp_client::Client::discover("http://localhost:4000", "dev-service", "secret").await?;
+    /// let token = client.client_credentials().scope("read:orders".parse()?).send().await?;
+    /// # let _ = token;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "reqwest")]
+    pub async fn discover(
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        secret: impl Into<idp_core::ClientSecret>,
+    ) -> Result<Client, Error> {
+        let http = HttpClient::new()?;
+        let metadata = crate::Discovery::builder(issuer)
+            .http_client(http.clone())
+            .build()?
+            .metadata()
+            .await?;
+        let auth = secret_auth(&metadata, secret.into());
+        Client::builder(metadata, client_id)
+            .auth(auth)
+            .http_client(http)
+            .build()
     }
 
     /// The provider's metadata.
@@ -262,13 +307,20 @@ impl Client {
         ClientCredentials::new(self)
     }
 
-    /// A [`TokenSet`] of a response received now.
+    /// A [`TokenSet`] of `tokens`, read at `received` (the client's clock).
     pub(crate) fn token_set(
-        &self,
         tokens: TokenResponse,
         id_token: Option<IdTokenClaims>,
+        received: SystemTime,
     ) -> TokenSet {
-        TokenSet { tokens, id_token }
+        let expires_at = tokens
+            .expires_in
+            .and_then(|s| received.checked_add(Duration::from_secs(s)));
+        TokenSet {
+            tokens,
+            id_token,
+            expires_at,
+        }
     }
 
     /// Starts a device authorization (RFC 8628 §3.1): the codes to show the user, from the
@@ -313,6 +365,7 @@ impl Client {
             tokio::time::sleep(interval).await;
             match self.token(&req, &[]).await {
                 Ok(tokens) => {
+                    let received = self.inner.clock.now();
                     let id_token = match &tokens.id_token {
                         Some(t) => Some(
                             self.verify_id_token(t, None, Some(&tokens.access_token))
@@ -320,7 +373,7 @@ impl Client {
                         ),
                         None => None,
                     };
-                    return Ok(self.token_set(tokens, id_token));
+                    return Ok(Self::token_set(tokens, id_token, received));
                 }
                 Err(e) if tokio::time::Instant::now() + interval > deadline => return Err(e),
                 Err(Error::OAuth { response, .. })
@@ -536,6 +589,19 @@ impl Client {
             self.inner.clock.unix_now(),
             self.inner.leeway,
         )?)
+    }
+}
+
+/// `client_secret_basic` unless the provider advertises `client_secret_post` without it
+/// (RFC 8414 §2: basic is the default when nothing is advertised).
+#[cfg(any(feature = "reqwest", test))]
+fn secret_auth(metadata: &ProviderMetadata, secret: idp_core::ClientSecret) -> ClientAuth {
+    let methods = metadata.token_endpoint_auth_methods_supported.as_deref();
+    let has = |m: &str| methods.is_some_and(|ms| ms.iter().any(|x| x == m));
+    if has("client_secret_post") && !has("client_secret_basic") {
+        ClientAuth::post(secret)
+    } else {
+        ClientAuth::basic(secret)
     }
 }
 
@@ -799,6 +865,36 @@ mod tests {
                 .build()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn discovered_clients_pick_basic_unless_only_post_is_offered() {
+        let with = |methods: Option<&[&str]>| {
+            let mut m = ProviderMetadata::new("https://id.example.com");
+            m.token_endpoint_auth_methods_supported =
+                methods.map(|ms| ms.iter().map(|s| (*s).to_owned()).collect());
+            secret_auth(&m, idp_core::ClientSecret::new("s")).method()
+        };
+        assert_eq!(with(None), "client_secret_basic");
+        assert_eq!(with(Some(&["client_secret_post"])), "client_secret_post");
+        assert_eq!(
+            with(Some(&["client_secret_post", "client_secret_basic"])),
+            "client_secret_basic"
+        );
+        assert_eq!(with(Some(&["private_key_jwt"])), "client_secret_basic");
+    }
+
+    #[test]
+    fn expiry_is_counted_from_receipt_without_overflow() {
+        let at = |expires_in: Option<u64>| {
+            let mut t: TokenResponse =
+                serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
+            t.expires_in = expires_in;
+            Client::token_set(t, None, UNIX_EPOCH + Duration::from_secs(1_000)).expires_at()
+        };
+        assert_eq!(at(Some(60)), Some(UNIX_EPOCH + Duration::from_secs(1_060)));
+        assert_eq!(at(None), None);
+        assert_eq!(at(Some(u64::MAX)), None);
     }
 
     #[test]

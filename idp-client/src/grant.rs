@@ -128,6 +128,7 @@ impl<'a> CodeExchange<'a> {
         req.code_verifier = Some(self.pending.code_verifier().secret().to_owned());
         let extra = self.extras.apply(&mut req)?;
         let tokens = self.client.token(&req, &extra).await?;
+        let received = self.client.clock().now();
         let id_token = match (&tokens.id_token, self.pending.nonce()) {
             (Some(t), nonce) => Some(
                 self.client
@@ -141,7 +142,7 @@ impl<'a> CodeExchange<'a> {
             }
             (None, None) => None,
         };
-        Ok(self.client.token_set(tokens, id_token))
+        Ok(Client::token_set(tokens, id_token, received))
     }
 }
 
@@ -174,6 +175,7 @@ impl<'a> Refresh<'a> {
         req.refresh_token = Some(self.refresh_token.clone());
         let extra = self.extras.apply(&mut req)?;
         let mut tokens = self.client.token(&req, &extra).await?;
+        let received = self.client.clock().now();
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(self.refresh_token.clone());
         }
@@ -185,7 +187,7 @@ impl<'a> Refresh<'a> {
             ),
             None => None,
         };
-        Ok(self.client.token_set(tokens, id_token))
+        Ok(Client::token_set(tokens, id_token, received))
     }
 }
 

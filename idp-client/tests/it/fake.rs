@@ -67,6 +67,8 @@ pub(crate) struct FakeState {
     /// When set, a token request with `resource` gets a JWT access token (RFC 9068, signed
     /// by "k1", `aud` the resources); without `resource` an opaque one, as some providers do.
     pub(crate) jwt_for_resource: AtomicBool,
+    /// `token_endpoint_auth_methods_supported` of the discovery document.
+    pub(crate) auth_methods: Mutex<Option<Vec<String>>>,
 }
 
 impl FakeState {
@@ -251,6 +253,7 @@ async fn discovery(State(s): S) -> Response {
     if let Some(other) = s.advertised_issuer.lock().unwrap().clone() {
         m.issuer = other;
     }
+    m.token_endpoint_auth_methods_supported = s.auth_methods.lock().unwrap().clone();
     respond(200, &[], serde_json::to_string(&m).unwrap())
 }
 

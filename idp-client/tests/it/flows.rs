@@ -441,3 +441,74 @@ async fn missing_endpoints_are_reported() {
         Err(Error::MissingEndpoint("jwks_uri"))
     ));
 }
+
+#[tokio::test]
+async fn discover_builds_a_confidential_client_in_one_call() {
+    let fake = Fake::start().await;
+    let client = Client::discover(fake.issuer.clone(), "web", "web-secret")
+        .await
+        .unwrap();
+    assert_eq!(client.metadata().issuer, fake.issuer);
+    assert_eq!(client.auth_method(), "client_secret_basic");
+    client.client_credentials().send().await.unwrap();
+    assert!(fake.state.last_token_auth().unwrap().starts_with("Basic "));
+    assert!(client.jwks().is_some());
+
+    *fake.state.auth_methods.lock().unwrap() = Some(vec!["client_secret_post".into()]);
+    let client = Client::discover(fake.issuer.clone(), "web", "web-secret")
+        .await
+        .unwrap();
+    client.client_credentials().send().await.unwrap();
+    assert_eq!(fake.state.last_token_form()["client_secret"], "web-secret");
+    assert!(fake.state.last_token_auth().is_none());
+
+    // A provider whose document names another issuer is refused.
+    *fake.state.advertised_issuer.lock().unwrap() = Some("https://evil.example".into());
+    let e = Client::discover(fake.issuer.clone(), "web", "web-secret")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::IssuerMismatch { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn token_sets_carry_their_absolute_expiry_on_the_client_clock() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let fake = Fake::start().await;
+    let client = fake.client(ClientAuth::basic("web-secret"));
+    fake.advance(100);
+    fake.state.script(Reply::json(
+        200,
+        json!({"access_token": "at", "token_type": "Bearer", "expires_in": 300}),
+    ));
+    let set = client
+        .refresh(&RefreshToken::new("rt"))
+        .send()
+        .await
+        .unwrap();
+    let t0 = u64::try_from(T0).unwrap();
+    assert_eq!(
+        set.expires_at(),
+        Some(UNIX_EPOCH + Duration::from_secs(t0 + 100 + 300))
+    );
+    // No expires_in: unknown. An absurd one: unknown, not a panic.
+    fake.state.script(Reply::json(
+        200,
+        json!({"access_token": "at", "token_type": "Bearer"}),
+    ));
+    let set = client
+        .refresh(&RefreshToken::new("rt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.expires_at(), None);
+    fake.state.script(Reply::json(
+        200,
+        json!({"access_token": "at", "token_type": "Bearer", "expires_in": u64::MAX}),
+    ));
+    let set = client
+        .refresh(&RefreshToken::new("rt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.expires_at(), None);
+}
