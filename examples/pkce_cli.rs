@@ -59,7 +59,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     server.abort();
 
     let code = client.validate_callback(&pending, &query)?;
-    let set = client.exchange_code(&pending, code).await?;
+    let set = client.exchange_code(&pending, code).send().await?;
     let claims = set.id_token.ok_or("no ID token")?;
     let info = client.userinfo(&set.tokens.access_token).await?;
     println!("signed in:");

@@ -143,7 +143,7 @@ async fn callback(
         let code = app
             .client
             .validate_callback(&pending, q.as_deref().unwrap_or(""))?;
-        app.client.exchange_code(&pending, code).await
+        app.client.exchange_code(&pending, code).send().await
     }
     .await;
     match result {
@@ -194,7 +194,7 @@ async fn refresh(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let Some(rt) = rt else {
         return page("<p>No refresh token (ask for offline_access).</p>".into());
     };
-    match app.client.refresh(&rt, None).await {
+    match app.client.refresh(&rt).send().await {
         Ok(set) => {
             let expires = set.tokens.expires_in.unwrap_or(0);
             let mut sessions = app.sessions.lock().unwrap_or_else(|p| p.into_inner());

@@ -18,8 +18,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::authorize::{self, AuthorizationRequestBuilder, PendingAuthorization};
+use crate::grant::{ClientCredentials, CodeExchange, Refresh};
 use crate::logout::{self, LogoutToken};
-use crate::transport::{self as h, HttpClient};
+use crate::transport::{self as h, HttpClient, Transport};
 use crate::{ClientAuth, Error, JwksCache};
 
 /// An OAuth 2.0 / OpenID Connect client of one provider. Cheap to clone.
@@ -41,7 +42,7 @@ use crate::{ClientAuth, Error, JwksCache};
 /// // Redirect the user to `url`; keep `pending` in the session. On the callback:
 /// # let callback_query = "";
 /// let code = client.validate_callback(&pending, callback_query)?;
-/// let tokens = client.exchange_code(&pending, code).await?;
+/// let tokens = client.exchange_code(&pending, code).send().await?;
 /// println!("signed in: {:?}", tokens.id_token.map(|c| c.sub));
 /// # Ok(()) }
 /// ```
@@ -89,6 +90,17 @@ pub struct TokenSet {
     pub tokens: TokenResponse,
     /// The verified claims of `tokens.id_token`, if there was one.
     pub id_token: Option<IdTokenClaims>,
+    /// `expires_in` added to the client's clock when the response was read.
+    expires_at: Option<SystemTime>,
+}
+
+impl TokenSet {
+    /// When the access token expires: the response's `expires_in` counted from when the
+    /// client read it, on the client's [`Clock`]. `None` when the provider sent no
+    /// `expires_in` (or an absurd one).
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -102,6 +114,7 @@ impl std::fmt::Debug for TokenSet {
             .field("scope", &t.scope)
             .field("id_token", &t.id_token.as_ref().map(|_| "[redacted]"))
             .field("id_token_claims", &self.id_token)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }
@@ -178,6 +191,39 @@ impl Client {
         }
     }
 
+    /// Discovers the provider at `issuer` (OpenID Connect Discovery, the document's issuer
+    /// checked) and builds a confidential client with every other default: the reqwest
+    /// transport, the system clock, a JWKS cache for the ID tokens. The client authenticates
+    /// with `client_secret_basic`, or `client_secret_post` when the provider advertises
+    /// that and not the other. For anything else (a redirect URI, a transport, a clock) use
+    /// [`Discovery`](crate::Discovery) and [`Client::builder`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), idp_client::Error> {
+    /// let client = idp_client::Client::discover("http://localhost:4000", "dev-service", "secret").await?;
+    /// let token = client.client_credentials().scope("read:orders".parse()?).send().await?;
+    /// # let _ = token;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "reqwest")]
+    pub async fn discover(
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        secret: impl Into<idp_core::ClientSecret>,
+    ) -> Result<Client, Error> {
+        let http = HttpClient::new()?;
+        let metadata = crate::Discovery::builder(issuer)
+            .http_client(http.clone())
+            .build()?
+            .metadata()
+            .await?;
+        let auth = secret_auth(&metadata, secret.into());
+        Client::builder(metadata, client_id)
+            .auth(auth)
+            .http_client(http)
+            .build()
+    }
+
     /// The provider's metadata.
     pub fn metadata(&self) -> &ProviderMetadata {
         &self.inner.metadata
@@ -224,74 +270,57 @@ impl Client {
         authorize::validate_callback(pending, callback, &m.issuer, iss_required)
     }
 
-    /// Exchanges an authorization code (with the PKCE verifier and `redirect_uri` of
-    /// `pending`). An ID token in the response is verified (signature, issuer, audience,
-    /// expiry, `nonce`, `azp`, `at_hash`); when `pending` has a nonce (an `openid` request),
-    /// an ID token is required.
-    pub async fn exchange_code(
-        &self,
-        pending: &PendingAuthorization,
+    /// Starts the exchange of an authorization code (with the PKCE verifier and
+    /// `redirect_uri` of `pending`); add `resource`, `audience` or other parameters, then
+    /// [`send`](CodeExchange::send) it. An ID token in the response is verified.
+    ///
+    /// ```no_run
+    /// # async fn run(client: idp_client::Client, pending: idp_client::PendingAuthorization,
+    /// #              code: idp_client::idp_core::AuthorizationCode) -> Result<(), idp_client::Error> {
+    /// let tokens = client
+    ///     .exchange_code(&pending, code)
+    ///     .resource("https://orders.example.com")
+    ///     .send()
+    ///     .await?;
+    /// # let _ = tokens;
+    /// # Ok(()) }
+    /// ```
+    pub fn exchange_code<'a>(
+        &'a self,
+        pending: &'a PendingAuthorization,
         code: AuthorizationCode,
-    ) -> Result<TokenSet, Error> {
-        let mut req = TokenRequest::new(GrantType::AuthorizationCode);
-        req.code = Some(code);
-        req.redirect_uri = pending.redirect_uri().map(str::to_owned);
-        req.code_verifier = Some(pending.code_verifier().secret().to_owned());
-        let tokens = self.token(&req).await?;
-        let id_token = match (&tokens.id_token, pending.nonce()) {
-            (Some(t), nonce) => Some(
-                self.verify_id_token(t, nonce, Some(&tokens.access_token))
-                    .await?,
-            ),
-            (None, Some(_)) => {
-                return Err(Error::invalid_response(
-                    "an openid authorization returned no id_token",
-                ));
-            }
-            (None, None) => None,
-        };
-        Ok(TokenSet { tokens, id_token })
+    ) -> CodeExchange<'a> {
+        CodeExchange::new(self, pending, code)
     }
 
-    /// Uses a refresh token. The returned `tokens.refresh_token` is the token to use next:
-    /// the provider's rotated token, or `refresh_token` itself if it did not rotate. An ID
-    /// token in the response is verified (without a nonce, OIDC Core §12.2).
-    pub async fn refresh(
-        &self,
-        refresh_token: &RefreshToken,
-        scope: Option<&Scope>,
-    ) -> Result<TokenSet, Error> {
-        let mut req = TokenRequest::new(GrantType::RefreshToken);
-        req.refresh_token = Some(refresh_token.clone());
-        req.scope = scope.cloned();
-        let mut tokens = self.token(&req).await?;
-        if tokens.refresh_token.is_none() {
-            tokens.refresh_token = Some(refresh_token.clone());
+    /// Starts a refresh with `refresh_token`; add a narrower `scope`, `resource` or other
+    /// parameters, then [`send`](Refresh::send) it. The result's `tokens.refresh_token` is
+    /// the token to use next (rotated or not).
+    pub fn refresh<'a>(&'a self, refresh_token: &'a RefreshToken) -> Refresh<'a> {
+        Refresh::new(self, refresh_token)
+    }
+
+    /// Starts a `client_credentials` grant, uncached (see
+    /// [`ServiceTokenCache`](crate::ServiceTokenCache) for the cached form); add `scope`,
+    /// `resource`, `audience` or other parameters, then [`send`](ClientCredentials::send) it.
+    pub fn client_credentials(&self) -> ClientCredentials<'_> {
+        ClientCredentials::new(self)
+    }
+
+    /// A [`TokenSet`] of `tokens`, read at `received` (the client's clock).
+    pub(crate) fn token_set(
+        tokens: TokenResponse,
+        id_token: Option<IdTokenClaims>,
+        received: SystemTime,
+    ) -> TokenSet {
+        let expires_at = tokens
+            .expires_in
+            .and_then(|s| received.checked_add(Duration::from_secs(s)));
+        TokenSet {
+            tokens,
+            id_token,
+            expires_at,
         }
-        let id_token = match &tokens.id_token {
-            Some(t) => Some(
-                self.verify_id_token(t, None, Some(&tokens.access_token))
-                    .await?,
-            ),
-            None => None,
-        };
-        Ok(TokenSet { tokens, id_token })
-    }
-
-    /// A `client_credentials` grant, uncached; see
-    /// [`ServiceTokenCache`](crate::ServiceTokenCache) for the cached form. `audience` is
-    /// sent as the `audience` parameter, `resources` as RFC 8707 `resource` parameters.
-    pub async fn client_credentials(
-        &self,
-        scope: Option<&Scope>,
-        audience: Option<&str>,
-        resources: &[String],
-    ) -> Result<TokenResponse, Error> {
-        let mut req = TokenRequest::new(GrantType::ClientCredentials);
-        req.scope = scope.filter(|s| !s.is_empty()).cloned();
-        req.audience = audience.map(str::to_owned);
-        req.resource = resources.to_vec();
-        self.token(&req).await
     }
 
     /// Starts a device authorization (RFC 8628 §3.1): the codes to show the user, from the
@@ -334,8 +363,9 @@ impl Client {
         req.device_code = Some(device.device_code.clone());
         loop {
             tokio::time::sleep(interval).await;
-            match self.token(&req).await {
+            match self.token(&req, &[]).await {
                 Ok(tokens) => {
+                    let received = self.inner.clock.now();
                     let id_token = match &tokens.id_token {
                         Some(t) => Some(
                             self.verify_id_token(t, None, Some(&tokens.access_token))
@@ -343,7 +373,7 @@ impl Client {
                         ),
                         None => None,
                     };
-                    return Ok(TokenSet { tokens, id_token });
+                    return Ok(Self::token_set(tokens, id_token, received));
                 }
                 Err(e) if tokio::time::Instant::now() + interval > deadline => return Err(e),
                 Err(Error::OAuth { response, .. })
@@ -356,21 +386,51 @@ impl Client {
         }
     }
 
-    /// Sends a token request and parses the response.
-    pub(crate) async fn token(&self, req: &TokenRequest) -> Result<TokenResponse, Error> {
-        let http_req = self.token_request(req)?;
+    /// Sends a token request (with `extra` parameters after the standard ones) and parses
+    /// the response.
+    pub(crate) async fn token(
+        &self,
+        req: &TokenRequest,
+        extra: &[(String, String)],
+    ) -> Result<TokenResponse, Error> {
+        let http_req = self.token_request_with(req, extra)?;
         let resp = self.inner.http.send(http_req).await?;
         parse_token_response(&resp, self.inner.clock.now())
     }
 
-    /// The HTTP request for a token request (pure).
-    pub(crate) fn token_request(&self, req: &TokenRequest) -> Result<Request<Vec<u8>>, Error> {
+    /// The HTTP request for `req` at the token endpoint, with this client's
+    /// authentication (sans-I/O: nothing is sent). Send it with a transport of your own
+    /// and read the answer with [`parse_token_response`](crate::parse_token_response).
+    ///
+    /// ```
+    /// use idp_client::idp_core::{GrantType, ProviderMetadata, TokenRequest};
+    /// use idp_client::{Client, ClientAuth};
+    ///
+    /// let mut m = ProviderMetadata::new("https://id.example.com");
+    /// m.token_endpoint = Some("https://id.example.com/oauth/token".into());
+    /// let client = Client::builder(m, "worker").auth(ClientAuth::post("s3cret")).build().unwrap();
+    /// let req = client.token_request(&TokenRequest::new(GrantType::ClientCredentials)).unwrap();
+    /// assert_eq!(req.method(), "POST");
+    /// assert_eq!(req.uri(), "https://id.example.com/oauth/token");
+    /// let body = String::from_utf8(req.into_body()).unwrap();
+    /// assert!(body.contains("grant_type=client_credentials") && body.contains("client_secret=s3cret"));
+    /// ```
+    pub fn token_request(&self, req: &TokenRequest) -> Result<Request<Vec<u8>>, Error> {
+        self.token_request_with(req, &[])
+    }
+
+    /// [`token_request`](Self::token_request) with `extra` parameters after the others.
+    fn token_request_with(
+        &self,
+        req: &TokenRequest,
+        extra: &[(String, String)],
+    ) -> Result<Request<Vec<u8>>, Error> {
         let url = self.endpoint(
             self.inner.metadata.token_endpoint.as_deref(),
             "token_endpoint",
         )?;
         let mut form = req.to_form();
-        self.form_post(&url, &mut form)
+        self.form_post_with(&url, &mut form, extra)
     }
 
     fn endpoint(&self, url: Option<&str>, name: &'static str) -> Result<Url, Error> {
@@ -382,8 +442,22 @@ impl Client {
         url: &Url,
         form: &mut Vec<(&'static str, String)>,
     ) -> Result<Request<Vec<u8>>, Error> {
+        self.form_post_with(url, form, &[])
+    }
+
+    /// A form `POST` of `form`, the client authentication, then `extra`.
+    fn form_post_with(
+        &self,
+        url: &Url,
+        form: &mut Vec<(&'static str, String)>,
+        extra: &[(String, String)],
+    ) -> Result<Request<Vec<u8>>, Error> {
         let authorization = self.inner.auth.apply(&self.inner.client_id, form)?;
-        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = form
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .chain(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .collect();
         h::post_form(url, &pairs, authorization)
     }
 
@@ -518,6 +592,19 @@ impl Client {
     }
 }
 
+/// `client_secret_basic` unless the provider advertises `client_secret_post` without it
+/// (RFC 8414 §2: basic is the default when nothing is advertised).
+#[cfg(any(feature = "reqwest", test))]
+fn secret_auth(metadata: &ProviderMetadata, secret: idp_core::ClientSecret) -> ClientAuth {
+    let methods = metadata.token_endpoint_auth_methods_supported.as_deref();
+    let has = |m: &str| methods.is_some_and(|ms| ms.iter().any(|x| x == m));
+    if has("client_secret_post") && !has("client_secret_basic") {
+        ClientAuth::post(secret)
+    } else {
+        ClientAuth::basic(secret)
+    }
+}
+
 /// The UserInfo request (pure).
 fn userinfo_request(url: &Url, token: &AccessToken) -> Result<Request<Vec<u8>>, Error> {
     let mut req = h::get_json(url)?;
@@ -558,10 +645,23 @@ fn lenient_profile(claims: &Map<String, Value>) -> StandardClaims {
     serde_json::from_value(Value::Object(ok)).unwrap_or_default()
 }
 
-/// Parses a token response (pure): a 2xx JSON body with a Bearer token, or the provider's
-/// error.
-pub(crate) fn parse_token_response(
-    resp: &Response<Bytes>,
+/// Parses a token endpoint response (sans-I/O): a 2xx JSON body with a non-empty `Bearer`
+/// token, or else the provider's error ([`Error::OAuth`] with its body, [`Error::Status`],
+/// [`Error::Redirect`]); `now` (the client's clock) dates an HTTP-date `Retry-After`.
+///
+/// ```
+/// use std::time::SystemTime;
+/// let resp = http::Response::new(br#"{"access_token":"at","token_type":"Bearer","expires_in":60}"#.to_vec());
+/// let tokens = idp_client::parse_token_response(&resp, SystemTime::now()).unwrap();
+/// assert_eq!(tokens.access_token.secret(), "at");
+///
+/// let mut refused = http::Response::new(br#"{"error":"invalid_grant"}"#.to_vec());
+/// *refused.status_mut() = http::StatusCode::BAD_REQUEST;
+/// let e = idp_client::parse_token_response(&refused, SystemTime::now()).unwrap_err();
+/// assert_eq!(e.oauth_error().unwrap().error, idp_client::idp_core::ErrorCode::InvalidGrant);
+/// ```
+pub fn parse_token_response<B: AsRef<[u8]>>(
+    resp: &Response<B>,
     now: SystemTime,
 ) -> Result<TokenResponse, Error> {
     let t: TokenResponse = h::parse_json(resp, now, "token response")?;
@@ -587,7 +687,13 @@ impl ClientBuilder {
         self
     }
 
-    /// The HTTP client (default: [`HttpClient::new`]).
+    /// Sends every request through `transport`, with the default policy of
+    /// [`HttpClient::with_transport`] (timeout, bounded bodies, `https` except to loopback).
+    pub fn http(self, transport: impl Transport) -> Self {
+        self.http_client(HttpClient::with_transport(transport))
+    }
+
+    /// The HTTP client: a transport and its policy (default: [`HttpClient::new`]).
     pub fn http_client(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
         self
@@ -759,6 +865,36 @@ mod tests {
                 .build()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn discovered_clients_pick_basic_unless_only_post_is_offered() {
+        let with = |methods: Option<&[&str]>| {
+            let mut m = ProviderMetadata::new("https://id.example.com");
+            m.token_endpoint_auth_methods_supported =
+                methods.map(|ms| ms.iter().map(|s| (*s).to_owned()).collect());
+            secret_auth(&m, idp_core::ClientSecret::new("s")).method()
+        };
+        assert_eq!(with(None), "client_secret_basic");
+        assert_eq!(with(Some(&["client_secret_post"])), "client_secret_post");
+        assert_eq!(
+            with(Some(&["client_secret_post", "client_secret_basic"])),
+            "client_secret_basic"
+        );
+        assert_eq!(with(Some(&["private_key_jwt"])), "client_secret_basic");
+    }
+
+    #[test]
+    fn expiry_is_counted_from_receipt_without_overflow() {
+        let at = |expires_in: Option<u64>| {
+            let mut t: TokenResponse =
+                serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
+            t.expires_in = expires_in;
+            Client::token_set(t, None, UNIX_EPOCH + Duration::from_secs(1_000)).expires_at()
+        };
+        assert_eq!(at(Some(60)), Some(UNIX_EPOCH + Duration::from_secs(1_060)));
+        assert_eq!(at(None), None);
+        assert_eq!(at(Some(u64::MAX)), None);
     }
 
     #[test]

@@ -4,14 +4,13 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use http::{Request, Response};
 use idp_core::{Clock, ProviderMetadata, SystemClock};
 use url::Url;
 
 use crate::Error;
 use crate::flight::SingleFlight;
-use crate::transport::{self, HttpClient};
+use crate::transport::{self, HttpClient, Transport};
 
 /// Seconds before a failed refresh is retried while a cached document is served.
 const RETRY_AFTER_FAILURE: i64 = 30;
@@ -158,7 +157,13 @@ impl DiscoveryBuilder {
         self
     }
 
-    /// The HTTP client (default: [`HttpClient::new`]).
+    /// Sends every request through `transport`, with the default policy of
+    /// [`HttpClient::with_transport`] (timeout, bounded bodies, `https` except to loopback).
+    pub fn http(self, transport: impl Transport) -> Self {
+        self.http_client(HttpClient::with_transport(transport))
+    }
+
+    /// The HTTP client: a transport and its policy (default: [`HttpClient::new`]).
     pub fn http_client(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
         self
@@ -219,15 +224,25 @@ pub(crate) fn well_known_url(issuer: &str, which: WellKnown) -> Result<Url, Erro
     Ok(out)
 }
 
-/// The discovery request (pure).
-pub(crate) fn discovery_request(url: &Url) -> Result<Request<Vec<u8>>, Error> {
+/// The metadata request for `url` (sans-I/O): a `GET` with `Accept: application/json`. The
+/// URL of an issuer's document is [`Discovery::url`].
+pub fn discovery_request(url: &Url) -> Result<Request<Vec<u8>>, Error> {
     transport::get_json(url)
 }
 
-/// Parses a discovery response and checks its issuer (pure).
-pub(crate) fn parse_discovery_response(
+/// Parses a metadata response (sans-I/O): a 2xx JSON document whose `issuer` is exactly
+/// `expected_issuer` ([`Error::IssuerMismatch`] otherwise), or the provider's error.
+///
+/// ```
+/// use std::time::SystemTime;
+/// let resp = http::Response::new(br#"{"issuer":"https://id.example.com"}"#.to_vec());
+/// let m = idp_client::parse_discovery_response("https://id.example.com", &resp, SystemTime::now()).unwrap();
+/// assert_eq!(m.issuer, "https://id.example.com");
+/// assert!(idp_client::parse_discovery_response("https://other.example", &resp, SystemTime::now()).is_err());
+/// ```
+pub fn parse_discovery_response<B: AsRef<[u8]>>(
     expected_issuer: &str,
-    resp: &Response<Bytes>,
+    resp: &Response<B>,
     now: SystemTime,
 ) -> Result<ProviderMetadata, Error> {
     let m: ProviderMetadata = transport::parse_json(resp, now, "provider metadata")?;
@@ -280,7 +295,7 @@ mod tests {
 
     #[test]
     fn issuer_must_match_exactly() {
-        let resp = Response::new(Bytes::from_static(
+        let resp = Response::new(bytes::Bytes::from_static(
             br#"{"issuer":"https://id.example.com/","token_endpoint":"https://id.example.com/t"}"#,
         ));
         let e = parse_discovery_response("https://id.example.com", &resp, UNIX_EPOCH).unwrap_err();

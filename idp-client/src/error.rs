@@ -217,28 +217,56 @@ pub enum LogoutTokenError {
 
 /// A transport failure (connect, TLS, timeout, reading the body). The underlying error is
 /// available through [`std::error::Error::source`].
+///
+/// A [`Transport`](crate::Transport) of your own reports its failures with
+/// [`TransportError::new`]; the [`Client`](crate::Client) wraps them in [`Error::Transport`].
 #[derive(Clone)]
 pub struct TransportError {
-    inner: Arc<reqwest::Error>,
+    inner: Arc<dyn std::error::Error + Send + Sync>,
+    timeout: bool,
+    connect: bool,
 }
 
 impl TransportError {
-    pub(crate) fn new(e: reqwest::Error) -> Self {
+    /// Wraps the error of a transport. A `TransportError` given here is returned as is.
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let boxed = error.into();
+        match boxed.downcast::<TransportError>() {
+            Ok(e) => *e,
+            Err(other) => Self {
+                inner: Arc::from(other),
+                timeout: false,
+                connect: false,
+            },
+        }
+    }
+
+    /// Marks the error as a timeout (see [`is_timeout`](Self::is_timeout)).
+    pub fn timed_out(mut self) -> Self {
+        self.timeout = true;
+        self
+    }
+
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        let (timeout, connect) = (e.is_timeout(), e.is_connect());
         // reqwest puts the URL (query string included) into its errors; the URLs we call
         // carry no secrets in their query, but strip it anyway before it can reach a log.
         Self {
             inner: Arc::new(e.without_url()),
+            timeout,
+            connect,
         }
     }
 
     /// Whether the request timed out.
     pub fn is_timeout(&self) -> bool {
-        self.inner.is_timeout()
+        self.timeout
     }
 
     /// Whether the connection could not be established.
     pub fn is_connect(&self) -> bool {
-        self.inner.is_connect()
+        self.connect
     }
 }
 

@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::Error;
 use crate::flight::SingleFlight;
-use crate::transport::{self, HttpClient};
+use crate::transport::{self, HttpClient, Transport};
 
 /// A provider's signing keys, fetched from its `jwks_uri` and cached by `kid`.
 ///
@@ -336,7 +336,13 @@ fn parse_jwks_response(
 }
 
 impl JwksCacheBuilder {
-    /// The HTTP client (default: [`HttpClient::new`]).
+    /// Sends every request through `transport`, with the default policy of
+    /// [`HttpClient::with_transport`] (timeout, bounded bodies, `https` except to loopback).
+    pub fn http(self, transport: impl Transport) -> Self {
+        self.http_client(HttpClient::with_transport(transport))
+    }
+
+    /// The HTTP client: a transport and its policy (default: [`HttpClient::new`]).
     pub fn http_client(mut self, http: HttpClient) -> Self {
         self.http = Some(http);
         self

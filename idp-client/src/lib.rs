@@ -7,6 +7,7 @@ mod client;
 mod discovery;
 mod error;
 mod flight;
+mod grant;
 mod jwks;
 mod logout;
 mod service_token;
@@ -14,15 +15,20 @@ mod transport;
 
 pub use auth::ClientAuth;
 pub use authorize::{AuthorizationRequestBuilder, PendingAuthorization};
-pub use client::{Client, ClientBuilder, TokenRef, TokenSet, UserInfo};
-pub use discovery::{Discovery, DiscoveryBuilder, WellKnown};
+pub use client::{Client, ClientBuilder, TokenRef, TokenSet, UserInfo, parse_token_response};
+pub use discovery::{
+    Discovery, DiscoveryBuilder, WellKnown, discovery_request, parse_discovery_response,
+};
 pub use error::{CallbackError, Error, LogoutTokenError, TransportError};
+pub use grant::{ClientCredentials, CodeExchange, Refresh};
 pub use jwks::{JwksCache, JwksCacheBuilder};
 pub use logout::{LogoutToken, logout_token_from_form};
 pub use service_token::{
     AudienceParameter, ServiceTokenCache, ServiceTokenCacheBuilder, ServiceTokenRequest,
 };
-pub use transport::{HttpClient, HttpClientBuilder};
+#[cfg(feature = "reqwest")]
+pub use transport::ReqwestTransport;
+pub use transport::{HttpClient, HttpClientBuilder, Transport, TransportFuture};
 
 /// The protocol types this crate's API uses (tokens, claims, metadata, errors, clocks).
 pub use idp_core;

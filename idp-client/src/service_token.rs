@@ -15,8 +15,8 @@ use crate::{Client, ClientAuth, Error};
 ///
 /// ```
 /// use idp_client::ServiceTokenRequest;
-/// let a = ServiceTokenRequest::new().scope("orders:read orders:write".parse().unwrap()).audience("orders-api");
-/// let b = ServiceTokenRequest::new().scope("orders:write orders:read".parse().unwrap()).audience("orders-api");
+/// let a = ServiceTokenRequest::new().scope("read:orders write:orders".parse().unwrap()).audience("orders-api");
+/// let b = ServiceTokenRequest::new().scope("write:orders read:orders".parse().unwrap()).audience("orders-api");
 /// assert_eq!(a, b);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -91,7 +91,7 @@ struct Cached {
 ///
 /// let cache = ServiceTokenCache::new(client)?;
 /// let request = ServiceTokenRequest::new()
-///     .scope("orders:read".parse()?)
+///     .scope("read:orders".parse()?)
 ///     .audience("orders-api");
 /// let token = cache.get(&request).await?;
 /// // send `Authorization: Bearer {token.secret()}`
@@ -203,19 +203,17 @@ impl Inner {
             return Ok(t);
         }
         let parts = &key.request.parts;
-        let scope = Some(&parts.scope).filter(|s| !s.is_empty());
-        let (audience, resources) = match (&parts.audience, self.audience_parameter) {
-            (Some(a), AudienceParameter::Resource) => (None, vec![a.clone()]),
-            (a, _) => (a.as_deref(), Vec::new()),
-        };
+
         let mut attempt = 0u32;
         loop {
             let started = self.client.clock().unix_now();
-            match self
-                .client
-                .client_credentials(scope, audience, &resources)
-                .await
-            {
+            let mut request = self.client.client_credentials().scope(parts.scope.clone());
+            match (&parts.audience, self.audience_parameter) {
+                (Some(a), AudienceParameter::Resource) => request = request.resource(a.clone()),
+                (Some(a), _) => request = request.audience(a.clone()),
+                (None, _) => {}
+            }
+            match request.send().await {
                 Ok(resp) => {
                     let lifetime = resp
                         .expires_in

@@ -1,11 +1,17 @@
-//! The one place that does I/O: an [`HttpClient`] that sends `http::Request`s with reqwest,
-//! redirects off, timeouts on and response bodies bounded. Everything else in the crate
-//! builds requests and parses responses as pure functions over `http` types.
+//! The one place that does I/O. A [`Transport`] sends one `http::Request` and returns its
+//! response: the reqwest one ([`ReqwestTransport`], feature `reqwest`, on by default), or any
+//! async closure. [`HttpClient`] wraps a transport with the policy every provider call
+//! follows (scheme check, timeout, bounded bodies). Everything else in the crate builds
+//! requests and parses responses as pure functions over `http` types.
 
+use std::fmt;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use idp_core::{ErrorCode, ErrorResponse};
@@ -17,10 +23,144 @@ use crate::error::{Error, TransportError};
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+#[cfg(feature = "reqwest")]
 const USER_AGENT: &str = concat!("idp-client/", env!("CARGO_PKG_VERSION"));
 
-/// The HTTP client every provider call goes through. Cheap to clone (clones share one
-/// connection pool).
+/// The future a [`Transport`] returns.
+pub type TransportFuture =
+    Pin<Box<dyn Future<Output = Result<Response<Vec<u8>>, TransportError>> + Send + 'static>>;
+
+/// Sends one HTTP request to the provider and returns its whole response (the model is
+/// oauth2-rs's `AsyncHttpClient`). Object-safe: the crate keeps an `Arc<dyn Transport>`.
+///
+/// Implementations must not follow redirects (the crate turns a 3xx into
+/// [`Error::Redirect`]), and should bound what they read: [`HttpClient`] refuses bodies over
+/// its limit, but only once they have been read. Timeouts and the `https` check are applied
+/// by [`HttpClient`] around any transport.
+///
+/// Any `Fn(Request<Vec<u8>>) -> Future<Output = Result<Response<Vec<u8>>, E>>` is a
+/// transport (`E` any error; wrapped with [`TransportError::new`]), which makes canned
+/// responders, counters and other middleware one closure:
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use idp_client::{HttpClient, TransportError};
+///
+/// let calls = Arc::new(AtomicUsize::new(0));
+/// let counted = calls.clone();
+/// let http = HttpClient::with_transport(move |req: http::Request<Vec<u8>>| {
+///     counted.fetch_add(1, Ordering::SeqCst);
+///     async move {
+///         assert_eq!(req.uri().path(), "/.well-known/openid-configuration");
+///         Ok::<_, TransportError>(http::Response::new(br#"{"issuer":"https://id.example.com"}"#.to_vec()))
+///     }
+/// });
+/// # let _ = http;
+/// ```
+pub trait Transport: Send + Sync + 'static {
+    /// Sends `request` and reads the response.
+    fn send(&self, request: Request<Vec<u8>>) -> TransportFuture;
+}
+
+impl<F, Fut, E> Transport for F
+where
+    F: Fn(Request<Vec<u8>>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Response<Vec<u8>>, E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn send(&self, request: Request<Vec<u8>>) -> TransportFuture {
+        let fut = self(request);
+        Box::pin(async move { fut.await.map_err(TransportError::new) })
+    }
+}
+
+/// The reqwest [`Transport`] (feature `reqwest`): reads bodies up to a bound (default
+/// 1 MiB) and refuses a response that reqwest reached by following a redirect. Cheap to
+/// clone.
+///
+/// ```
+/// let client = reqwest::Client::builder()
+///     .redirect(reqwest::redirect::Policy::none())
+///     .build()
+///     .unwrap();
+/// let http = idp_client::HttpClient::with_transport(idp_client::ReqwestTransport::new(client));
+/// # let _ = http;
+/// ```
+#[cfg(feature = "reqwest")]
+#[derive(Debug, Clone)]
+pub struct ReqwestTransport {
+    client: reqwest::Client,
+    max_response_bytes: usize,
+}
+
+#[cfg(feature = "reqwest")]
+impl ReqwestTransport {
+    /// A transport over `client`, configured as you need (proxy, root certificates,
+    /// timeouts). Build it with `redirect(reqwest::redirect::Policy::none())`: a response
+    /// reached through a redirect is refused.
+    pub fn new(client: reqwest::Client) -> Self {
+        Self {
+            client,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+        }
+    }
+
+    /// Largest response body read (default 1 MiB); a larger one is a [`TransportError`].
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    async fn execute(
+        client: reqwest::Client,
+        max: usize,
+        req: Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, TransportError> {
+        let req = reqwest::Request::try_from(req).map_err(TransportError::from_reqwest)?;
+        let sent_to = req.url().clone();
+        let mut resp = client
+            .execute(req)
+            .await
+            .map_err(TransportError::from_reqwest)?;
+        if *resp.url() != sent_to {
+            return Err(TransportError::new(
+                "the reqwest client followed a redirect; build it with redirect::Policy::none()",
+            ));
+        }
+        let too_large = || TransportError::new("response body too large");
+        if resp.content_length().is_some_and(|len| len > max as u64) {
+            return Err(too_large());
+        }
+        let status = resp.status();
+        let headers = std::mem::take(resp.headers_mut());
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(TransportError::from_reqwest)? {
+            if body.len() + chunk.len() > max {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let mut out = Response::new(body);
+        *out.status_mut() = status;
+        *out.headers_mut() = headers;
+        Ok(out)
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl Transport for ReqwestTransport {
+    fn send(&self, request: Request<Vec<u8>>) -> TransportFuture {
+        Box::pin(Self::execute(
+            self.client.clone(),
+            self.max_response_bytes,
+            request,
+        ))
+    }
+}
+
+/// The HTTP client every provider call goes through: a [`Transport`] and the policy around
+/// it. Cheap to clone (clones share the transport and its connection pool).
 ///
 /// Redirects are never followed, every request has a timeout, response bodies larger than
 /// [`HttpClientBuilder::max_response_size`] are refused, and plain `http` is allowed only for
@@ -35,31 +175,68 @@ const USER_AGENT: &str = concat!("idp-client/", env!("CARGO_PKG_VERSION"));
 ///     .unwrap();
 /// # let _ = http;
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpClient {
-    inner: reqwest::Client,
+    transport: Arc<dyn Transport>,
+    timeout: Duration,
     max_response_bytes: usize,
     allow_http: bool,
 }
 
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Builder for [`HttpClient`].
-#[derive(Debug, Clone)]
 pub struct HttpClientBuilder {
+    transport: Option<Arc<dyn Transport>>,
     timeout: Duration,
     connect_timeout: Duration,
     max_response_bytes: usize,
     allow_http: bool,
 }
 
+impl fmt::Debug for HttpClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClientBuilder")
+            .field("custom_transport", &self.transport.is_some())
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
 impl HttpClient {
-    /// A client with the defaults: 10 s per request, 5 s to connect, 1 MiB responses.
+    /// A client with the defaults: the reqwest transport, 10 s per request, 5 s to connect,
+    /// 1 MiB responses. Without the `reqwest` feature, an [`Error::Config`]: use
+    /// [`with_transport`](Self::with_transport).
     pub fn new() -> Result<Self, Error> {
         Self::builder().build()
+    }
+
+    /// A client over `transport` with the default policy (10 s per request, 1 MiB
+    /// responses, `https` except to loopback).
+    pub fn with_transport(transport: impl Transport) -> Self {
+        Self {
+            transport: Arc::new(transport),
+            timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_http: false,
+        }
     }
 
     /// Starts a builder with the defaults.
     pub fn builder() -> HttpClientBuilder {
         HttpClientBuilder {
+            transport: None,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
@@ -67,54 +244,39 @@ impl HttpClient {
         }
     }
 
-    /// Sends a request and reads the whole (bounded) response.
+    /// Sends a request through the transport, within the policy.
     pub(crate) async fn send(&self, req: Request<Vec<u8>>) -> Result<Response<Bytes>, Error> {
         let url = Url::parse(&req.uri().to_string())
             .map_err(|_| Error::InvalidUrl("request URI".into()))?;
         check_scheme(&url, self.allow_http)?;
-        let method = req.method().clone();
-        let req = reqwest::Request::try_from(req)
-            .map_err(|e| Error::Transport(TransportError::new(e)))?;
-        tracing::debug!(%method, url = %redact(&url), "provider request");
-        let mut resp = self
-            .inner
-            .execute(req)
+        tracing::debug!(method = %req.method(), url = %redact(&url), "provider request");
+        let resp = tokio::time::timeout(self.timeout, self.transport.send(req))
             .await
-            .map_err(|e| Error::Transport(TransportError::new(e)))?;
-        let status = resp.status();
-        let headers = std::mem::take(resp.headers_mut());
-        if let Some(len) = resp.content_length()
-            && len > self.max_response_bytes as u64
-        {
+            .map_err(|_| Error::Transport(TransportError::new("request timed out").timed_out()))?
+            .map_err(Error::Transport)?;
+        if resp.body().len() > self.max_response_bytes {
             return Err(Error::invalid_response("response body too large"));
         }
-        let mut body = BytesMut::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| Error::Transport(TransportError::new(e)))?
-        {
-            if body.len() + chunk.len() > self.max_response_bytes {
-                return Err(Error::invalid_response("response body too large"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        tracing::debug!(status = status.as_u16(), url = %redact(&url), "provider response");
-        let mut out = Response::new(body.freeze());
-        *out.status_mut() = status;
-        *out.headers_mut() = headers;
-        Ok(out)
+        tracing::debug!(status = resp.status().as_u16(), url = %redact(&url), "provider response");
+        Ok(resp.map(Bytes::from))
     }
 }
 
 impl HttpClientBuilder {
+    /// Sends through `transport` instead of the built-in reqwest one. The timeout, the
+    /// response bound and the scheme check still apply; `connect_timeout` does not.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
     /// Total time allowed for one request, body included (default 10 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Time allowed to establish a connection (default 5 s).
+    /// Time allowed to establish a connection (default 5 s), for the built-in transport.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -138,19 +300,46 @@ impl HttpClientBuilder {
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::Config("timeouts must be greater than zero"));
         }
-        let inner = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|e| Error::Transport(TransportError::new(e)))?;
+        let transport = match self.transport {
+            Some(t) => t,
+            None => default_transport(self.timeout, self.connect_timeout, self.max_response_bytes)?,
+        };
         Ok(HttpClient {
-            inner,
+            transport,
+            timeout: self.timeout,
             max_response_bytes: self.max_response_bytes,
             allow_http: self.allow_http,
         })
     }
+}
+
+#[cfg(feature = "reqwest")]
+fn default_transport(
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_response_bytes: usize,
+) -> Result<Arc<dyn Transport>, Error> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(connect_timeout)
+        .user_agent(USER_AGENT)
+        .build()
+        .map_err(|e| Error::Transport(TransportError::from_reqwest(e)))?;
+    Ok(Arc::new(
+        ReqwestTransport::new(client).max_response_size(max_response_bytes),
+    ))
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn default_transport(
+    _timeout: Duration,
+    _connect_timeout: Duration,
+    _max_response_bytes: usize,
+) -> Result<Arc<dyn Transport>, Error> {
+    Err(Error::Config(
+        "no HTTP transport: enable the `reqwest` feature or give one",
+    ))
 }
 
 /// The URL without query and fragment, for logs.
@@ -242,15 +431,15 @@ pub(crate) fn post_form(
 // ---------------------------------------------------------------------------------------
 
 /// Parses a 2xx JSON body into `T`; any other status becomes an error.
-pub(crate) fn parse_json<T: DeserializeOwned>(
-    resp: &Response<Bytes>,
+pub(crate) fn parse_json<T: DeserializeOwned, B: AsRef<[u8]>>(
+    resp: &Response<B>,
     now: SystemTime,
     what: &str,
 ) -> Result<T, Error> {
     if !resp.status().is_success() {
         return Err(error_from_response(resp, now));
     }
-    serde_json::from_slice(resp.body())
+    serde_json::from_slice(resp.body().as_ref())
         .map_err(|e| Error::invalid_response(format!("{what}: {}", json_error_summary(&e))))
 }
 
@@ -266,7 +455,7 @@ fn json_error_summary(e: &serde_json::Error) -> String {
 }
 
 /// The error for a non-2xx response: the provider's OAuth error body when it sent one.
-pub(crate) fn error_from_response(resp: &Response<Bytes>, now: SystemTime) -> Error {
+pub(crate) fn error_from_response<B: AsRef<[u8]>>(resp: &Response<B>, now: SystemTime) -> Error {
     let status = resp.status();
     if status.is_redirection() {
         return Error::Redirect {
@@ -274,7 +463,7 @@ pub(crate) fn error_from_response(resp: &Response<Bytes>, now: SystemTime) -> Er
         };
     }
     let retry_after = retry_after(resp.headers(), now);
-    let body = serde_json::from_slice::<ErrorResponse>(resp.body())
+    let body = serde_json::from_slice::<ErrorResponse>(resp.body().as_ref())
         .ok()
         .or_else(|| bearer_error(resp.headers()));
     match body {
@@ -483,7 +672,7 @@ mod tests {
     #[test]
     fn json_errors_do_not_echo_the_body() {
         let r = resp(200, &[], r#"{"secret-looking": "value""#);
-        let e = parse_json::<serde_json::Value>(&r, UNIX_EPOCH, "token response").unwrap_err();
+        let e = parse_json::<serde_json::Value, _>(&r, UNIX_EPOCH, "token response").unwrap_err();
         assert!(!e.to_string().contains("secret-looking"), "{e}");
     }
 

@@ -64,6 +64,11 @@ pub(crate) struct FakeState {
     pub(crate) token_auth: Mutex<Vec<Option<String>>>,
     pub(crate) revoke_forms: Mutex<Vec<Vec<(String, String)>>>,
     pub(crate) introspect_forms: Mutex<Vec<Vec<(String, String)>>>,
+    /// When set, a token request with `resource` gets a JWT access token (RFC 9068, signed
+    /// by "k1", `aud` the resources); without `resource` an opaque one, as some providers do.
+    pub(crate) jwt_for_resource: AtomicBool,
+    /// `token_endpoint_auth_methods_supported` of the discovery document.
+    pub(crate) auth_methods: Mutex<Option<Vec<String>>>,
 }
 
 impl FakeState {
@@ -248,6 +253,7 @@ async fn discovery(State(s): S) -> Response {
     if let Some(other) = s.advertised_issuer.lock().unwrap().clone() {
         m.issuer = other;
     }
+    m.token_endpoint_auth_methods_supported = s.auth_methods.lock().unwrap().clone();
     respond(200, &[], serde_json::to_string(&m).unwrap())
 }
 
@@ -307,8 +313,25 @@ async fn token(State(s): S, headers: HeaderMap, body: Bytes) -> Response {
     if let Some(r) = scripted {
         return respond(r.status, &r.headers, r.body);
     }
+    let f = form(&body);
+    let resources: Vec<&str> = f
+        .iter()
+        .filter(|(k, _)| k == "resource")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let access_token = if s.jwt_for_resource.load(Ordering::SeqCst) && !resources.is_empty() {
+        let issuer = s.issuer.lock().unwrap().clone();
+        let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"});
+        let claims = json!({
+            "iss": issuer, "sub": "user-1", "aud": resources, "client_id": "web",
+            "iat": T0, "exp": T0 + 300, "jti": format!("jti-{n}"), "scope": "read:orders",
+        });
+        sign_with_header(&header, "k1", &claims)
+    } else {
+        format!("svc-token-{n}")
+    };
     let body = json!({
-        "access_token": format!("svc-token-{n}"),
+        "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": s.expires_in.load(Ordering::SeqCst),
     });

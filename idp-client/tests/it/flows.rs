@@ -66,7 +66,7 @@ async fn authorization_code_flow_with_pkce_and_id_token() {
     let code = client.validate_callback(&pending, &callback).unwrap();
     let raw_id_token = id_token(&fake, pending.nonce(), Some("at-good"), json!({}));
     fake.state.script(code_reply(&fake, raw_id_token.clone()));
-    let set = client.exchange_code(&pending, code).await.unwrap();
+    let set = client.exchange_code(&pending, code).send().await.unwrap();
     let dbg = format!("{set:?} {pending:?}");
     for secret in [
         "at-good",
@@ -153,7 +153,11 @@ async fn nonce_mismatch_is_refused() {
         &fake,
         id_token(&fake, Some("another-nonce"), Some("at-good"), json!({})),
     ));
-    let err = client.exchange_code(&pending, code).await.unwrap_err();
+    let err = client
+        .exchange_code(&pending, code)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(token_error(&err), &TokenError::NonceMismatch);
     assert!(err.is_token_rejected());
 }
@@ -168,7 +172,11 @@ async fn missing_nonce_is_refused() {
         &fake,
         id_token(&fake, None, Some("at-good"), json!({})),
     ));
-    let err = client.exchange_code(&pending, code).await.unwrap_err();
+    let err = client
+        .exchange_code(&pending, code)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(token_error(&err), &TokenError::NonceMismatch);
 }
 
@@ -187,7 +195,11 @@ async fn at_hash_mismatch_is_refused() {
             json!({}),
         ),
     ));
-    let err = client.exchange_code(&pending, code).await.unwrap_err();
+    let err = client
+        .exchange_code(&pending, code)
+        .send()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::AtHashMismatch), "{err:?}");
     assert!(err.is_token_rejected());
 }
@@ -202,7 +214,11 @@ async fn openid_exchange_without_id_token_is_refused() {
         200,
         json!({"access_token": "at-good", "token_type": "Bearer"}),
     ));
-    let err = client.exchange_code(&pending, code).await.unwrap_err();
+    let err = client
+        .exchange_code(&pending, code)
+        .send()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::InvalidResponse(_)), "{err:?}");
 }
 
@@ -216,7 +232,11 @@ async fn provider_errors_are_typed() {
         400,
         json!({"error": "invalid_grant", "error_description": "code already used"}),
     ));
-    let err = client.exchange_code(&pending, code).await.unwrap_err();
+    let err = client
+        .exchange_code(&pending, code)
+        .send()
+        .await
+        .unwrap_err();
     let body = err.oauth_error().unwrap();
     assert_eq!(body.error, ErrorCode::InvalidGrant);
     assert_eq!(body.error_description.as_deref(), Some("code already used"));
@@ -291,7 +311,9 @@ async fn refresh_returns_the_rotated_token() {
     ));
     let rt = RefreshToken::new("rt-1");
     let set = client
-        .refresh(&rt, Some(&"openid".parse().unwrap()))
+        .refresh(&rt)
+        .scope("openid".parse().unwrap())
+        .send()
         .await
         .unwrap();
     assert_eq!(set.tokens.refresh_token.unwrap().secret(), "rt-2");
@@ -310,7 +332,8 @@ async fn refresh_returns_the_rotated_token() {
         json!({"access_token": "at-3", "token_type": "Bearer"}),
     ));
     let set = client
-        .refresh(&RefreshToken::new("rt-2"), None)
+        .refresh(&RefreshToken::new("rt-2"))
+        .send()
         .await
         .unwrap();
     assert_eq!(set.tokens.refresh_token.unwrap().secret(), "rt-2");
@@ -322,7 +345,8 @@ async fn refresh_returns_the_rotated_token() {
                "id_token": id_token(&fake, None, Some("at-4"), json!({}))}),
     ));
     let set = client
-        .refresh(&RefreshToken::new("rt-2"), None)
+        .refresh(&RefreshToken::new("rt-2"))
+        .send()
         .await
         .unwrap();
     assert_eq!(set.id_token.unwrap().sub, "user-1");
@@ -330,7 +354,7 @@ async fn refresh_returns_the_rotated_token() {
     // Reuse of a rotated token: the provider's invalid_grant comes back typed.
     fake.state
         .script(Reply::json(400, json!({"error": "invalid_grant"})));
-    let err = client.refresh(&rt, None).await.unwrap_err();
+    let err = client.refresh(&rt).send().await.unwrap_err();
     assert_eq!(err.oauth_error().unwrap().error, ErrorCode::InvalidGrant);
 }
 
@@ -343,7 +367,8 @@ async fn public_clients_send_only_their_id() {
         json!({"access_token": "at", "token_type": "Bearer", "refresh_token": "rt-9"}),
     ));
     client
-        .refresh(&RefreshToken::new("rt-8"), None)
+        .refresh(&RefreshToken::new("rt-8"))
+        .send()
         .await
         .unwrap();
     let form = fake.state.last_token_form();
@@ -415,4 +440,75 @@ async fn missing_endpoints_are_reported() {
         client.verify_id_token::<Value>("a.b.c", None, None).await,
         Err(Error::MissingEndpoint("jwks_uri"))
     ));
+}
+
+#[tokio::test]
+async fn discover_builds_a_confidential_client_in_one_call() {
+    let fake = Fake::start().await;
+    let client = Client::discover(fake.issuer.clone(), "web", "web-secret")
+        .await
+        .unwrap();
+    assert_eq!(client.metadata().issuer, fake.issuer);
+    assert_eq!(client.auth_method(), "client_secret_basic");
+    client.client_credentials().send().await.unwrap();
+    assert!(fake.state.last_token_auth().unwrap().starts_with("Basic "));
+    assert!(client.jwks().is_some());
+
+    *fake.state.auth_methods.lock().unwrap() = Some(vec!["client_secret_post".into()]);
+    let client = Client::discover(fake.issuer.clone(), "web", "web-secret")
+        .await
+        .unwrap();
+    client.client_credentials().send().await.unwrap();
+    assert_eq!(fake.state.last_token_form()["client_secret"], "web-secret");
+    assert!(fake.state.last_token_auth().is_none());
+
+    // A provider whose document names another issuer is refused.
+    *fake.state.advertised_issuer.lock().unwrap() = Some("https://evil.example".into());
+    let e = Client::discover(fake.issuer.clone(), "web", "web-secret")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::IssuerMismatch { .. }), "{e:?}");
+}
+
+#[tokio::test]
+async fn token_sets_carry_their_absolute_expiry_on_the_client_clock() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let fake = Fake::start().await;
+    let client = fake.client(ClientAuth::basic("web-secret"));
+    fake.advance(100);
+    fake.state.script(Reply::json(
+        200,
+        json!({"access_token": "at", "token_type": "Bearer", "expires_in": 300}),
+    ));
+    let set = client
+        .refresh(&RefreshToken::new("rt"))
+        .send()
+        .await
+        .unwrap();
+    let t0 = u64::try_from(T0).unwrap();
+    assert_eq!(
+        set.expires_at(),
+        Some(UNIX_EPOCH + Duration::from_secs(t0 + 100 + 300))
+    );
+    // No expires_in: unknown. An absurd one: unknown, not a panic.
+    fake.state.script(Reply::json(
+        200,
+        json!({"access_token": "at", "token_type": "Bearer"}),
+    ));
+    let set = client
+        .refresh(&RefreshToken::new("rt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.expires_at(), None);
+    fake.state.script(Reply::json(
+        200,
+        json!({"access_token": "at", "token_type": "Bearer", "expires_in": u64::MAX}),
+    ));
+    let set = client
+        .refresh(&RefreshToken::new("rt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.expires_at(), None);
 }

@@ -8,5 +8,7 @@ mod fake;
 mod flows;
 mod jwks;
 mod logout;
+mod resource;
 mod server;
 mod service_token;
+mod transport;

@@ -436,7 +436,7 @@ async fn authorize(client: &Client, browser: &Browser) -> (PendingAuthorization,
 async fn sign_in(client: &Client) -> (TokenSet, PendingAuthorization) {
     let (pending, callback) = authorize(client, &Browser::new()).await;
     let code = client.validate_callback(&pending, &callback).unwrap();
-    let tokens = client.exchange_code(&pending, code).await.unwrap();
+    let tokens = client.exchange_code(&pending, code).send().await.unwrap();
     (tokens, pending)
 }
 
@@ -483,7 +483,9 @@ fn token_error(e: &Error) -> TokenError {
 /// A fresh client_credentials token for `api`, uncached.
 async fn cc(worker: &Client) -> AccessToken {
     worker
-        .client_credentials(None, Some("api"), &[])
+        .client_credentials()
+        .audience("api")
+        .send()
         .await
         .unwrap()
         .access_token
@@ -608,12 +610,12 @@ async fn a_provider_mounted_under_a_prefix_works_end_to_end() {
     let (pending, callback) = authorize(&web, &Browser::new()).await;
     assert_eq!(query(&callback)["iss"], idp.base);
     let code = web.validate_callback(&pending, &callback).unwrap();
-    let set = web.exchange_code(&pending, code).await.unwrap();
+    let set = web.exchange_code(&pending, code).send().await.unwrap();
     assert_eq!(set.id_token.unwrap().iss, idp.base);
     let info = web.userinfo(&set.tokens.access_token).await.unwrap();
     assert_eq!(info.sub, idp.user_id);
     let rt = set.tokens.refresh_token.unwrap();
-    let refreshed = web.refresh(&rt, None).await.unwrap();
+    let refreshed = web.refresh(&rt).send().await.unwrap();
     web.revoke(refreshed.tokens.refresh_token.as_ref().unwrap())
         .await
         .unwrap();
@@ -818,7 +820,11 @@ async fn authorization_code_flow_with_pkce_state_and_nonce() {
     let code = web.validate_callback(&pending, &callback).unwrap();
     assert_eq!(code.secret(), cq["code"]);
 
-    let set = web.exchange_code(&pending, code.clone()).await.unwrap();
+    let set = web
+        .exchange_code(&pending, code.clone())
+        .send()
+        .await
+        .unwrap();
     assert!(
         set.tokens.token_type.eq_ignore_ascii_case("bearer"),
         "{}",
@@ -844,7 +850,7 @@ async fn authorization_code_flow_with_pkce_state_and_nonce() {
     assert!(!dbg.contains(set.tokens.access_token.secret()), "{dbg}");
 
     // A code works once; replaying it revokes what its first use issued.
-    let e = web.exchange_code(&pending, code).await.unwrap_err();
+    let e = web.exchange_code(&pending, code).send().await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
     assert_eq!(e.status(), Some(400));
     assert!(
@@ -854,7 +860,7 @@ async fn authorization_code_flow_with_pkce_state_and_nonce() {
             .active
     );
     let rt = set.tokens.refresh_token.as_ref().unwrap();
-    let e = web.refresh(rt, None).await.unwrap_err();
+    let e = web.refresh(rt).send().await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
     idp.stop().await;
 }
@@ -876,7 +882,7 @@ async fn sso_skips_the_login_form_for_a_signed_in_browser() {
     let page = browser.get(url.as_str()).await;
     assert_eq!(page.status, 302, "{}", page.body);
     let code = web.validate_callback(&pending, &page.location()).unwrap();
-    let set = web.exchange_code(&pending, code).await.unwrap();
+    let set = web.exchange_code(&pending, code).send().await.unwrap();
     assert_eq!(set.id_token.unwrap().sub, idp.user_id);
     idp.stop().await;
 }
@@ -967,7 +973,7 @@ async fn provider_errors_in_the_callback_are_typed() {
     let code = partner
         .validate_callback(&pending, &allowed.location())
         .unwrap();
-    let set = partner.exchange_code(&pending, code).await.unwrap();
+    let set = partner.exchange_code(&pending, code).send().await.unwrap();
     assert_eq!(set.id_token.unwrap().sub, idp.user_id);
     idp.stop().await;
 }
@@ -980,12 +986,17 @@ async fn exchange_code_sends_the_pkce_verifier_of_its_own_request() {
     let code = web.validate_callback(&pending, &callback).unwrap();
     // Another request's verifier (an attacker who injected a stolen code): refused.
     let (_, other) = web.authorization_request().scope(SCOPES).build().unwrap();
-    let e = web.exchange_code(&other, code.clone()).await.unwrap_err();
+    let e = web
+        .exchange_code(&other, code.clone())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
     // A wrong secret: invalid_client, 401.
     let impostor = idp.client("web", ClientAuth::basic("not-the-secret")).await;
     let e = impostor
         .exchange_code(&pending, code.clone())
+        .send()
         .await
         .unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidClient);
@@ -1005,7 +1016,7 @@ async fn refresh_rotates_and_reuse_of_the_old_token_is_refused() {
     let rt1 = set.tokens.refresh_token.clone().unwrap();
 
     idp.advance(60);
-    let refreshed = web.refresh(&rt1, None).await.unwrap();
+    let refreshed = web.refresh(&rt1).send().await.unwrap();
     let rt2 = refreshed.tokens.refresh_token.clone().unwrap();
     assert_ne!(
         rt2.secret(),
@@ -1029,18 +1040,28 @@ async fn refresh_rotates_and_reuse_of_the_old_token_is_refused() {
 
     // A narrower scope is allowed; a wider one is not.
     let narrow: Scope = "openid email offline_access".parse().unwrap();
-    let narrowed = web.refresh(&rt2, Some(&narrow)).await.unwrap();
+    let narrowed = web
+        .refresh(&rt2)
+        .scope(narrow.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(narrowed.tokens.scope.as_ref(), Some(&narrow));
     let rt3 = narrowed.tokens.refresh_token.clone().unwrap();
     let wider: Scope = "openid email offline_access admin".parse().unwrap();
-    let e = web.refresh(&rt3, Some(&wider)).await.unwrap_err();
+    let e = web
+        .refresh(&rt3)
+        .scope(wider.clone())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidScope);
 
     // Reuse of a rotated token: invalid_grant, and the whole family is revoked.
-    let e = web.refresh(&rt1, None).await.unwrap_err();
+    let e = web.refresh(&rt1).send().await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
     assert_eq!(e.status(), Some(400));
-    let e = web.refresh(&rt3, None).await.unwrap_err();
+    let e = web.refresh(&rt3).send().await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
     assert!(!web.introspect(&rt3).await.unwrap().active);
     idp.stop().await;
@@ -1077,7 +1098,7 @@ async fn revoke_and_introspect_access_and_refresh_tokens() {
     assert_eq!(info.sub.as_deref(), Some(idp.user_id.as_str()));
     web.revoke(rt).await.unwrap();
     assert!(!web.introspect(rt).await.unwrap().active);
-    let e = web.refresh(rt, None).await.unwrap_err();
+    let e = web.refresh(rt).send().await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
 
     // Revoking again, or revoking a token the provider never issued, succeeds (RFC 7009).
@@ -1128,7 +1149,7 @@ async fn userinfo_describes_the_signed_in_user() {
     let worker = idp
         .client("worker", ClientAuth::basic("worker-secret"))
         .await;
-    let svc = worker.client_credentials(None, None, &[]).await.unwrap();
+    let svc = worker.client_credentials().send().await.unwrap();
     let e = web.userinfo(&svc.access_token).await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidToken);
     // An expired one too.
@@ -1205,7 +1226,7 @@ async fn client_secret_post_client_runs_every_operation() {
     let (set, _) = sign_in(&client).await;
     assert_eq!(set.id_token.as_ref().unwrap().sub, idp.user_id);
     let rt = set.tokens.refresh_token.clone().unwrap();
-    let refreshed = client.refresh(&rt, None).await.unwrap();
+    let refreshed = client.refresh(&rt).send().await.unwrap();
     let rt2 = refreshed.tokens.refresh_token.clone().unwrap();
     assert_ne!(rt2.secret(), rt.secret());
     let at = &refreshed.tokens.access_token;
@@ -1248,7 +1269,8 @@ async fn client_secret_basic_form_encodes_id_and_secret() {
         .unwrap();
     let client = idp.client(id, ClientAuth::basic(secret)).await;
     let t = client
-        .client_credentials(None, None, &[])
+        .client_credentials()
+        .send()
         .await
         .unwrap()
         .access_token;
@@ -1271,7 +1293,7 @@ async fn public_client_uses_pkce_without_a_secret() {
     let (pending, callback) = authorize(&spa, &Browser::new()).await;
     assert!(callback.starts_with(SPA_REDIRECT), "{callback}");
     let code = spa.validate_callback(&pending, &callback).unwrap();
-    let set = spa.exchange_code(&pending, code).await.unwrap();
+    let set = spa.exchange_code(&pending, code).send().await.unwrap();
     let claims = set.id_token.as_ref().unwrap();
     assert_eq!(claims.sub, idp.user_id);
     assert_eq!(claims.aud.iter().collect::<Vec<_>>(), ["spa"]);
@@ -1295,19 +1317,19 @@ async fn public_client_uses_pkce_without_a_secret() {
 
     // Refresh rotates for public clients too, and reuse is detected (pattern 3).
     let rt = set.tokens.refresh_token.clone().unwrap();
-    let refreshed = spa.refresh(&rt, None).await.unwrap();
+    let refreshed = spa.refresh(&rt).send().await.unwrap();
     let rt2 = refreshed.tokens.refresh_token.clone().unwrap();
     assert_ne!(rt2.secret(), rt.secret());
-    let e = spa.refresh(&rt, None).await.unwrap_err();
+    let e = spa.refresh(&rt).send().await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
-    let e = spa.refresh(&rt2, None).await.unwrap_err();
+    let e = spa.refresh(&rt2).send().await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
 
     // Logout: the app revokes its refresh token.
     let (set, _) = sign_in(&spa).await;
     let rt = set.tokens.refresh_token.clone().unwrap();
     spa.revoke(&rt).await.unwrap();
-    let e = spa.refresh(&rt, None).await.unwrap_err();
+    let e = spa.refresh(&rt).send().await.unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidGrant);
 
     // A public client cannot use client_credentials, and the cache says so up front.
