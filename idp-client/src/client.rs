@@ -173,6 +173,11 @@ pub struct UserInfo {
 }
 
 impl Client {
+    /// Now, on the client's clock.
+    pub(crate) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
     /// Starts a builder for `client_id` at the provider described by `metadata`.
     pub fn builder(
         metadata: impl Into<Arc<ProviderMetadata>>,

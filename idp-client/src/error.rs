@@ -75,6 +75,12 @@ pub enum Error {
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
 
+    /// The user must sign in again: the refresh token was refused with `invalid_grant` (the
+    /// grant was revoked or has expired), or the access token expired and there is no
+    /// refresh token ([`TokenManager`](crate::TokenManager)).
+    #[error("the session's tokens can no longer be refreshed; sign in again")]
+    SignInRequired,
+
     /// A builder was given settings that cannot work.
     #[error("invalid configuration: {0}")]
     Config(&'static str),

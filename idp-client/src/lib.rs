@@ -11,6 +11,7 @@ mod grant;
 mod jwks;
 mod logout;
 mod service_token;
+mod session;
 mod transport;
 
 pub use auth::ClientAuth;
@@ -26,6 +27,7 @@ pub use logout::{LogoutToken, logout_token_from_form};
 pub use service_token::{
     AudienceParameter, ServiceTokenCache, ServiceTokenCacheBuilder, ServiceTokenRequest,
 };
+pub use session::TokenManager;
 #[cfg(feature = "reqwest")]
 pub use transport::ReqwestTransport;
 pub use transport::{HttpClient, HttpClientBuilder, Transport, TransportFuture};

@@ -11,4 +11,5 @@ mod logout;
 mod resource;
 mod server;
 mod service_token;
+mod session;
 mod transport;
