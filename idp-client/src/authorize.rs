@@ -14,7 +14,7 @@ use url::Url;
 use crate::{CallbackError, Client, Error};
 
 /// Parameters the builder sets itself; [`AuthorizationRequestBuilder::param`] refuses them.
-const RESERVED: [&str; 9] = [
+const RESERVED: [&str; 10] = [
     "response_type",
     "client_id",
     "redirect_uri",
@@ -24,6 +24,7 @@ const RESERVED: [&str; 9] = [
     "code_challenge",
     "code_challenge_method",
     "response_mode",
+    "max_age",
 ];
 
 /// What an application keeps (server-side, e.g. in its session) between sending the user to
@@ -39,6 +40,9 @@ pub struct PendingAuthorization {
     code_verifier: CodeVerifier,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     redirect_uri: Option<String>,
+    /// The `max_age` asked for, in seconds: the ID token's `auth_time` must be within it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_age: Option<u64>,
 }
 
 fn ser_verifier<S: Serializer>(v: &CodeVerifier, s: S) -> Result<S::Ok, S::Error> {
@@ -81,6 +85,11 @@ impl PendingAuthorization {
     pub fn redirect_uri(&self) -> Option<&str> {
         self.redirect_uri.as_deref()
     }
+
+    /// The `max_age` sent to the provider, in seconds, if any.
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
+    }
 }
 
 /// Builds an authorization URL; from [`Client::authorization_request`].
@@ -93,6 +102,7 @@ pub struct AuthorizationRequestBuilder<'a> {
     scope: Result<Scope, Error>,
     redirect_uri: Option<String>,
     params: Vec<(String, String)>,
+    max_age: Option<u64>,
 }
 
 impl<'a> AuthorizationRequestBuilder<'a> {
@@ -104,7 +114,36 @@ impl<'a> AuthorizationRequestBuilder<'a> {
             scope: Ok(scope),
             redirect_uri,
             params: Vec::new(),
+            max_age: None,
         }
+    }
+
+    /// `prompt` (OIDC Core §3.1.2.1): `none`, `login`, `consent`, `select_account`,
+    /// space-separated.
+    pub fn prompt(self, prompt: &str) -> Self {
+        self.param("prompt", prompt)
+    }
+
+    /// `login_hint`: the e-mail address or name the sign-in form starts with.
+    pub fn login_hint(self, hint: &str) -> Self {
+        self.param("login_hint", hint)
+    }
+
+    /// `acr_values`, space-separated.
+    pub fn acr_values(self, acr: &str) -> Self {
+        self.param("acr_values", acr)
+    }
+
+    /// `ui_locales`, space-separated BCP 47 tags.
+    pub fn ui_locales(self, locales: &str) -> Self {
+        self.param("ui_locales", locales)
+    }
+
+    /// `max_age`: the user must have signed in within this long. The code exchange then
+    /// checks the ID token's `auth_time` (OIDC Core §3.1.3.7), with the client's leeway.
+    pub fn max_age(mut self, max_age: std::time::Duration) -> Self {
+        self.max_age = Some(max_age.as_secs());
+        self
     }
 
     /// The requested scope, space-separated (default `openid`).
@@ -150,6 +189,7 @@ impl<'a> AuthorizationRequestBuilder<'a> {
             nonce: scope.contains("openid").then(random_token),
             code_verifier: CodeVerifier::generate(),
             redirect_uri: self.redirect_uri,
+            max_age: self.max_age,
         };
         {
             let mut q = url.query_pairs_mut();
@@ -167,6 +207,9 @@ impl<'a> AuthorizationRequestBuilder<'a> {
             }
             q.append_pair("code_challenge", pending.code_verifier.challenge().as_str())
                 .append_pair("code_challenge_method", CodeChallengeMethod::S256.as_str());
+            if let Some(m) = pending.max_age {
+                q.append_pair("max_age", &m.to_string());
+            }
             for (k, v) in &self.params {
                 q.append_pair(k, v);
             }

@@ -173,11 +173,6 @@ pub struct UserInfo {
 }
 
 impl Client {
-    /// Now, on the client's clock.
-    pub(crate) fn now(&self) -> SystemTime {
-        self.inner.clock.now()
-    }
-
     /// Starts a builder for `client_id` at the provider described by `metadata`.
     pub fn builder(
         metadata: impl Into<Arc<ProviderMetadata>>,
@@ -248,9 +243,20 @@ impl Client {
         &self.inner.clock
     }
 
+    /// The leeway of time checks.
+    pub(crate) fn leeway(&self) -> Duration {
+        self.inner.leeway
+    }
+
     /// The registered name of the client authentication method.
     pub fn auth_method(&self) -> &'static str {
         self.inner.auth.method()
+    }
+
+    /// Builds the URL that signs the user out at the provider (RP-Initiated Logout 1.0):
+    /// add `id_token_hint`, `post_logout_redirect_uri`, `state`, then `build`.
+    pub fn end_session_url(&self) -> crate::end_session::EndSessionUrl<'_> {
+        crate::end_session::EndSessionUrl::new(self)
     }
 
     /// Starts an authorization request (authorization code flow with PKCE S256, `state` and,

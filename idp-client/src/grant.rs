@@ -142,6 +142,21 @@ impl<'a> CodeExchange<'a> {
             }
             (None, None) => None,
         };
+        if let Some(max_age) = self.pending.max_age() {
+            // OIDC Core §3.1.3.7 (13): with max_age, auth_time is required and recent.
+            let auth_time = id_token.as_ref().and_then(|c| c.auth_time).ok_or_else(|| {
+                Error::invalid_response("max_age was requested but the ID token has no auth_time")
+            })?;
+            let now = self.client.clock().unix_now();
+            let limit = i64::try_from(max_age)
+                .unwrap_or(i64::MAX)
+                .saturating_add(i64::try_from(self.client.leeway().as_secs()).unwrap_or(0));
+            if now.saturating_sub(auth_time) > limit {
+                return Err(Error::invalid_response(
+                    "the ID token's auth_time is older than the requested max_age",
+                ));
+            }
+        }
         Ok(Client::token_set(tokens, id_token, received))
     }
 }

@@ -5,6 +5,7 @@ mod auth;
 mod authorize;
 mod client;
 mod discovery;
+mod end_session;
 mod error;
 mod flight;
 mod grant;
@@ -20,6 +21,7 @@ pub use client::{Client, ClientBuilder, TokenRef, TokenSet, UserInfo, parse_toke
 pub use discovery::{
     Discovery, DiscoveryBuilder, WellKnown, discovery_request, parse_discovery_response,
 };
+pub use end_session::EndSessionUrl;
 pub use error::{CallbackError, Error, LogoutTokenError, TransportError};
 pub use grant::{ClientCredentials, CodeExchange, Refresh};
 pub use jwks::{JwksCache, JwksCacheBuilder};

@@ -77,7 +77,7 @@ impl TokenManager {
         if state.ended {
             return Err(Error::SignInRequired);
         }
-        let now = self.client.now();
+        let now = self.client.clock().now();
         let expires_at = state.tokens.expires_at();
         let expired = expires_at.is_some_and(|e| e <= now);
         let due = expires_at.is_some_and(|e| e <= now + self.ahead);

@@ -160,6 +160,7 @@ impl Idp {
             secret: Some(format!("{id}-secret").as_str().into()),
             name: Some(format!("App {id}")),
             redirect_uris: vec![REDIRECT.into()],
+            post_logout_redirect_uris: vec!["http://127.0.0.1:9/bye".into()],
             allowed_scopes: ["openid", "profile", "email", "offline_access"]
                 .map(String::from)
                 .to_vec(),
@@ -1492,4 +1493,86 @@ async fn service_token_cache_against_client_credentials() {
         .unwrap_err();
     assert_eq!(oauth_code(&e), ErrorCode::InvalidClient);
     idp.stop().await;
+}
+
+/// `max_age` goes out in the authorization URL, and the code exchange checks the ID
+/// token's `auth_time` against it (OIDC Core §3.1.3.7).
+#[tokio::test]
+async fn max_age_is_sent_and_auth_time_checked() {
+    let s = Idp::start().await;
+    let web = s.web().await;
+    let (url, pending) = web
+        .authorization_request()
+        .scope(SCOPES)
+        .max_age(Duration::from_secs(300))
+        .login_hint("ada@example.com")
+        .build()
+        .unwrap();
+    assert_eq!(query(url.as_str())["max_age"], "300");
+    assert_eq!(query(url.as_str())["login_hint"], "ada@example.com");
+    assert_eq!(pending.max_age(), Some(300));
+    let callback = Browser::new().sign_in(&url).await;
+    let code = web.validate_callback(&pending, &callback).unwrap();
+    let tokens = web.exchange_code(&pending, code).send().await.unwrap();
+    assert!(tokens.id_token.unwrap().auth_time.is_some());
+
+    // A client whose clock says the sign-in was ten minutes ago refuses the ID token.
+    let late_clock = Arc::new(idp_client::idp_core::FixedClock::at_unix(
+        s.clock().unix_now() + 600,
+    ));
+    let late = Client::builder(s.metadata().await, "web")
+        .auth(ClientAuth::basic("web-secret"))
+        .redirect_uri(REDIRECT)
+        .clock(late_clock)
+        .build()
+        .unwrap();
+    let (url, pending) = late
+        .authorization_request()
+        .scope(SCOPES)
+        .max_age(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let callback = Browser::new().sign_in(&url).await;
+    let code = late.validate_callback(&pending, &callback).unwrap();
+    let err = late.exchange_code(&pending, code).send().await.unwrap_err();
+    assert!(err.to_string().contains("max_age"), "{err}");
+    // max_age is the builder's own parameter.
+    assert!(
+        web.authorization_request()
+            .param("max_age", "1")
+            .build()
+            .is_err()
+    );
+    s.stop().await;
+}
+
+/// The end-session URL signs the user out at once with an ID token hint, and the
+/// provider sends the browser back with `state`.
+#[tokio::test]
+async fn end_session_url_signs_out_at_the_provider() {
+    let s = Idp::start().await;
+    let web = s.web().await;
+    let browser = Browser::new();
+    let (pending, callback) = authorize(&web, &browser).await;
+    let code = web.validate_callback(&pending, &callback).unwrap();
+    let tokens = web.exchange_code(&pending, code).send().await.unwrap();
+    let id_token = tokens.tokens.id_token.clone().unwrap();
+    let url = web
+        .end_session_url()
+        .id_token_hint(&id_token)
+        .post_logout_redirect_uri("http://127.0.0.1:9/bye")
+        .state("bye-1")
+        .build()
+        .unwrap();
+    let q = query(url.as_str());
+    assert_eq!(q["client_id"], "web");
+    assert_eq!(q["state"], "bye-1");
+    let page = browser.get(url.as_str()).await;
+    let back = page.location();
+    assert!(back.starts_with("http://127.0.0.1:9/bye"), "{back}");
+    assert_eq!(query(&back)["state"], "bye-1");
+    // Signed out: the next authorization asks for a sign-in again.
+    let (url, _) = web.authorization_request().scope(SCOPES).build().unwrap();
+    assert!(browser.get(url.as_str()).await.is_login_form());
+    s.stop().await;
 }
