@@ -292,6 +292,7 @@ mod tests {
             nonce: Some("n0nce".into()),
             code_verifier: CodeVerifier::generate(),
             redirect_uri: None,
+            max_age: None,
         }
     }
 
