@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use idp_core::{AccessToken, Clock, Scope};
+use idp_core::{AccessToken, Clock, Scope, TokenResponse};
 
 use crate::flight::SingleFlight;
 use crate::transport::is_retryable;
@@ -42,21 +42,30 @@ impl ServiceTokenRequest {
         self
     }
 
-    /// The audience (the API the token is for).
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.parts).audience = Some(audience.into());
+    /// The API the token is for: sent as RFC 8707 `resource` (the standard), or as the
+    /// provider-specific `audience=` when the cache is built with
+    /// [`AudienceParameter::ProviderAudience`].
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.parts).audience = Some(resource.into());
         self
+    }
+
+    /// The same as [`resource`](Self::resource) (the name other SDKs use).
+    pub fn audience(self, audience: impl Into<String>) -> Self {
+        self.resource(audience)
     }
 }
 
-/// How the audience is sent to the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the API a token is for is named at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum AudienceParameter {
-    /// `audience=...` (Auth0, Keycloak's token exchange, many others).
-    Audience,
-    /// `resource=...` (RFC 8707 resource indicators).
+    /// `resource=...` (RFC 8707 resource indicators): the standard, and the default.
+    #[default]
     Resource,
+    /// `audience=...`: not standardised; providers such as Auth0 want it (and idp accepts
+    /// it). A standard provider ignores it.
+    ProviderAudience,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -66,7 +75,7 @@ struct CacheKey {
 }
 
 struct Cached {
-    token: AccessToken,
+    response: TokenResponse,
     /// Unix time from which the token is fetched anew.
     refresh_at: i64,
 }
@@ -157,18 +166,27 @@ impl ServiceTokenCache {
             initial_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(10),
             max_entries: 1024,
-            audience_parameter: AudienceParameter::Audience,
+            audience_parameter: AudienceParameter::Resource,
         }
     }
 
     /// A token for `request`: the cached one while it is fresh, else a new one.
     pub async fn get(&self, request: &ServiceTokenRequest) -> Result<AccessToken, Error> {
+        Ok(self.get_response(request).await?.access_token)
+    }
+
+    /// The whole token response for `request` (granted `scope`, `expires_in` as the
+    /// provider sent it…): the cached one while it is fresh, else a new one.
+    pub async fn get_response(
+        &self,
+        request: &ServiceTokenRequest,
+    ) -> Result<TokenResponse, Error> {
         let key = CacheKey {
             client_id: self.inner.client_id.clone(),
             request: request.clone(),
         };
         if let Some(t) = self.inner.fresh(&key) {
-            return Ok(t.token.clone());
+            return Ok(t.response.clone());
         }
         let inner = self.inner.clone();
         let k = key.clone();
@@ -178,7 +196,7 @@ impl ServiceTokenCache {
             .run(&key, move || Some(async move { inner.fetch(k).await }))
             .await
             .unwrap_or(Err(Error::Config("token request was not started")))?;
-        Ok(fetched.token.clone())
+        Ok(fetched.response.clone())
     }
 
     /// Forgets the cached token for `request` (for instance after an API refused it), so
@@ -209,8 +227,10 @@ impl Inner {
             let started = self.client.clock().unix_now();
             let mut request = self.client.client_credentials().scope(parts.scope.clone());
             match (&parts.audience, self.audience_parameter) {
-                (Some(a), AudienceParameter::Resource) => request = request.resource(a.clone()),
-                (Some(a), _) => request = request.audience(a.clone()),
+                (Some(a), AudienceParameter::ProviderAudience) => {
+                    request = request.audience(a.clone());
+                }
+                (Some(a), _) => request = request.resource(a.clone()),
                 (None, _) => {}
             }
             match request.send().await {
@@ -220,7 +240,7 @@ impl Inner {
                         .map(Duration::from_secs)
                         .unwrap_or(self.default_lifetime);
                     let cached = Arc::new(Cached {
-                        token: resp.access_token,
+                        response: resp,
                         refresh_at: started.saturating_add(serve_for(lifetime, self.margin)),
                     });
                     self.tokens.insert(key, cached.clone());

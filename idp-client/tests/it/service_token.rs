@@ -38,7 +38,9 @@ async fn hundred_concurrent_gets_on_a_cold_cache_make_one_request() {
     let form = fake.state.last_token_form();
     assert_eq!(form["grant_type"], "client_credentials");
     assert_eq!(form["scope"], "orders:read");
-    assert_eq!(form["audience"], "orders-api");
+    // RFC 8707 by default.
+    assert_eq!(form["resource"], "orders-api");
+    assert!(!form.contains_key("audience"));
     assert!(!form.contains_key("client_secret"));
     assert!(fake.state.last_token_auth().unwrap().starts_with("Basic "));
 }
@@ -115,17 +117,22 @@ async fn keys_are_client_sorted_scopes_and_audience() {
 }
 
 #[tokio::test]
-async fn audience_can_be_sent_as_resource() {
+async fn the_provider_specific_audience_parameter_is_opt_in() {
     let fake = Fake::start().await;
     let c = ServiceTokenCache::builder(fake.client(ClientAuth::post("s")))
-        .audience_parameter(AudienceParameter::Resource)
+        .audience_parameter(AudienceParameter::ProviderAudience)
         .build()
         .unwrap();
-    c.get(&req("a")).await.unwrap();
+    let response = c.get_response(&req("a")).await.unwrap();
+    assert_eq!(response.expires_in, Some(300));
     let form = fake.state.last_token_form();
-    assert_eq!(form["resource"], "orders-api");
+    assert_eq!(form["audience"], "orders-api");
     assert_eq!(form["client_secret"], "s");
-    assert!(!form.contains_key("audience"));
+    assert!(!form.contains_key("resource"));
+    // The cached response, whole.
+    let again = c.get_response(&req("a")).await.unwrap();
+    assert_eq!(again.access_token.secret(), response.access_token.secret());
+    assert_eq!(fake.token_hits(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
