@@ -328,7 +328,7 @@ impl ServiceTokenCacheBuilder {
         self
     }
 
-    /// How the audience is sent (default [`AudienceParameter::Audience`]).
+    /// How the audience is sent (default [`AudienceParameter::Resource`]).
     pub fn audience_parameter(mut self, p: AudienceParameter) -> Self {
         self.audience_parameter = p;
         self
