@@ -117,3 +117,72 @@ fn jwt_kid(token: &str) -> String {
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     v["kid"].as_str().unwrap().to_owned()
 }
+
+/// Introspection mode: the provider checks each token, so a revoked token is refused at
+/// once, and a token the provider does not know (opaque, made up) never gets in.
+#[tokio::test]
+async fn introspection_mode_refuses_a_revoked_token_at_once() {
+    use idp_server::manage::NewClient;
+    let idp = TestProvider::builder()
+        .client(NewClient {
+            client_id: "orders-api".into(),
+            secret: Some("orders-api-secret".into()),
+            grant_types: vec!["client_credentials".into()],
+            audiences: vec![API_AUDIENCE.into()],
+            ..Default::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let introspector =
+        idp_client::Client::discover(idp.issuer(), "orders-api", "orders-api-secret")
+            .await
+            .unwrap();
+    let auth = JwtAuthLayer::builder()
+        .issuer(idp.issuer())
+        .audience(API_AUDIENCE)
+        .algorithms([Algorithm::ES256])
+        .introspection(introspector)
+        .introspection_cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/whoami", get(|Claims(c): Claims| async move { c.sub }))
+        .layer(auth);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+    let http = reqwest::Client::new();
+    let resp: serde_json::Value = http
+        .post(format!("{}/oauth/token", idp.issuer()))
+        .basic_auth(SERVICE_CLIENT, Some(SERVICE_SECRET))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "read:orders"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = resp["access_token"].as_str().unwrap();
+    assert_eq!(call(&api, token).await, (200, SERVICE_CLIENT.into()));
+    assert_eq!(call(&api, "an-opaque-token-nobody-issued").await.0, 401);
+
+    let revoked = http
+        .post(format!("{}/oauth/revoke", idp.issuer()))
+        .basic_auth(SERVICE_CLIENT, Some(SERVICE_SECRET))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status().as_u16(), 200);
+    assert_eq!(
+        call(&api, token).await.0,
+        401,
+        "a revoked token still got in"
+    );
+    idp.stop().await;
+}

@@ -6,12 +6,16 @@ use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use idp_client::{Discovery, HttpClient, JwksCache, WellKnown};
+use idp_client::{Client, Discovery, HttpClient, JwksCache, WellKnown};
 use idp_core::{Algorithm, Clock, NoExtra, SystemClock, ValidationPolicy, VerificationKeys};
 
 use super::JwtAuthLayer;
 use super::cache::{DEFAULT_MAX_ENTRIES, DEFAULT_MAX_TTL, TokenCache};
+use super::introspect::Introspector;
 use super::layer::Shared;
+
+/// How long an introspection answer is reused, by default.
+const DEFAULT_INTROSPECTION_TTL: Duration = Duration::from_secs(10);
 use crate::Error;
 use crate::keys::{Discovered, KeySource};
 
@@ -34,6 +38,8 @@ impl JwtAuthLayer {
             clock: None,
             token_cache: Some(DEFAULT_MAX_ENTRIES),
             token_cache_max_ttl: DEFAULT_MAX_TTL,
+            introspection: None,
+            introspection_ttl: DEFAULT_INTROSPECTION_TTL,
             _claims: PhantomData,
         }
     }
@@ -99,6 +105,9 @@ pub struct JwtAuthLayerBuilder<C = NoExtra> {
     /// The bound of the verified-token cache; `None`: no cache.
     token_cache: Option<u64>,
     token_cache_max_ttl: Duration,
+    /// Introspection mode: the client that asks the provider about each token.
+    introspection: Option<Client>,
+    introspection_ttl: Duration,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -301,8 +310,32 @@ impl<C> JwtAuthLayerBuilder<C> {
             clock: self.clock,
             token_cache: self.token_cache,
             token_cache_max_ttl: self.token_cache_max_ttl,
+            introspection: self.introspection,
+            introspection_ttl: self.introspection_ttl,
             _claims: PhantomData,
         }
+    }
+
+    /// **Introspection mode** (RFC 7662): every token, JWT or opaque, is checked by the
+    /// provider's introspection endpoint with `client` (a confidential client of the
+    /// provider, allowed to introspect tokens for this API), instead of by its signature.
+    /// A revoked token is refused at once — within the
+    /// [`introspection_cache_ttl`](Self::introspection_cache_ttl), 10 s by default — at the
+    /// price of one request to the provider per new token. The answer must be active, for
+    /// one of the [`audience`](Self::audience)s, from the [`issuer`](Self::issuer) (when it
+    /// names one) and unexpired; 401 and 403 answers are the same as in JWT mode, and a
+    /// provider that cannot be asked is a 503. Only the standard introspection members reach
+    /// the claims (custom claims `C` must be optional).
+    pub fn introspection(mut self, client: Client) -> Self {
+        self.introspection = Some(client);
+        self
+    }
+
+    /// How long an introspection answer is reused (default 10 s; never past the token's
+    /// `exp`).
+    pub fn introspection_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.introspection_ttl = ttl;
+        self
     }
 
     /// Checks the settings and builds the layer. Nothing is fetched until the first request.
@@ -325,6 +358,8 @@ impl<C> JwtAuthLayerBuilder<C> {
         let issuer = self.issuer.unwrap_or_default();
 
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let issuer_for_introspection = issuer.clone();
+        let introspection_clock = Arc::clone(&clock);
         let tokens = match self.token_cache {
             None => None,
             Some(0) => {
@@ -385,12 +420,23 @@ impl<C> JwtAuthLayerBuilder<C> {
             .realm
             .or_else(|| self.audiences.first().cloned())
             .unwrap_or_default();
+        let introspection = self.introspection.map(|client| {
+            Introspector::new(
+                client,
+                issuer_for_introspection,
+                self.audiences.clone(),
+                introspection_clock,
+                self.introspection_ttl,
+                DEFAULT_MAX_ENTRIES,
+            )
+        });
         Ok(JwtAuthLayer::from_shared(Shared {
             policy,
             keys,
             realm: realm.into(),
             allow_anonymous: self.allow_anonymous,
             tokens,
+            introspection,
         }))
     }
 }

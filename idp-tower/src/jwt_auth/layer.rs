@@ -18,6 +18,8 @@ pub(crate) struct Shared<C> {
     pub(crate) allow_anonymous: bool,
     /// Verified tokens; `None` when turned off.
     pub(crate) tokens: Option<TokenCache<C>>,
+    /// Introspection mode: the provider checks each token.
+    pub(crate) introspection: Option<super::introspect::Introspector>,
 }
 
 impl<C> Shared<C>

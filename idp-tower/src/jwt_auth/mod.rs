@@ -7,6 +7,7 @@
 mod builder;
 mod cache;
 mod future;
+mod introspect;
 mod layer;
 mod service;
 

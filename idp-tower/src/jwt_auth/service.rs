@@ -112,6 +112,23 @@ where
             Ok(None) => return reject(Rejection::Missing),
             Err(r) => return reject(r),
         };
+        // Introspection mode: the provider decides, asynchronously (its answers have their
+        // own short cache).
+        if shared.introspection.is_some() {
+            let token = token.to_owned();
+            let clone = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, clone);
+            let shared = Arc::clone(shared);
+            let validation = Box::pin(async move {
+                let result = match &shared.introspection {
+                    Some(i) => i.check::<C>(&token).await,
+                    None => Err(crate::challenge::Rejection::Misconfigured),
+                };
+                (result, shared)
+            });
+            return JwtAuthFuture::validating(validation, inner, req);
+        }
+
         // A token validated before, still within its `nbf`..`exp`: no decode, no key, no
         // signature check; the inner service is called in place.
         let key = shared.token_key(token);
