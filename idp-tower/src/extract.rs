@@ -20,7 +20,7 @@ use crate::challenge::{AuthState, Rejection};
 /// in front of the handler or when `C` is not the layer's claims type, and `401` when the
 /// layer [allows anonymous requests](crate::JwtAuthLayerBuilder::allow_anonymous) and this
 /// one had no token. `Option<Claims<C>>` is `None` for an anonymous request (and still
-/// `500` without the layer); see also [`OptionalClaims`].
+/// `500` without the layer).
 ///
 /// ```
 /// # use aws_lc_rs::{rand::SystemRandom, signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING}};
@@ -140,14 +140,7 @@ impl<C> DerefMut for Claims<C> {
     }
 }
 
-/// The claims if the request carried a valid token, `None` if it was anonymous: for routes
-/// behind a layer that [allows anonymous requests](crate::JwtAuthLayerBuilder::allow_anonymous).
-/// Answers `500` (a server bug, logged) when no [`JwtAuthLayer`](crate::JwtAuthLayer) ran in
-/// front of the handler. The same as `Option<Claims<C>>`.
-#[derive(Debug, Clone)]
-pub struct OptionalClaims<C = NoExtra>(pub Option<AccessTokenClaims<C>>);
-
-/// What [`Claims`] and [`OptionalClaims`] answer when they cannot extract: `401` with a
+/// What [`Claims`] and `Option<Claims>` answer when they cannot extract: `401` with a
 /// `WWW-Authenticate` challenge for an anonymous request, `500` when the auth layer is
 /// missing or has another claims type.
 #[derive(Debug, Clone)]
@@ -265,18 +258,6 @@ where
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         Ok(extract::<C>(parts)?.map(Self))
-    }
-}
-
-impl<S, C> FromRequestParts<S> for OptionalClaims<C>
-where
-    S: Send + Sync,
-    C: Clone + Send + Sync + 'static,
-{
-    type Rejection = ClaimsRejection;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(extract::<C>(parts)?))
     }
 }
 

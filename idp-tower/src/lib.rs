@@ -19,7 +19,7 @@ mod tenant;
 
 pub use error::Error;
 #[cfg(feature = "axum")]
-pub use extract::{Claims, ClaimsRejection, InsufficientScope, OptionalClaims, TenantRejection};
+pub use extract::{Claims, ClaimsRejection, InsufficientScope, TenantRejection};
 pub use jwt_auth::{JwtAuth, JwtAuthLayer, JwtAuthLayerBuilder};
 pub use scopes::{RequireScopes, RequireScopesLayer};
 pub use tenant::{Tenant, TenantGuard, TenantGuardLayer};

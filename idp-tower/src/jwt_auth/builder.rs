@@ -188,7 +188,7 @@ impl<C> JwtAuthLayerBuilder<C> {
     }
 
     /// Lets requests without a bearer token through, without claims, for routes that serve
-    /// anonymous and signed-in callers differently (read them with `OptionalClaims`, or look
+    /// anonymous and signed-in callers differently (read them with `Option<Claims>`, or look
     /// for the extension). A token that is present must still be valid, and
     /// [`RequireScopes`](crate::RequireScopes) and the `Claims` extractor answer `401` to an
     /// anonymous request.
