@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::store::{Client, ClientChange, Store, StoreError};
+use crate::store::{Client, ClientChange, Store, StoreError, Tenant};
 
 /// The longest client id there can be (`manage` refuses longer ones).
 const MAX_CLIENT_ID: usize = 128;
@@ -108,6 +108,51 @@ impl ClientCache {
                 c.entry_count()
             }
             None => 0,
+        }
+    }
+}
+
+/// Tenant records in memory, for the same reason and lifetime as clients: a tenant's client
+/// asking for tokens must not cost a database read for its tenant's scopes. Changes made
+/// through this process invalidate at once; other replicas see them within the lifetime.
+#[derive(Debug)]
+pub(crate) struct TenantCache {
+    cache: Option<moka::future::Cache<String, Option<Arc<Tenant>>>>,
+}
+
+impl TenantCache {
+    /// A cache whose entries live `ttl` (zero: no cache).
+    pub(crate) fn new(ttl: Duration) -> Self {
+        let cache = (!ttl.is_zero()).then(|| {
+            moka::future::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build()
+        });
+        Self { cache }
+    }
+
+    /// The tenant `id`, from memory or the store (unknown ids are remembered too).
+    pub(crate) async fn get(
+        &self,
+        store: &dyn Store,
+        id: &str,
+    ) -> Result<Option<Arc<Tenant>>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return Ok(store.get_tenant(id).await?.map(Arc::new));
+        };
+        if let Some(hit) = cache.get(id).await {
+            return Ok(hit);
+        }
+        let found = store.get_tenant(id).await?.map(Arc::new);
+        cache.insert(id.to_owned(), found.clone()).await;
+        Ok(found)
+    }
+
+    /// Forgets `id` after a change.
+    pub(crate) async fn invalidate(&self, id: &str) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(id).await;
         }
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::attributes::{Schemas, TokenKind, custom_claims};
-use crate::client_cache::ClientCache;
+use crate::client_cache::{ClientCache, TenantCache};
 use crate::config::Config;
 use crate::crypto::EncryptionKey;
 use crate::error::OAuthError;
@@ -28,7 +28,7 @@ use crate::manage::{Actor, Clients, Ctx, HookContext, Keys, Tenants, TokenClaims
 use crate::rate_limit::{Limiters, RateLimits};
 use crate::revocation::{Backchannel, Notify, Revoker};
 use crate::secret_cache::VerifiedSecrets;
-use crate::store::{Client, Store, StoreError, User};
+use crate::store::{Client, Store, StoreError, Tenant, User};
 
 /// How the provider validates its own tokens, built once.
 #[derive(Debug)]
@@ -89,6 +89,7 @@ pub(crate) struct State {
     pub(crate) verified_secrets: VerifiedSecrets,
     pub(crate) hashing: HashBudget,
     client_cache: Arc<ClientCache>,
+    tenant_cache: TenantCache,
     backchannel: Backchannel,
     /// When the last readiness check passed (reused for a second).
     ready_since: tokio::sync::Mutex<Option<std::time::Instant>>,
@@ -138,6 +139,7 @@ impl State {
             verified_secrets: VerifiedSecrets::new(),
             hashing: HashBudget::new(config.hashing_concurrency(), config.hashing_wait()),
             client_cache: Arc::new(ClientCache::new(config.client_cache_ttl())),
+            tenant_cache: TenantCache::new(config.client_cache_ttl()),
             backchannel: Backchannel::start(),
             ready_since: tokio::sync::Mutex::new(None),
             hooks,
@@ -192,6 +194,7 @@ impl State {
             hashing: &self.hashing,
             insecure_http_redirect_uris: self.config.insecure_allow_http_redirect_uris,
             schemas: &self.schemas,
+            tenant_cache: &self.tenant_cache,
             known_scopes: self
                 .config
                 .scopes_enforced()
@@ -213,6 +216,11 @@ impl State {
 
     pub(crate) fn keys_api(&self) -> Keys<'_> {
         Keys::new(self.manage())
+    }
+
+    /// A registered tenant, from the tenant cache (`client_cache_ttl`).
+    pub(crate) async fn tenant(&self, id: &str) -> Result<Option<Arc<Tenant>>, StoreError> {
+        self.tenant_cache.get(self.store.as_ref(), id).await
     }
 
     /// The provider's hooks.

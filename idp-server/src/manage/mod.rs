@@ -11,7 +11,7 @@ mod validate;
 use idp_core::Clock;
 
 use crate::attributes::Schemas;
-use crate::client_cache::ClientCache;
+use crate::client_cache::{ClientCache, TenantCache};
 use crate::hashing::HashBudget;
 use crate::keys::KeyRing;
 use crate::revocation::Revoker;
@@ -41,6 +41,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) insecure_http_redirect_uris: bool,
     /// The attribute schemas of users and clients.
     pub(crate) schemas: &'a Schemas,
+    /// Tenants read by the endpoints; a change here invalidates its entry.
+    pub(crate) tenant_cache: &'a TenantCache,
     /// `scopes_supported` when it is enforced: clients and tenants may name only these.
     pub(crate) known_scopes: Option<&'a idp_core::Scope>,
 }

@@ -100,6 +100,7 @@ impl<'a> Tenants<'a> {
                 }
                 other => other.into(),
             })?;
+        self.ctx.tenant_cache.invalidate(&tenant.id).await;
         audit("tenant_created", &tenant.id);
         Ok(tenant)
     }
@@ -149,6 +150,7 @@ impl<'a> Tenants<'a> {
         }
         t.updated_at = self.ctx.now();
         self.ctx.store.update_tenant(&t).await?;
+        self.ctx.tenant_cache.invalidate(&t.id).await;
         audit("tenant_updated", &t.id);
         Ok(t)
     }

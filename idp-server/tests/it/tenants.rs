@@ -239,6 +239,28 @@ async fn the_sign_in_page_shows_the_tenant_and_its_scopes_hold() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "orders:read");
+
+    // The tenant's scopes are cached like clients; a change here applies at once.
+    s.provider
+        .tenants()
+        .update(
+            "acme",
+            TenantUpdate {
+                allowed_scopes: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (status, _, body) = s
+        .post_form(
+            "/oauth/token",
+            Some(("acme-web", "acme-web-secret")),
+            &[("grant_type", "client_credentials"), ("scope", "orders:admin")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "orders:admin");
 }
 
 #[tokio::test]

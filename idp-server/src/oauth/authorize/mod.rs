@@ -187,7 +187,7 @@ async fn parse<'a>(
     };
     // A registered tenant: its look on the pages, and only the scopes it allows.
     if let Some(t) = req.client.tenant_id.as_deref() {
-        match app.store.get_tenant(t).await {
+        match app.tenant(t).await {
             Ok(tenant) => req.tenant = tenant,
             Err(e) => return Err(server_error(app, Error::from(e))),
         }
@@ -224,7 +224,7 @@ struct Person {
 
 fn form_context(req: &AuthRequest) -> FormContext<'_> {
     FormContext {
-        tenant: req.tenant.as_ref(),
+        tenant: req.tenant.as_deref(),
         action: paths::AUTHORIZE,
         params: &req.params,
         client_name: req.client.name.as_deref().unwrap_or(&req.client.client_id),

@@ -104,7 +104,7 @@ pub(crate) struct AuthRequest {
     /// The authorization parameters, carried through the login and consent forms.
     pub(crate) params: Vec<(String, String)>,
     /// The client's tenant, when it is registered (its look and its scopes).
-    pub(crate) tenant: Option<crate::store::Tenant>,
+    pub(crate) tenant: Option<std::sync::Arc<crate::store::Tenant>>,
 }
 
 pub(crate) type Failure = (ErrorCode, &'static str);

@@ -65,15 +65,10 @@ pub(crate) async fn client_credentials(
     } else {
         scope
     };
-    // A registered tenant's scope restriction (one read, only for a tenant's clients).
+    // A registered tenant's scope restriction (from the tenant cache).
     let scope = match client.tenant_id.as_deref() {
         None => scope,
-        Some(t) => match state
-            .store
-            .get_tenant(t)
-            .await
-            .map_err(OAuthError::server)?
-        {
+        Some(t) => match state.tenant(t).await.map_err(OAuthError::server)? {
             Some(tenant) => match &tenant.allowed_scopes {
                 Some(allowed) if req.scope.is_some() && !scope.is_subset(allowed) => {
                     return Err(OAuthError::new(ErrorCode::InvalidScope)
