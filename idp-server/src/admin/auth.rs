@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::Error;
 use crate::state::Subject;
 use crate::web::App;
+use crate::web::client_addr::ClientAddr;
 
 /// The audience an admin token must have, relative to the issuer.
 const AUDIENCE_PATH: &str = "/admin/api";
@@ -190,4 +191,21 @@ pub(crate) async fn authenticate(
         reach,
         addr,
     })
+}
+
+/// The administrator of a request, as an extractor: a handler that takes an [`Admin`]
+/// runs only for an authenticated one; others get the API's 401 or 403.
+impl axum::extract::FromRequestParts<std::sync::Arc<App>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        app: &std::sync::Arc<App>,
+    ) -> Result<Self, ApiError> {
+        let addr = match ClientAddr::from_request_parts(parts, app).await {
+            Ok(ClientAddr(addr)) => addr,
+            Err(never) => match never {},
+        };
+        authenticate(app, &parts.headers, addr).await
+    }
 }

@@ -3,16 +3,15 @@
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use super::auth::{Admin, ApiError, Reach, authenticate};
+use super::auth::{Admin, ApiError, Reach};
 use crate::manage::Actor;
 use crate::store::{Client, Tenant, User};
 use crate::web::AppState;
-use crate::web::client_addr::ClientAddr;
 
 /// The most records one page of a list holds.
 const MAX_LIMIT: usize = 200;
@@ -65,10 +64,6 @@ fn page<T>(
         .then(|| shown.last().map(|t| id(t).to_owned()))
         .flatten();
     json!({"items": shown.iter().map(render).collect::<Vec<_>>(), "next_cursor": next})
-}
-
-async fn admin(app: &AppState, headers: &HeaderMap, addr: ClientAddr) -> Result<Admin, ApiError> {
-    authenticate(&app.0, headers, addr.0).await
 }
 
 pub(crate) mod users {
@@ -142,11 +137,9 @@ pub(crate) mod users {
 
     pub(crate) async fn list(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
         let tenant = who.confine(q.tenant.clone())?;
         let all = app.users().list(tenant.as_deref()).await?;
@@ -155,11 +148,9 @@ pub(crate) mod users {
 
     pub(crate) async fn create(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         let c: Create = parse(&body)?;
         let tenant_id = who.confine(c.tenant)?;
         let u = acting(&app, &who)
@@ -182,22 +173,18 @@ pub(crate) mod users {
 
     pub(crate) async fn get(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         Ok(ok(StatusCode::OK, render(&visible(&app, &who, &id).await?)))
     }
 
     pub(crate) async fn update(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         visible(&app, &who, &id).await?;
         let c: Update = parse(&body)?;
         let u = acting(&app, &who)
@@ -221,11 +208,9 @@ pub(crate) mod users {
 
     pub(crate) async fn delete(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         visible(&app, &who, &id).await?;
         app.users().delete(&id).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -233,34 +218,28 @@ pub(crate) mod users {
 
     pub(crate) async fn disable(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         visible(&app, &who, &id).await?;
         Ok(ok(StatusCode::OK, render(&app.users().disable(&id).await?)))
     }
 
     pub(crate) async fn enable(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         visible(&app, &who, &id).await?;
         Ok(ok(StatusCode::OK, render(&app.users().enable(&id).await?)))
     }
 
     pub(crate) async fn set_password(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         visible(&app, &who, &id).await?;
         let c: SetPassword = parse(&body)?;
         let u = app.users().set_password(&id, c.password.into()).await?;
@@ -332,11 +311,9 @@ pub(crate) mod clients {
 
     pub(crate) async fn list(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
         let tenant = who.confine(q.tenant.clone())?;
         let all = app.clients().list(tenant.as_deref()).await?;
@@ -347,11 +324,9 @@ pub(crate) mod clients {
     /// response only (`client_secret`).
     pub(crate) async fn create(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         let c: Create = parse(&body)?;
         let tenant_id = who.confine(c.tenant)?;
         let mut clients = app.clients().by(Actor::Admin(who.sub.clone()));
@@ -385,22 +360,18 @@ pub(crate) mod clients {
 
     pub(crate) async fn get(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         Ok(ok(StatusCode::OK, render(&visible(&app, &who, &id).await?)))
     }
 
     pub(crate) async fn update(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         visible(&app, &who, &id).await?;
         let c: Update = parse(&body)?;
         let updated = app
@@ -423,11 +394,9 @@ pub(crate) mod clients {
 
     pub(crate) async fn delete(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         visible(&app, &who, &id).await?;
         app.clients().delete(&id).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -436,11 +405,9 @@ pub(crate) mod clients {
     /// A new generated secret, shown in this response only; the old one stops working.
     pub(crate) async fn rotate_secret(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         visible(&app, &who, &id).await?;
         let s = app.clients().rotate_secret(&id).await?;
         Ok(ok(
@@ -473,11 +440,9 @@ pub(crate) mod tenants {
 
     pub(crate) async fn list(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
         let all: Vec<Tenant> = app
             .tenants()
@@ -491,11 +456,9 @@ pub(crate) mod tenants {
 
     pub(crate) async fn create(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         if who.reach != Reach::All {
             return Err(ApiError::forbidden("only idp:admin registers tenants"));
         }
@@ -514,11 +477,9 @@ pub(crate) mod tenants {
 
     pub(crate) async fn get(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         match app.tenants().get(&id).await? {
             Some(t) if who.sees(Some(&t.id)) => Ok(ok(StatusCode::OK, render(&t))),
             _ => Err(ApiError::not_found()),
@@ -530,12 +491,10 @@ pub(crate) mod tenants {
     /// admin may change its tenant's look, not its scopes.
     pub(crate) async fn update(
         app: AppState,
-        addr: ClientAddr,
-        headers: HeaderMap,
+        who: Admin,
         Path(id): Path<String>,
         body: Bytes,
     ) -> Result<Response, ApiError> {
-        let who = admin(&app, &headers, addr).await?;
         if !who.sees(Some(&id)) {
             return Err(ApiError::not_found());
         }

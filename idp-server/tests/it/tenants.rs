@@ -256,7 +256,10 @@ async fn the_sign_in_page_shows_the_tenant_and_its_scopes_hold() {
         .post_form(
             "/oauth/token",
             Some(("acme-web", "acme-web-secret")),
-            &[("grant_type", "client_credentials"), ("scope", "orders:admin")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "orders:admin"),
+            ],
         )
         .await;
     assert_eq!(status, 200, "{body}");
