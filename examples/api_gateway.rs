@@ -8,11 +8,11 @@
 
 use axum::Json;
 use axum::routing::get;
-use idp_core::Algorithm;
+use idp_core::{Algorithm, ValidationPolicy};
 use idp_tower::{Claims, JwtAuthLayer, RequireScopesLayer};
 use serde_json::{Value, json};
 
-async fn orders(Claims(claims): Claims) -> Json<Value> {
+async fn orders(claims: Claims) -> Json<Value> {
     Json(json!({
         "caller": claims.sub,
         "tenant": claims.tenant,
@@ -27,12 +27,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen = std::env::var("GATEWAY_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let audience = env.audience.clone().unwrap_or_else(|| "orders-api".into());
 
-    let auth = JwtAuthLayer::builder()
+    let policy = ValidationPolicy::builder()
         .issuer(env.issuer.clone())
         .audience(audience)
         .algorithms([Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA])
         .required_typ("at+jwt")
         .build()?;
+    let auth = JwtAuthLayer::discover(policy).build()?;
     let api = axum::Router::new()
         .route(
             "/api/orders",

@@ -16,7 +16,7 @@ use idp_server::store::MemoryStore;
 use idp_server::{
     AttributeRule, AttributeSchema, AttributeType, ClaimMapping, Provider, TokenKind,
 };
-use idp_tower::idp_core::Algorithm;
+use idp_tower::idp_core::{Algorithm, ValidationPolicy};
 use idp_tower::{Claims, JwtAuthLayer, Tenant, TenantGuardLayer};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -200,7 +200,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let api = Router::new()
         .route(
             "/orders",
-            get(|Claims(c): Claims<OrgClaims>, tenant: Tenant| async move {
+            get(|c: Claims<OrgClaims>, tenant: Tenant| async move {
                 axum::Json(json!({
                     "tenant": tenant.as_str(),
                     "role": c.extra.role,
@@ -210,13 +210,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .layer(TenantGuardLayer::from_host_under(APP_DOMAIN)?)
         .layer(
-            JwtAuthLayer::builder()
-                .issuer(base.clone())
-                .audience("orders-api")
-                .algorithms([Algorithm::ES256])
-                .jwks_uri(format!("{base}/.well-known/jwks.json"))
-                .claims::<OrgClaims>()
-                .build()?,
+            JwtAuthLayer::jwks_uri(
+                ValidationPolicy::builder()
+                    .issuer(base.clone())
+                    .audience("orders-api")
+                    .algorithms([Algorithm::ES256])
+                    .build()?,
+                format!("{base}/.well-known/jwks.json"),
+            )
+            .claims::<OrgClaims>()
+            .build()?,
         );
     let api_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let api_addr = api_listener.local_addr()?;

@@ -1,14 +1,17 @@
 //! The test kit as an application's tests use it: an API behind `JwtAuthLayer` checked
 //! against tokens the kit mints (good, expired, other audience, other issuer, not yet valid,
-//! after a key rotation) and a real token from the preset service client.
+//! after a key rotation), a real token from the preset service client, and a web app's
+//! sign-in whose token request names the API (RFC 8707 `resource`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use idp_server::testkit::{API_AUDIENCE, SERVICE_CLIENT, SERVICE_SECRET, TestProvider};
-use idp_tower::idp_core::Algorithm;
+use idp_server::testkit::{
+    API_AUDIENCE, SERVICE_CLIENT, SERVICE_SECRET, TestProvider, USER_EMAIL, USER_PASSWORD,
+    WEB_REDIRECT,
+};
 use idp_tower::{Claims, JwtAuthLayer};
 
 /// The API under test, on an ephemeral port: `GET /whoami` answers the token's subject.
@@ -19,15 +22,14 @@ async fn api(idp: &TestProvider) -> String {
         .refetch_cooldown(Duration::ZERO)
         .build()
         .unwrap();
-    let auth = JwtAuthLayer::builder()
-        .issuer(idp.issuer())
-        .audience(API_AUDIENCE)
-        .algorithms([Algorithm::ES256])
-        .jwks_cache(jwks)
+    let auth = JwtAuthLayer::jwks_cache(idp.api_policy(), jwks)
         .build()
         .unwrap();
     let app = Router::new()
-        .route("/whoami", get(|Claims(c): Claims| async move { c.sub }))
+        .route(
+            "/whoami",
+            get(|c: Claims| async move { c.into_inner().sub }),
+        )
         .layer(auth);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
@@ -138,16 +140,15 @@ async fn introspection_mode_refuses_a_revoked_token_at_once() {
         idp_client::Client::discover(idp.issuer(), "orders-api", "orders-api-secret")
             .await
             .unwrap();
-    let auth = JwtAuthLayer::builder()
-        .issuer(idp.issuer())
-        .audience(API_AUDIENCE)
-        .algorithms([Algorithm::ES256])
-        .introspection(introspector)
+    let auth = JwtAuthLayer::introspection(idp.api_policy(), introspector)
         .introspection_cache_ttl(Duration::ZERO)
         .build()
         .unwrap();
     let app = Router::new()
-        .route("/whoami", get(|Claims(c): Claims| async move { c.sub }))
+        .route(
+            "/whoami",
+            get(|c: Claims| async move { c.into_inner().sub }),
+        )
         .layer(auth);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("http://{}", l.local_addr().unwrap());
@@ -185,4 +186,106 @@ async fn introspection_mode_refuses_a_revoked_token_at_once() {
         "a revoked token still got in"
     );
     idp.stop().await;
+}
+
+/// The claims of a JWT, unverified (to look at `aud`).
+fn payload(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// A web app registered for two APIs signs a user in with idp-client and names the API it
+/// wants a token for with `resource` at the token endpoint (RFC 8707): the access token is
+/// for that API alone and the API's `JwtAuthLayer` (discovery mode) accepts it. A resource
+/// the client is not registered for is `invalid_target`, checked before the code is spent;
+/// a refresh can name the other API, and that token is refused by the first.
+#[tokio::test]
+async fn a_web_app_gets_a_token_for_its_api_by_naming_the_resource() {
+    use idp_client::{Client, ClientAuth, Discovery};
+    use idp_server::manage::NewClient;
+    let idp = TestProvider::builder()
+        .client(NewClient {
+            client_id: "shop".into(),
+            secret: Some("shop-secret".into()),
+            redirect_uris: vec![WEB_REDIRECT.into()],
+            allowed_scopes: ["openid", "offline_access"].map(String::from).to_vec(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            audiences: vec![API_AUDIENCE.into(), "billing-api".into()],
+            first_party: true,
+            ..Default::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    let metadata = Discovery::builder(idp.issuer())
+        .build()
+        .unwrap()
+        .metadata()
+        .await
+        .unwrap();
+    let web = Client::builder(metadata, "shop")
+        .auth(ClientAuth::basic("shop-secret"))
+        .redirect_uri(WEB_REDIRECT)
+        .build()
+        .unwrap();
+    let auth = JwtAuthLayer::discover(idp.api_policy()).build().unwrap();
+    let app = Router::new()
+        .route(
+            "/whoami",
+            get(|c: Claims| async move { c.into_inner().sub }),
+        )
+        .layer(auth);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+    let (url, pending) = web
+        .authorization_request()
+        .scope("openid offline_access")
+        .build()
+        .unwrap();
+    let callback = idp
+        .sign_in(url.as_str(), USER_EMAIL, USER_PASSWORD)
+        .await
+        .unwrap();
+    let code = web.validate_callback(&pending, &callback).unwrap();
+
+    let err = web
+        .exchange_code(&pending, code.clone())
+        .resource("https://elsewhere.example")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.oauth_error().map(|e| e.error.as_str()),
+        Some("invalid_target"),
+        "{err:?}"
+    );
+
+    let tokens = web
+        .exchange_code(&pending, code)
+        .resource(API_AUDIENCE)
+        .send()
+        .await
+        .unwrap();
+    let at = tokens.tokens.access_token.secret().to_owned();
+    assert_eq!(payload(&at)["aud"], API_AUDIENCE);
+    let sub = tokens.id_token.as_ref().unwrap().sub.clone();
+    assert_eq!(call(&api, &at).await, (200, sub));
+
+    // A refresh for the other API: its token is refused here (wrong audience).
+    let rt = tokens.tokens.refresh_token.clone().unwrap();
+    let billing = web
+        .refresh(&rt)
+        .resource("billing-api")
+        .send()
+        .await
+        .unwrap();
+    let bt = billing.tokens.access_token.secret().to_owned();
+    assert_eq!(payload(&bt)["aud"], "billing-api");
+    assert_eq!(call(&api, &bt).await.0, 401);
 }

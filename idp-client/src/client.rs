@@ -21,6 +21,7 @@ use crate::authorize::{self, AuthorizationRequestBuilder, PendingAuthorization};
 use crate::grant::{ClientCredentials, CodeExchange, Refresh};
 use crate::logout::{self, LogoutToken};
 use crate::transport::{self as h, HttpClient, Transport};
+use crate::verify::IdTokenVerification;
 use crate::{ClientAuth, Error, JwksCache};
 
 /// An OAuth 2.0 / OpenID Connect client of one provider. Cheap to clone.
@@ -379,7 +380,7 @@ impl Client {
                     let received = self.inner.clock.now();
                     let id_token = match &tokens.id_token {
                         Some(t) => Some(
-                            self.verify_id_token(t, None, Some(&tokens.access_token))
+                            self.check_id_token(t, None, Some(&tokens.access_token))
                                 .await?,
                         ),
                         None => None,
@@ -525,9 +526,18 @@ impl Client {
     }
 
     /// Verifies an ID token with the provider's keys: signature (algorithms from the
-    /// builder), `iss`, `aud` (this client), `exp`/`nbf` with leeway, `azp`, `nonce` when
-    /// given, and `at_hash` when the token has one and `access_token` is given.
-    pub async fn verify_id_token<C: DeserializeOwned>(
+    /// builder), `iss`, `aud` (this client), `exp`/`nbf` with leeway and `azp`; `nonce` and
+    /// `at_hash` when the [`IdTokenVerification`] is given them. Run it with
+    /// `send().await`.
+    ///
+    /// Tokens from [`exchange_code`](Self::exchange_code) and [`refresh`](Self::refresh)
+    /// are verified already ([`TokenSet::id_token`]); this is for an ID token that reached
+    /// the application another way.
+    pub fn verify_id_token<'a>(&'a self, id_token: &'a str) -> IdTokenVerification<'a> {
+        IdTokenVerification::new(self, id_token)
+    }
+
+    pub(crate) async fn check_id_token<C: DeserializeOwned>(
         &self,
         id_token: &str,
         nonce: Option<&str>,

@@ -132,7 +132,7 @@ impl<'a> CodeExchange<'a> {
         let id_token = match (&tokens.id_token, self.pending.nonce()) {
             (Some(t), nonce) => Some(
                 self.client
-                    .verify_id_token(t, nonce, Some(&tokens.access_token))
+                    .check_id_token(t, nonce, Some(&tokens.access_token))
                     .await?,
             ),
             (None, Some(_)) => {
@@ -197,7 +197,7 @@ impl<'a> Refresh<'a> {
         let id_token = match &tokens.id_token {
             Some(t) => Some(
                 self.client
-                    .verify_id_token(t, None, Some(&tokens.access_token))
+                    .check_id_token(t, None, Some(&tokens.access_token))
                     .await?,
             ),
             None => None,

@@ -14,6 +14,7 @@ mod logout;
 mod service_token;
 mod session;
 mod transport;
+mod verify;
 
 pub use auth::ClientAuth;
 pub use authorize::{AuthorizationRequestBuilder, PendingAuthorization};
@@ -33,6 +34,7 @@ pub use session::TokenManager;
 #[cfg(feature = "reqwest")]
 pub use transport::ReqwestTransport;
 pub use transport::{HttpClient, HttpClientBuilder, Transport, TransportFuture};
+pub use verify::IdTokenVerification;
 
 /// The protocol types this crate's API uses (tokens, claims, metadata, errors, clocks).
 pub use idp_core;

@@ -105,6 +105,27 @@ impl ValidationPolicy {
         &self.algorithms
     }
 
+    /// The accepted audiences (empty when any audience is accepted).
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
+    /// The clock skew tolerated on `exp` and `nbf`.
+    pub fn leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// Whether tokens whose `exp` has passed are accepted
+    /// ([`insecure_allow_expired`](ValidationPolicyBuilder::insecure_allow_expired)).
+    pub fn accepts_expired(&self) -> bool {
+        self.allow_expired
+    }
+
+    /// The `nonce` every token must carry, if any.
+    pub fn nonce(&self) -> Option<&str> {
+        self.nonce.as_deref()
+    }
+
     /// The same policy expecting `nonce` (for one ID token).
     pub fn with_nonce(&self, nonce: impl Into<String>) -> Self {
         let mut p = self.clone();

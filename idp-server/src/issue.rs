@@ -28,6 +28,10 @@ pub(crate) struct Grant {
     pub(crate) grant_id: String,
     pub(crate) scope: Scope,
     pub(crate) audiences: Vec<String>,
+    /// The audiences this token request narrowed the access token to (RFC 8707
+    /// `resource`), each one of `audiences`; empty: all of them. Refresh tokens keep
+    /// `audiences`.
+    pub(crate) resource: Vec<String>,
     pub(crate) auth_time: i64,
     pub(crate) sid: Option<String>,
     pub(crate) nonce: Option<String>,
@@ -48,6 +52,26 @@ pub(crate) fn default_audiences(client: &Client) -> Vec<String> {
     } else {
         client.audiences.clone()
     }
+}
+
+/// The audiences a token request names (RFC 8707 `resource`, repeatable, or the common
+/// `audience`), without repeats, each one of `allowed`; empty when it names none. One
+/// outside `allowed` is `invalid_target`.
+pub(crate) fn requested_audiences(
+    allowed: &[String],
+    req: &idp_core::TokenRequest,
+) -> Result<Vec<String>, OAuthError> {
+    let mut out: Vec<String> = Vec::new();
+    for a in req.resource.iter().chain(req.audience.as_ref()) {
+        if !allowed.contains(a) {
+            return Err(OAuthError::new(idp_core::ErrorCode::InvalidTarget)
+                .describe("the requested resource is not allowed for this client"));
+        }
+        if !out.contains(a) {
+            out.push(a.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a grant of `scope` to `client` yields refresh tokens (and so survives the end of
@@ -159,9 +183,14 @@ impl Minter<'_> {
     ) -> Result<UserTokens, OAuthError> {
         let c = self.config;
         let now = self.now;
+        let audiences = if grant.resource.is_empty() {
+            grant.audiences.clone()
+        } else {
+            grant.resource.clone()
+        };
         let mut at = self.access_claims(
             user.id.clone(),
-            grant.audiences.clone(),
+            audiences,
             uuid::Uuid::new_v4().to_string(),
             client.client_id.clone(),
             TokenUse::User,

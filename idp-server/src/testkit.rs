@@ -26,7 +26,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idp_core::{Algorithm, Audience, IdTokenClaims, TokenUse};
+use idp_core::{Algorithm, Audience, IdTokenClaims, TokenUse, ValidationPolicy};
 use serde_json::{Map, Value};
 
 use crate::Error;
@@ -217,6 +217,19 @@ impl TestProvider {
         format!("{}/.well-known/jwks.json", self.base)
     }
 
+    /// The rules an API of this provider checks access tokens with: this issuer, audience
+    /// [`API_AUDIENCE`], `typ` `at+jwt`, the provider's asymmetric algorithms. Hand it to
+    /// idp-tower's `JwtAuthLayer` constructors.
+    pub fn api_policy(&self) -> ValidationPolicy {
+        ValidationPolicy::builder()
+            .issuer(self.base.clone())
+            .audience(API_AUDIENCE)
+            .algorithms([Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA])
+            .required_typ("at+jwt")
+            .build()
+            .unwrap_or_else(|_| unreachable!("issuer, audience and algorithms are set"))
+    }
+
     /// The provider itself: its management API (`users()`, `clients()`, `keys()`…).
     pub fn provider(&self) -> &Provider {
         &self.provider
@@ -235,6 +248,72 @@ impl TestProvider {
         TokenBuilder::new(self, Kind::Id)
     }
 
+    /// Signs `email` in through the provider's login page, as a browser would: opens
+    /// `authorization_url` (an authorization request your app built), submits the form
+    /// with `password`, and returns where the provider redirects next — for a first-party
+    /// client such as [`WEB_CLIENT`], the client's redirect URI with `code` and `state`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use idp_server::testkit::{TestProvider, USER_EMAIL, USER_PASSWORD};
+    /// let idp = TestProvider::start().await?;
+    /// # let authorization_url = String::new();
+    /// // `authorization_url` from your app's /login route, or from idp_client.
+    /// let callback = idp.sign_in(&authorization_url, USER_EMAIL, USER_PASSWORD).await?;
+    /// assert!(callback.contains("code="));
+    /// # Ok(()) }
+    /// ```
+    pub async fn sign_in(
+        &self,
+        authorization_url: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<String, Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(std::io::Error::other)?;
+        let page = http
+            .get(authorization_url)
+            .send()
+            .await
+            .map_err(std::io::Error::other)?;
+        // The login page's cookies (the CSRF binding), sent back with the form.
+        let cookies: Vec<String> = page
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+            .collect();
+        let status = page.status();
+        let html = page.text().await.map_err(std::io::Error::other)?;
+        let mut form = hidden_fields(&html);
+        if !status.is_success() || !form.iter().any(|(k, _)| k == "csrf_token") {
+            return Err(Error::InvalidInput(format!(
+                "no login form at the authorization URL (status {status})"
+            )));
+        }
+        form.push(("email".into(), email.into()));
+        form.push(("password".into(), password.into()));
+        let res = http
+            .post(format!("{}/oauth/authorize", self.base))
+            .header(reqwest::header::COOKIE, cookies.join("; "))
+            .form(&form)
+            .send()
+            .await
+            .map_err(std::io::Error::other)?;
+        match res.headers().get(reqwest::header::LOCATION) {
+            Some(l) if res.status().is_redirection() => l
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|_| Error::InvalidInput("a redirect that is not text".into())),
+            _ => Err(Error::Rejected(format!(
+                "the provider did not sign {email} in (status {})",
+                res.status()
+            ))),
+        }
+    }
+
     /// Rotates the signing keys: new ones are published and sign at once; the old ones
     /// stay published (tokens they signed still verify).
     pub async fn rotate_keys(&self) -> Result<(), Error> {
@@ -245,6 +324,33 @@ impl TestProvider {
     pub async fn stop(self) {
         self.task.abort();
     }
+}
+
+/// The hidden inputs of a page (name, value), HTML entities decoded.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split("<input")
+        .skip(1)
+        .filter(|t| t.contains(r#"type="hidden""#))
+        .filter_map(|t| {
+            let attr = |n: &str| {
+                let key = format!(r#" {n}=""#);
+                let i = t.find(&key)? + key.len();
+                let end = t[i..].find('"')?;
+                Some(unescape(&t[i..i + end]))
+            };
+            Some((attr("name")?, attr("value")?))
+        })
+        .collect()
+}
+
+/// Decodes the entities the page templates write (minijinja's HTML escaping).
+fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

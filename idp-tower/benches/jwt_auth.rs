@@ -30,7 +30,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use idp_tower::JwtAuthLayer;
-use idp_tower::idp_core::{AccessTokenClaims, Algorithm, Jwk, JwkSet, VerificationKeys};
+use idp_tower::idp_core::{
+    AccessTokenClaims, Algorithm, Jwk, JwkSet, ValidationPolicy, VerificationKeys,
+};
 use tower::{Layer, Service, service_fn};
 
 const ISS: &str = "https://id.example.com";
@@ -58,12 +60,14 @@ fn layer(key: &EcdsaKeyPair, cache: bool) -> JwtAuthLayer {
     let jwk = Jwk::ec("P-256", &point[1..33], &point[33..65])
         .with_kid("k1")
         .for_signing(Algorithm::ES256);
-    let builder = JwtAuthLayer::builder()
+    let policy = ValidationPolicy::builder()
         .issuer(ISS)
         .audience("orders-api")
         .algorithms([Algorithm::ES256])
         .required_typ("at+jwt")
-        .static_keys(VerificationKeys::from_jwks(&JwkSet::new(vec![jwk])));
+        .build()
+        .unwrap();
+    let builder = JwtAuthLayer::keys(policy, VerificationKeys::from_jwks(&JwkSet::new(vec![jwk])));
     let builder = if cache {
         builder
     } else {

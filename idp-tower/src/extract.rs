@@ -27,7 +27,7 @@ use crate::challenge::{AuthState, Rejection};
 /// # use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 /// use axum::{Router, body::Body, routing::get};
 /// use http::{Request, StatusCode};
-/// use idp_tower::idp_core::{Algorithm, Jwk, JwkSet, VerificationKeys};
+/// use idp_tower::idp_core::{Algorithm, Jwk, JwkSet, ValidationPolicy, VerificationKeys};
 /// use idp_tower::{Claims, InsufficientScope, JwtAuthLayer};
 /// use tower::ServiceExt;
 ///
@@ -37,7 +37,7 @@ use crate::challenge::{AuthState, Rejection};
 ///     roles: Vec<String>,
 /// }
 ///
-/// async fn me(Claims(claims): Claims<Roles>) -> String {
+/// async fn me(claims: Claims<Roles>) -> String {
 ///     format!("{} {:?}", claims.sub, claims.extra.roles)
 /// }
 ///
@@ -59,11 +59,13 @@ use crate::challenge::{AuthState, Rejection};
 /// #         "client_id": "web", "scope": "read:orders", "roles": ["admin"]}).to_string()));
 /// # let sig = key.sign(&SystemRandom::new(), input.as_bytes()).map_err(|_| "sign")?;
 /// # let token = format!("{input}.{}", B64.encode(sig.as_ref()));
-/// let auth = JwtAuthLayer::builder()
+/// let policy = ValidationPolicy::builder()
 ///     .issuer("https://id.example.com")
 ///     .audience("orders-api")
 ///     .algorithms([Algorithm::ES256])
-///     .static_keys(VerificationKeys::from_jwks(&JwkSet::new(vec![jwk])))
+///     .build()?;
+/// let keys = VerificationKeys::from_jwks(&JwkSet::new(vec![jwk]));
+/// let auth = JwtAuthLayer::keys(policy, keys)
 ///     .claims::<Roles>()
 ///     .build()?;
 /// let app = Router::new()
@@ -83,25 +85,35 @@ use crate::challenge::{AuthState, Rejection};
 ///
 /// let res = app.oneshot(req("DELETE", "/orders")?).await?;
 /// assert_eq!(res.status(), StatusCode::FORBIDDEN);
+/// // The same challenge as `RequireScopesLayer`'s, realm included.
 /// assert_eq!(
 ///     res.headers()["www-authenticate"],
-///     r#"Bearer error="insufficient_scope", scope="delete:orders""#
+///     r#"Bearer realm="orders-api", error="insufficient_scope", scope="delete:orders""#
 /// );
 /// # Ok(()) }
 /// ```
+///
+/// The claims are reached through `Deref` (`claims.sub`, `claims.extra`), or taken with
+/// [`into_inner`](Self::into_inner).
 #[derive(Debug, Clone)]
-pub struct Claims<C = NoExtra>(pub AccessTokenClaims<C>);
+pub struct Claims<C = NoExtra> {
+    claims: AccessTokenClaims<C>,
+    /// The realm of the layer that verified them, for the challenges of
+    /// [`require_scopes`](Self::require_scopes).
+    realm: Option<Arc<str>>,
+}
 
 impl<C> Claims<C> {
     /// The claims.
     pub fn into_inner(self) -> AccessTokenClaims<C> {
-        self.0
+        self.claims
     }
 
     /// `Ok` if the token grants every scope token of `scopes` (each item may hold several,
-    /// space-separated); otherwise an [`InsufficientScope`] to return from the handler
-    /// (`403` naming all of `scopes`). The per-handler form of
-    /// [`RequireScopesLayer`](crate::RequireScopesLayer).
+    /// space-separated); otherwise an [`InsufficientScope`] to return from the handler:
+    /// `403` naming all of `scopes`, with the same challenge (realm included) as
+    /// [`RequireScopesLayer`](crate::RequireScopesLayer), of which this is the per-handler
+    /// form.
     pub fn require_scopes<I, T>(&self, scopes: I) -> Result<(), InsufficientScope>
     where
         I: IntoIterator<Item = T>,
@@ -117,11 +129,12 @@ impl<C> Claims<C> {
                     .collect::<Vec<_>>()
             })
             .collect();
-        if required.iter().all(|s| self.0.has_scope(s)) {
+        if required.iter().all(|s| self.claims.has_scope(s)) {
             Ok(())
         } else {
             Err(InsufficientScope {
                 required: required.join(" "),
+                realm: self.realm.clone(),
             })
         }
     }
@@ -130,13 +143,13 @@ impl<C> Claims<C> {
 impl<C> Deref for Claims<C> {
     type Target = AccessTokenClaims<C>;
     fn deref(&self) -> &Self::Target {
-        &self.0
+        &self.claims
     }
 }
 
 impl<C> DerefMut for Claims<C> {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
+        &mut self.claims
     }
 }
 
@@ -167,10 +180,12 @@ impl IntoResponse for ClaimsRejection {
 }
 
 /// A handler's answer when the token lacks scope: `403` with `WWW-Authenticate: Bearer
-/// error="insufficient_scope", scope="…"`. Returned by [`Claims::require_scopes`].
+/// realm="…", error="insufficient_scope", scope="…"`, as from
+/// [`RequireScopesLayer`](crate::RequireScopesLayer). Returned by [`Claims::require_scopes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InsufficientScope {
     required: String,
+    realm: Option<Arc<str>>,
 }
 
 impl InsufficientScope {
@@ -190,7 +205,7 @@ impl std::error::Error for InsufficientScope {}
 
 impl IntoResponse for InsufficientScope {
     fn into_response(self) -> Response {
-        Rejection::InsufficientScope(self.required).into_response::<Body>(None)
+        Rejection::InsufficientScope(self.required).into_response::<Body>(self.realm.as_deref())
     }
 }
 
@@ -233,14 +248,15 @@ where
     type Rejection = ClaimsRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let realm = parts
+            .extensions
+            .get::<AuthState>()
+            .map(|s| s.realm().clone());
         match extract::<C>(parts)? {
-            Some(claims) => Ok(Self(claims)),
+            Some(claims) => Ok(Self { claims, realm }),
             None => Err(ClaimsRejection {
                 rejection: Rejection::Missing,
-                realm: parts
-                    .extensions
-                    .get::<AuthState>()
-                    .map(|s| s.realm().clone()),
+                realm,
             }),
         }
     }
@@ -257,7 +273,11 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(extract::<C>(parts)?.map(Self))
+        let realm = parts
+            .extensions
+            .get::<AuthState>()
+            .map(|s| s.realm().clone());
+        Ok(extract::<C>(parts)?.map(|claims| Self { claims, realm }))
     }
 }
 

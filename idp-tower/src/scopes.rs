@@ -41,7 +41,7 @@ use crate::challenge::{AuthState, Rejection};
 /// # use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 /// use std::convert::Infallible;
 /// use http::{Request, Response, StatusCode};
-/// use idp_tower::idp_core::{Algorithm, Jwk, JwkSet, VerificationKeys};
+/// use idp_tower::idp_core::{Algorithm, Jwk, JwkSet, ValidationPolicy, VerificationKeys};
 /// use idp_tower::{JwtAuthLayer, RequireScopesLayer};
 /// use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 ///
@@ -61,11 +61,13 @@ use crate::challenge::{AuthState, Rejection};
 /// let handler = service_fn(|_req: Request<String>| async {
 ///     Ok::<_, Infallible>(Response::new(String::from("ok")))
 /// });
-/// let auth = JwtAuthLayer::builder()
+/// let policy = ValidationPolicy::builder()
 ///     .issuer("https://id.example.com")
 ///     .audience("orders-api")
 ///     .algorithms([Algorithm::ES256])
-///     .static_keys(VerificationKeys::from_jwks(&JwkSet::new(vec![jwk])))
+///     .build()?;
+/// let keys = VerificationKeys::from_jwks(&JwkSet::new(vec![jwk]));
+/// let auth = JwtAuthLayer::keys(policy, keys)
 ///     .build()?;
 /// let reader = ServiceBuilder::new()
 ///     .layer(auth.clone())

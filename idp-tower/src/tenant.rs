@@ -86,7 +86,7 @@ const MAX_HEADER_TENANT_LEN: usize = 256;
 /// # use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 /// use std::convert::Infallible;
 /// use http::{Request, Response, StatusCode};
-/// use idp_tower::idp_core::{Algorithm, Jwk, JwkSet, VerificationKeys};
+/// use idp_tower::idp_core::{Algorithm, Jwk, JwkSet, ValidationPolicy, VerificationKeys};
 /// use idp_tower::{JwtAuthLayer, Tenant, TenantGuardLayer};
 /// use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 ///
@@ -107,11 +107,13 @@ const MAX_HEADER_TENANT_LEN: usize = 256;
 ///     let tenant = req.extensions().get::<Tenant>().map(Tenant::as_str).unwrap_or_default();
 ///     Ok::<_, Infallible>(Response::new(format!("orders of {tenant}")))
 /// });
-/// let auth = JwtAuthLayer::builder()
+/// let policy = ValidationPolicy::builder()
 ///     .issuer("https://id.example.com")
 ///     .audience("orders-api")
 ///     .algorithms([Algorithm::ES256])
-///     .static_keys(VerificationKeys::from_jwks(&JwkSet::new(vec![jwk])))
+///     .build()?;
+/// let keys = VerificationKeys::from_jwks(&JwkSet::new(vec![jwk]));
+/// let auth = JwtAuthLayer::keys(policy, keys)
 ///     .build()?;
 /// let app = ServiceBuilder::new()
 ///     .layer(auth)

@@ -88,11 +88,13 @@ async fn serve(hello: String, ceiling: String, api: String, issuer: String) {
         }),
     );
     let builder = || {
-        idp_tower::JwtAuthLayer::builder()
+        let policy = idp_core::ValidationPolicy::builder()
             .issuer(issuer.clone())
             .audience("bench-api")
             .algorithms([Algorithm::ES256])
-            .jwks_uri(format!("{issuer}/.well-known/jwks.json"))
+            .build()
+            .unwrap();
+        idp_tower::JwtAuthLayer::jwks_uri(policy, format!("{issuer}/.well-known/jwks.json"))
     };
     let auth = builder().build().unwrap();
     // Every token verified: what distinct tokens cost once none is in the cache.

@@ -254,7 +254,7 @@ async fn verify_id_token_checks_azp_audience_and_expiry() {
         None,
         json!({"aud": ["web", "api"], "azp": "web"}),
     );
-    let c: IdTokenClaims = client.verify_id_token(&ok, Some("n"), None).await.unwrap();
+    let c: IdTokenClaims = client.verify_id_token(&ok).nonce("n").send().await.unwrap();
     assert_eq!(c.azp.as_deref(), Some("web"));
 
     let cases = [
@@ -276,7 +276,9 @@ async fn verify_id_token_checks_azp_audience_and_expiry() {
     for (extra, expected) in cases {
         let t = id_token(&fake, None, None, extra.clone());
         let err = client
-            .verify_id_token::<Value>(&t, None, None)
+            .verify_id_token(&t)
+            .claims::<Value>()
+            .send()
             .await
             .unwrap_err();
         assert_eq!(token_error(&err), &expected, "{extra}");
@@ -285,17 +287,25 @@ async fn verify_id_token_checks_azp_audience_and_expiry() {
     let t = id_token(&fake, None, Some("at-good"), json!({}));
     let at = AccessToken::new("at-good");
     client
-        .verify_id_token::<Value>(&t, None, Some(&at))
+        .verify_id_token(&t)
+        .access_token(&at)
+        .claims::<Value>()
+        .send()
         .await
         .unwrap();
     client
-        .verify_id_token::<Value>(&t, None, None)
+        .verify_id_token(&t)
+        .claims::<Value>()
+        .send()
         .await
         .unwrap();
     let wrong = AccessToken::new("other");
     assert!(matches!(
         client
-            .verify_id_token::<Value>(&t, None, Some(&wrong))
+            .verify_id_token(&t)
+            .access_token(&wrong)
+            .claims::<Value>()
+            .send()
             .await,
         Err(Error::AtHashMismatch)
     ));
@@ -437,7 +447,11 @@ async fn missing_endpoints_are_reported() {
         Err(Error::MissingEndpoint("revocation_endpoint"))
     ));
     assert!(matches!(
-        client.verify_id_token::<Value>("a.b.c", None, None).await,
+        client
+            .verify_id_token("a.b.c")
+            .claims::<Value>()
+            .send()
+            .await,
         Err(Error::MissingEndpoint("jwks_uri"))
     ));
 }

@@ -241,7 +241,10 @@ async fn an_id_token_is_not_a_logout_token() {
     assert!(matches!(err, Error::LogoutToken(_)), "{err:?}");
     // And a logout token is not an ID token: it has no nonce to match.
     let err = client
-        .verify_id_token::<Value>(&logout_token(&fake, json!({})), Some("n-1"), None)
+        .verify_id_token(&logout_token(&fake, json!({})))
+        .nonce("n-1")
+        .claims::<Value>()
+        .send()
         .await
         .unwrap_err();
     assert_eq!(token_error(&err), &TokenError::NonceMismatch);

@@ -1169,12 +1169,18 @@ async fn verify_id_token_checks_nonce_audience_at_hash_and_expiry() {
     let at = &set.tokens.access_token;
 
     let claims: IdTokenClaims = web
-        .verify_id_token(raw, pending.nonce(), Some(at))
+        .verify_id_token(raw)
+        .nonce(pending.nonce().unwrap())
+        .access_token(at)
+        .send()
         .await
         .unwrap();
     assert_eq!(claims.sub, idp.user_id);
     let e = web
-        .verify_id_token::<serde_json::Value>(raw, Some("another-nonce"), Some(at))
+        .verify_id_token(raw)
+        .nonce("another-nonce")
+        .access_token(at)
+        .send()
         .await
         .unwrap_err();
     assert_eq!(token_error(&e), TokenError::NonceMismatch);
@@ -1183,11 +1189,10 @@ async fn verify_id_token_checks_nonce_audience_at_hash_and_expiry() {
     // at_hash binds the ID token to its access token.
     let (other, _) = sign_in(&web).await;
     let e = web
-        .verify_id_token::<serde_json::Value>(
-            raw,
-            pending.nonce(),
-            Some(&other.tokens.access_token),
-        )
+        .verify_id_token(raw)
+        .nonce(pending.nonce().unwrap())
+        .access_token(&other.tokens.access_token)
+        .send()
         .await
         .unwrap_err();
     assert!(matches!(e, Error::AtHashMismatch), "{e:?}");
@@ -1197,16 +1202,16 @@ async fn verify_id_token_checks_nonce_audience_at_hash_and_expiry() {
     let post = idp
         .client("web-post", ClientAuth::post("web-post-secret"))
         .await;
-    let e = post
-        .verify_id_token::<serde_json::Value>(raw, None, None)
-        .await
-        .unwrap_err();
+    let e = post.verify_id_token(raw).send().await.unwrap_err();
     assert_eq!(token_error(&e), TokenError::WrongAudience);
 
     // After its lifetime (1 h) plus leeway it is expired.
     idp.advance(3600 + 61);
     let e = web
-        .verify_id_token::<serde_json::Value>(raw, pending.nonce(), Some(at))
+        .verify_id_token(raw)
+        .nonce(pending.nonce().unwrap())
+        .access_token(at)
+        .send()
         .await
         .unwrap_err();
     assert_eq!(token_error(&e), TokenError::Expired);

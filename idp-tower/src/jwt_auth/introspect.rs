@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idp_client::Client;
-use idp_core::{AccessToken, AccessTokenClaims, Clock, IntrospectionResponse};
+use idp_core::{AccessToken, AccessTokenClaims, Clock, IntrospectionResponse, ValidationPolicy};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -16,7 +16,9 @@ use crate::challenge::Rejection;
 /// The provider's answers about tokens, kept for a short while.
 pub(crate) struct Introspector {
     client: Client,
-    issuer: String,
+    /// The expected `iss`; `None` when the policy accepts any issuer.
+    issuer: Option<String>,
+    /// The accepted audiences; empty when the policy accepts any audience.
     audiences: Vec<String>,
     clock: Arc<dyn Clock>,
     answers: moka::sync::Cache<TokenKey, Arc<IntrospectionResponse>>,
@@ -25,16 +27,15 @@ pub(crate) struct Introspector {
 impl Introspector {
     pub(crate) fn new(
         client: Client,
-        issuer: String,
-        audiences: Vec<String>,
+        policy: &ValidationPolicy,
         clock: Arc<dyn Clock>,
         ttl: Duration,
         max_entries: u64,
     ) -> Self {
         Self {
             client,
-            issuer,
-            audiences,
+            issuer: policy.issuer().map(str::to_owned),
+            audiences: policy.audiences().to_vec(),
             clock,
             answers: moka::sync::Cache::builder()
                 .max_capacity(max_entries)
@@ -74,17 +75,20 @@ impl Introspector {
         if answer.exp.is_some_and(|e| e <= now) {
             return Err(inactive);
         }
-        if answer.iss.as_deref().is_some_and(|i| i != self.issuer) {
+        if let (Some(iss), Some(ours)) = (answer.iss.as_deref(), self.issuer.as_deref())
+            && iss != ours
+        {
             return Err(Rejection::InvalidToken("the token is from another issuer"));
         }
-        let ours = answer
-            .aud
-            .as_ref()
-            .is_some_and(|aud| self.audiences.iter().any(|a| aud.contains(a)));
+        let ours = self.audiences.is_empty()
+            || answer
+                .aud
+                .as_ref()
+                .is_some_and(|aud| self.audiences.iter().any(|a| aud.contains(a)));
         if !ours {
             return Err(Rejection::InvalidToken("the token is not for this API"));
         }
-        claims(&answer, &self.issuer, now).ok_or(Rejection::InvalidToken(
+        claims(&answer, self.issuer.as_deref(), now).ok_or(Rejection::InvalidToken(
             "the introspection response does not carry the claims this API reads",
         ))
     }
@@ -94,13 +98,14 @@ impl Introspector {
 /// provider may leave out filled in (`iss` ours, `iat` now, empty `jti`/`client_id`).
 fn claims<C: DeserializeOwned>(
     answer: &IntrospectionResponse,
-    issuer: &str,
+    issuer: Option<&str>,
     now: i64,
 ) -> Option<AccessTokenClaims<C>> {
     let mut v = serde_json::to_value(answer).ok()?;
     let obj = v.as_object_mut()?;
     obj.remove("active");
-    obj.entry("iss").or_insert_with(|| Value::from(issuer));
+    obj.entry("iss")
+        .or_insert_with(|| Value::from(issuer.unwrap_or_default()));
     obj.entry("iat").or_insert_with(|| Value::from(now));
     obj.entry("jti").or_insert_with(|| Value::from(""));
     obj.entry("client_id").or_insert_with(|| Value::from(""));

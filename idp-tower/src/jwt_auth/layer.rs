@@ -8,18 +8,35 @@ use tower_layer::Layer;
 
 use super::JwtAuth;
 use super::cache::{TokenCache, TokenKey};
+use super::introspect::Introspector;
 use crate::keys::KeySource;
 
 /// What every clone of a layer and of its services shares.
 pub(crate) struct Shared<C> {
     pub(crate) policy: ValidationPolicy,
-    pub(crate) keys: KeySource,
+    pub(crate) verifier: Verifier,
     pub(crate) realm: Arc<str>,
     pub(crate) allow_anonymous: bool,
-    /// Verified tokens; `None` when turned off.
+    /// Verified tokens; `None` when turned off (and in introspection mode, whose answers
+    /// have their own cache).
     pub(crate) tokens: Option<TokenCache<C>>,
-    /// Introspection mode: the provider checks each token.
-    pub(crate) introspection: Option<super::introspect::Introspector>,
+}
+
+/// How tokens are checked.
+pub(crate) enum Verifier {
+    /// By signature, against these keys.
+    Keys(KeySource),
+    /// By the provider's introspection endpoint.
+    Introspection(Introspector),
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Keys(k) => k.fmt(f),
+            Self::Introspection(_) => f.write_str("Introspection"),
+        }
+    }
 }
 
 impl<C> Shared<C>
@@ -48,7 +65,7 @@ impl<C> fmt::Debug for Shared<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Shared")
             .field("policy", &self.policy)
-            .field("keys", &self.keys)
+            .field("verifier", &self.verifier)
             .field("realm", &self.realm)
             .field("allow_anonymous", &self.allow_anonymous)
             .field("tokens", &self.tokens)
@@ -75,10 +92,11 @@ impl<C> fmt::Debug for Shared<C> {
 /// | no signing keys obtainable (provider down and nothing cached) | `503`, no detail |
 ///
 /// Rejections are responses with an empty body of the inner service's body type (the
-/// challenge header carries the error), so the inner service's error type is kept. Keys come
-/// from the issuer's discovery document by default; see
-/// [`JwtAuthLayerBuilder`](crate::JwtAuthLayerBuilder) for a `jwks_uri`, an existing
-/// [`JwksCache`](idp_client::JwksCache), or static keys.
+/// challenge header carries the error), so the inner service's error type is kept. The
+/// rules are one [`ValidationPolicy`]; the constructor names where the keys come from
+/// ([`discover`](Self::discover), [`jwks_uri`](Self::jwks_uri),
+/// [`jwks_cache`](Self::jwks_cache), [`keys`](Self::keys)) or that the provider checks each
+/// token instead ([`introspection`](Self::introspection)).
 ///
 /// A token seen again is served from a cache of verified tokens, without a second
 /// verification, until its `exp` at the latest; see
@@ -96,7 +114,7 @@ impl<C> fmt::Debug for Shared<C> {
 /// # use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 /// use std::convert::Infallible;
 /// use http::{Request, Response, StatusCode};
-/// use idp_tower::idp_core::{AccessTokenClaims, Algorithm, Jwk, JwkSet, VerificationKeys};
+/// use idp_tower::idp_core::{AccessTokenClaims, Algorithm, Jwk, JwkSet, ValidationPolicy, VerificationKeys};
 /// use idp_tower::JwtAuthLayer;
 /// use tower::{ServiceBuilder, ServiceExt, service_fn};
 ///
@@ -114,12 +132,14 @@ impl<C> fmt::Debug for Shared<C> {
 /// # let sig = key.sign(&SystemRandom::new(), input.as_bytes()).map_err(|_| "sign")?;
 /// # let token = format!("{input}.{}", B64.encode(sig.as_ref()));
 /// // `jwk` is the provider's public key; `token` an access token it signed.
-/// let auth = JwtAuthLayer::builder()
+/// let policy = ValidationPolicy::builder()
 ///     .issuer("https://id.example.com")
 ///     .audience("orders-api")
 ///     .algorithms([Algorithm::ES256])
 ///     .required_typ("at+jwt")
-///     .static_keys(VerificationKeys::from_jwks(&JwkSet::new(vec![jwk])))
+///     .build()?;
+/// let keys = VerificationKeys::from_jwks(&JwkSet::new(vec![jwk]));
+/// let auth = JwtAuthLayer::keys(policy, keys)
 ///     .build()?;
 /// let api = ServiceBuilder::new().layer(auth).service(service_fn(|req: Request<String>| async move {
 ///     let claims = req.extensions().get::<AccessTokenClaims>().expect("set by JwtAuth");
@@ -160,7 +180,7 @@ impl<C> fmt::Debug for JwtAuthLayer<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthLayer")
             .field("policy", &self.shared.policy)
-            .field("keys", &self.shared.keys)
+            .field("verifier", &self.shared.verifier)
             .field("realm", &self.shared.realm)
             .field("allow_anonymous", &self.shared.allow_anonymous)
             .field("token_cache", &self.shared.tokens)

@@ -9,7 +9,7 @@ use idp_core::{AccessTokenClaims, NoExtra};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use super::layer::Shared;
+use super::layer::{Shared, Verifier};
 use super::{JwtAuthFuture, JwtAuthLayer, bearer_token};
 use crate::challenge::{AuthState, Rejection};
 use crate::keys;
@@ -114,20 +114,23 @@ where
         };
         // Introspection mode: the provider decides, asynchronously (its answers have their
         // own short cache).
-        if shared.introspection.is_some() {
-            let token = token.to_owned();
-            let clone = self.inner.clone();
-            let inner = std::mem::replace(&mut self.inner, clone);
-            let shared = Arc::clone(shared);
-            let validation = Box::pin(async move {
-                let result = match &shared.introspection {
-                    Some(i) => i.check::<C>(&token).await,
-                    None => Err(crate::challenge::Rejection::Misconfigured),
-                };
-                (result, shared)
-            });
-            return JwtAuthFuture::validating(validation, inner, req);
-        }
+        let keys = match &shared.verifier {
+            Verifier::Keys(keys) => keys,
+            Verifier::Introspection(_) => {
+                let token = token.to_owned();
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                let shared = Arc::clone(shared);
+                let validation = Box::pin(async move {
+                    let result = match &shared.verifier {
+                        Verifier::Introspection(i) => i.check::<C>(&token).await,
+                        Verifier::Keys(_) => Err(Rejection::Misconfigured),
+                    };
+                    (result, shared)
+                });
+                return JwtAuthFuture::validating(validation, inner, req);
+            }
+        };
 
         // A token validated before, still within its `nbf`..`exp`: no decode, no key, no
         // signature check; the inner service is called in place.
@@ -146,7 +149,7 @@ where
 
         // Static keys: validate now, no clone of the inner service (nor any allocation but
         // the claims, and their copy in the token cache).
-        if let Some(result) = shared.keys.validate_now::<C>(&shared.policy, &jwt) {
+        if let Some(result) = keys.validate_now::<C>(&shared.policy, &jwt) {
             return match result {
                 Ok(claims) => {
                     shared.remember(key, &claims);
@@ -165,7 +168,10 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let shared = Arc::clone(shared);
         let validation = Box::pin(async move {
-            let result = shared.keys.validate::<C>(&shared.policy, &jwt).await;
+            let result = match &shared.verifier {
+                Verifier::Keys(keys) => keys.validate::<C>(&shared.policy, &jwt).await,
+                Verifier::Introspection(_) => Err(Rejection::Misconfigured),
+            };
             if let Ok(claims) = &result {
                 shared.remember(key, claims);
             }

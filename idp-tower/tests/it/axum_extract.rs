@@ -15,8 +15,8 @@ struct Tenant {
     tenant_plan: String,
 }
 
-async fn me(Claims(claims): Claims) -> String {
-    claims.sub
+async fn me(claims: Claims) -> String {
+    claims.into_inner().sub
 }
 
 async fn maybe_option(claims: Option<Claims>) -> String {
@@ -116,9 +116,10 @@ async fn scope_check_in_a_handler() {
     let t = sign("k1", &claims());
     let (status, _, challenge) = call(&app, "POST", "/write", Some(&t)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // One 403 shape: the same challenge as RequireScopesLayer's, realm included.
     assert_eq!(
         challenge.unwrap(),
-        r#"Bearer error="insufficient_scope", scope="write:orders""#
+        r#"Bearer realm="orders-api", error="insufficient_scope", scope="write:orders""#
     );
     let t = sign(
         "k1",

@@ -82,11 +82,7 @@ async fn static_keys_decode_the_header_once() {
 #[tokio::test]
 async fn a_jwks_cache_decodes_the_header_once() {
     let p = Provider::start().await;
-    let layer = p
-        .layer_builder()
-        .jwks_uri(format!("{}/jwks", p.issuer))
-        .build()
-        .unwrap();
+    let layer = p.jwks_uri_layer_builder().build().unwrap();
     assert_one_decode_per_request(&layer, &p.issuer).await;
 }
 

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use idp_tower::idp_client::{HttpClient, JwksCache};
-use idp_tower::idp_core::{Algorithm, FixedClock};
+use idp_tower::idp_core::{Algorithm, FixedClock, ValidationPolicy};
 use idp_tower::{JwtAuthLayer, JwtAuthLayerBuilder};
 use serde_json::json;
 
@@ -82,12 +82,26 @@ impl Provider {
 
     /// A layer for this provider that discovers its keys, on the provider's clock.
     pub fn layer_builder(&self) -> JwtAuthLayerBuilder {
-        JwtAuthLayer::builder()
+        JwtAuthLayer::discover(self.policy())
+            .http_client(self.http())
+            .clock(self.clock.clone())
+    }
+
+    /// A layer for this provider that reads its JWK Set URL, on the provider's clock.
+    pub fn jwks_uri_layer_builder(&self) -> JwtAuthLayerBuilder {
+        JwtAuthLayer::jwks_uri(self.policy(), format!("{}/jwks", self.issuer))
+            .http_client(self.http())
+            .clock(self.clock.clone())
+    }
+
+    /// The validation rules for this provider's tokens.
+    pub fn policy(&self) -> ValidationPolicy {
+        ValidationPolicy::builder()
             .issuer(self.issuer.clone())
             .audience(AUD)
             .algorithms([Algorithm::ES256])
-            .http_client(self.http())
-            .clock(self.clock.clone())
+            .build()
+            .unwrap()
     }
 
     pub fn jwks_cache(&self) -> JwksCache {

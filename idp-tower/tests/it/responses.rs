@@ -89,7 +89,9 @@ async fn expired() {
     let t = sign("k1", &claims_with("exp", json!(T0 - 59)));
     assert_eq!(send_token(&layer, &t).await.status(), StatusCode::OK);
     // With no leeway.
-    let strict = builder().leeway(Duration::ZERO).build().unwrap();
+    let strict = builder_with(policy().leeway(Duration::ZERO))
+        .build()
+        .unwrap();
     assert_invalid_token(&send_token(&strict, &t).await, "token expired");
 }
 
@@ -108,7 +110,9 @@ async fn wrong_audience() {
     // One of several audiences is enough, and several accepted audiences are allowed.
     let t = sign("k1", &claims_with("aud", json!(["billing-api", AUD])));
     assert_eq!(send_token(&layer, &t).await.status(), StatusCode::OK);
-    let both = builder().audience("billing-api").build().unwrap();
+    let both = builder_with(policy().audience("billing-api"))
+        .build()
+        .unwrap();
     let t = sign("k1", &claims_with("aud", json!("billing-api")));
     assert_eq!(send_token(&both, &t).await.status(), StatusCode::OK);
 }
@@ -152,7 +156,9 @@ async fn hmac_with_the_public_key_is_refused() {
 
 #[tokio::test]
 async fn an_algorithm_outside_the_allow_list_is_refused() {
-    let layer = builder().algorithms([Algorithm::RS256]).build().unwrap();
+    let layer = builder_with(policy().algorithms([Algorithm::RS256]))
+        .build()
+        .unwrap();
     let t = sign("k1", &claims());
     assert_invalid_token(&send_token(&layer, &t).await, "algorithm not allowed");
 }
@@ -213,7 +219,9 @@ async fn unknown_kid() {
 
 #[tokio::test]
 async fn required_typ() {
-    let layer = builder().required_typ("at+jwt").build().unwrap();
+    let layer = builder_with(policy().required_typ("at+jwt"))
+        .build()
+        .unwrap();
     assert_eq!(
         send_token(&layer, &sign("k1", &claims())).await.status(),
         StatusCode::OK

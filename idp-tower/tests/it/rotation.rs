@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 use idp_tower::JwtAuthLayer;
-use idp_tower::idp_core::Algorithm;
+use idp_tower::idp_core::{Algorithm, ValidationPolicy};
 use serde_json::{Value, json};
 
 use crate::provider::Provider;
@@ -45,11 +45,7 @@ async fn keys_are_discovered_from_the_issuer_and_cached() {
 #[tokio::test]
 async fn keys_from_an_explicit_jwks_uri() {
     let p = Provider::start().await;
-    let layer = p
-        .layer_builder()
-        .jwks_uri(format!("{}/jwks", p.issuer))
-        .build()
-        .unwrap();
+    let layer = p.jwks_uri_layer_builder().build().unwrap();
     let res = send_token(&layer, &token(&p, "k1")).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!((p.discovery_hits(), p.jwks_hits()), (0, 1));
@@ -59,11 +55,7 @@ async fn keys_from_an_explicit_jwks_uri() {
 async fn keys_from_an_existing_jwks_cache() {
     let p = Provider::start().await;
     let cache = p.jwks_cache();
-    let layer = JwtAuthLayer::builder()
-        .issuer(p.issuer.clone())
-        .audience(AUD)
-        .algorithms([Algorithm::ES256])
-        .jwks_cache(cache.clone())
+    let layer = JwtAuthLayer::jwks_cache(p.policy(), cache.clone())
         .build()
         .unwrap();
     let res = send_token(&layer, &token(&p, "k1")).await;
@@ -239,10 +231,13 @@ async fn an_unreachable_provider_is_503() {
         .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    let layer = JwtAuthLayer::builder()
+    let policy = ValidationPolicy::builder()
         .issuer(issuer.clone())
         .audience(AUD)
         .algorithms([Algorithm::ES256])
+        .build()
+        .unwrap();
+    let layer = JwtAuthLayer::discover(policy)
         .http_client(http)
         .build()
         .unwrap();

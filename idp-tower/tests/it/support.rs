@@ -10,7 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, Response};
 use idp_tower::idp_core::{
-    AccessTokenClaims, Algorithm, FixedClock, Jwk, JwkSet, VerificationKeys,
+    AccessTokenClaims, Algorithm, FixedClock, Jwk, JwkSet, ValidationPolicy,
+    ValidationPolicyBuilder, VerificationKeys,
 };
 use idp_tower::{JwtAuthLayer, JwtAuthLayerBuilder};
 use serde_json::{Value, json};
@@ -100,14 +101,22 @@ pub fn clock() -> Arc<FixedClock> {
     Arc::new(FixedClock::at_unix(T0))
 }
 
-/// The layer configuration most tests start from: static keys `k1`, a fixed clock.
-pub fn builder() -> JwtAuthLayerBuilder {
-    JwtAuthLayer::builder()
+/// The validation rules most tests use.
+pub fn policy() -> ValidationPolicyBuilder {
+    ValidationPolicy::builder()
         .issuer(ISS)
         .audience(AUD)
         .algorithms([Algorithm::ES256])
-        .static_keys(static_keys(&["k1"]))
-        .clock(clock())
+}
+
+/// The layer configuration most tests start from: static keys `k1`, a fixed clock.
+pub fn builder() -> JwtAuthLayerBuilder {
+    builder_with(policy())
+}
+
+/// [`builder`] with other validation rules.
+pub fn builder_with(policy: ValidationPolicyBuilder) -> JwtAuthLayerBuilder {
+    JwtAuthLayer::keys(policy.build().unwrap(), static_keys(&["k1"])).clock(clock())
 }
 
 /// A request with these `Authorization` headers.

@@ -393,7 +393,7 @@ mod axum_router {
     use super::{WRONG_TENANT, token, under};
     use crate::support::*;
 
-    async fn orders(tenant: Tenant, Claims(claims): Claims) -> String {
+    async fn orders(tenant: Tenant, claims: Claims) -> String {
         format!("{tenant:?} {}", claims.sub)
     }
 

@@ -93,9 +93,8 @@ async fn a_cache_hit_carries_the_same_claims_and_scope() {
 #[tokio::test]
 async fn an_entry_ends_at_the_tokens_exp() {
     let clock = clock();
-    let layer = builder()
+    let layer = builder_with(policy().leeway(Duration::from_secs(30)))
         .clock(clock.clone())
-        .leeway(Duration::from_secs(30))
         .build()
         .unwrap();
     let token = sign("k1", &claims_with("exp", json!(T0 + 120)));

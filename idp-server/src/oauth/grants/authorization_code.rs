@@ -11,7 +11,7 @@ use idp_core::{
 
 use super::active_user;
 use crate::error::OAuthError;
-use crate::issue::{Grant, default_audiences, restrict_to_user};
+use crate::issue::{Grant, default_audiences, requested_audiences, restrict_to_user};
 use crate::state::State;
 use crate::store::{AuthCodeRecord, Client, ConsumeOutcome};
 
@@ -39,12 +39,17 @@ pub(crate) async fn authorization_code(
         .filter(|c| c.consumed_at.is_some() || c.expires_at > now)
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid or expired"))?;
     check_binding(&stored, client, req)?;
+    // RFC 8707 at the token endpoint: checked before the code is spent, so that a wrong
+    // resource does not cost the user a sign-in.
+    let audiences = default_audiences(client);
+    let resource = requested_audiences(&audiences, req)?;
     let rec = consume(state, &hash, now).await?;
     let user = active_user(state, &rec.user_id, client).await?;
     let grant = Grant {
         grant_id: rec.grant_id.clone(),
         scope: restrict_to_user(&rec.scope, &user),
-        audiences: default_audiences(client),
+        audiences,
+        resource,
         auth_time: rec.auth_time,
         sid: rec.session_id.clone(),
         nonce: rec.nonce.clone(),

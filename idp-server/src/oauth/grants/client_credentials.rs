@@ -6,7 +6,7 @@ use idp_core::{ErrorCode, GrantType, Scope, TokenRequest, TokenResponse, TokenUs
 
 use crate::attributes::TokenKind;
 use crate::error::OAuthError;
-use crate::issue::default_audiences;
+use crate::issue::{default_audiences, requested_audiences};
 use crate::state::State;
 use crate::store::Client;
 
@@ -14,24 +14,12 @@ use crate::store::Client;
 /// registered for the client; none named → the client's registered audiences (or the
 /// client itself when it has none).
 fn audiences(client: &Client, req: &TokenRequest) -> Result<Vec<String>, OAuthError> {
-    let mut asked: Vec<String> = req.resource.clone();
-    if let Some(a) = &req.audience {
-        asked.push(a.clone());
-    }
-    if asked.is_empty() {
-        return Ok(default_audiences(client));
-    }
-    let mut out = Vec::new();
-    for a in asked {
-        if !client.audiences.contains(&a) {
-            return Err(OAuthError::new(ErrorCode::InvalidTarget)
-                .describe("the requested resource is not allowed for this client"));
-        }
-        if !out.contains(&a) {
-            out.push(a);
-        }
-    }
-    Ok(out)
+    let asked = requested_audiences(&client.audiences, req)?;
+    Ok(if asked.is_empty() {
+        default_audiences(client)
+    } else {
+        asked
+    })
 }
 
 pub(crate) async fn client_credentials(

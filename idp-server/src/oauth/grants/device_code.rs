@@ -106,6 +106,7 @@ async fn issue(
         grant_id: grant_id.clone(),
         scope: rec.granted_scope.clone().unwrap_or_default(),
         audiences: default_audiences(client),
+        resource: Vec::new(),
         auth_time: rec.auth_time.unwrap_or(rec.created_at),
         sid: rec.session_id.clone(),
         nonce: None,

@@ -7,7 +7,7 @@ use idp_core::{ErrorCode, GrantType, RefreshToken, TokenRequest, TokenResponse, 
 
 use super::active_user;
 use crate::error::OAuthError;
-use crate::issue::{Grant, default_audiences, restrict_to_user};
+use crate::issue::{Grant, default_audiences, requested_audiences, restrict_to_user};
 use crate::state::State;
 use crate::store::{Client, ConsumeOutcome, RefreshTokenRecord};
 
@@ -46,15 +46,20 @@ pub(crate) async fn refresh_token(
         Some(s) => s.clone(),
         None => old.scope.clone(),
     };
+    let audiences = if old.audiences.is_empty() {
+        default_audiences(client)
+    } else {
+        old.audiences.clone()
+    };
+    // RFC 8707 §2.2: a refresh may ask for an access token for some of the grant's
+    // audiences; the new refresh token keeps them all.
+    let resource = requested_audiences(&audiences, req)?;
     let user = active_user(state, &old.user_id, client).await?;
     let grant = Grant {
         grant_id: old.family_id.clone(),
         scope: restrict_to_user(&scope, &user),
-        audiences: if old.audiences.is_empty() {
-            default_audiences(client)
-        } else {
-            old.audiences.clone()
-        },
+        audiences,
+        resource,
         auth_time: old.auth_time,
         sid: old.session_id.clone(),
         nonce: None,
