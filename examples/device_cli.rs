@@ -40,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         device.expires_in
     );
     let set = client.poll_device(&device).await?;
-    let claims = set.id_token.ok_or("no ID token")?;
+    let claims = set.id_token_claims.clone().ok_or("no ID token")?;
     println!("signed in:");
     println!(
         "{}",
@@ -48,8 +48,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "sub": claims.sub,
             "name": claims.profile.name,
             "auth_time": claims.auth_time,
-            "scope": set.tokens.scope.map(|s| s.to_string()),
-            "refresh_token": set.tokens.refresh_token.is_some(),
+            "scope": set.tokens.scope.as_ref().map(|s| s.to_string()),
+            "refresh_token": set.refresh_token().is_some(),
         }))?
     );
     println!("(tokens were kept in memory only and are dropped now)");

@@ -60,8 +60,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let code = client.validate_callback(&pending, &query)?;
     let set = client.exchange_code(&pending, code).send().await?;
-    let claims = set.id_token.ok_or("no ID token")?;
-    let info = client.userinfo(&set.tokens.access_token).await?;
+    let claims = set.id_token_claims.clone().ok_or("no ID token")?;
+    let info = client.userinfo(set.access_token()).await?;
     println!("signed in:");
     println!(
         "{}",

@@ -150,9 +150,9 @@ async fn callback(
         Ok(set) => {
             let mut sessions = app.sessions.lock().unwrap_or_else(|p| p.into_inner());
             let s = sessions.entry(id).or_default();
-            s.access_token = Some(set.tokens.access_token.clone());
-            s.refresh_token = set.tokens.refresh_token.clone();
-            if let Some(claims) = set.id_token {
+            s.access_token = Some(set.access_token().clone());
+            s.refresh_token = set.refresh_token().cloned();
+            if let Some(claims) = set.id_token_claims {
                 s.email = claims.profile.email.clone();
                 s.sub = Some(claims.sub.clone());
                 s.sid = claims.sid.clone();
@@ -199,8 +199,8 @@ async fn refresh(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             let expires = set.tokens.expires_in.unwrap_or(0);
             let mut sessions = app.sessions.lock().unwrap_or_else(|p| p.into_inner());
             let s = sessions.entry(id).or_default();
-            s.access_token = Some(set.tokens.access_token.clone());
-            s.refresh_token = set.tokens.refresh_token.clone();
+            s.access_token = Some(set.access_token().clone());
+            s.refresh_token = set.refresh_token().cloned();
             page(format!(
                 "<p>Refreshed: new access token, expires in {expires} s; refresh token rotated.</p><p><a href=/>home</a></p>"
             ))

@@ -274,7 +274,7 @@ async fn a_web_app_gets_a_token_for_its_api_by_naming_the_resource() {
         .unwrap();
     let at = tokens.tokens.access_token.secret().to_owned();
     assert_eq!(payload(&at)["aud"], API_AUDIENCE);
-    let sub = tokens.id_token.as_ref().unwrap().sub.clone();
+    let sub = tokens.id_token_claims.as_ref().unwrap().sub.clone();
     assert_eq!(call(&api, &at).await, (200, sub));
 
     // A refresh for the other API: its token is refused here (wrong audience).

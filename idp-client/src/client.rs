@@ -44,7 +44,7 @@ use crate::{ClientAuth, Error, JwksCache};
 /// # let callback_query = "";
 /// let code = client.validate_callback(&pending, callback_query)?;
 /// let tokens = client.exchange_code(&pending, code).send().await?;
-/// println!("signed in: {:?}", tokens.id_token.map(|c| c.sub));
+/// println!("signed in: {:?}", tokens.id_token_claims.map(|c| c.sub));
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -89,8 +89,8 @@ pub struct TokenSet {
     /// The token response. After a refresh, `refresh_token` is the one to use next: the
     /// rotated token, or the one sent if the provider did not rotate it.
     pub tokens: TokenResponse,
-    /// The verified claims of `tokens.id_token`, if there was one.
-    pub id_token: Option<IdTokenClaims>,
+    /// The verified claims of the ID token (`tokens.id_token`), if there was one.
+    pub id_token_claims: Option<IdTokenClaims>,
     /// `expires_in` added to the client's clock when the response was read.
     expires_at: Option<SystemTime>,
 }
@@ -101,6 +101,16 @@ impl TokenSet {
     /// `expires_in` (or an absurd one).
     pub fn expires_at(&self) -> Option<SystemTime> {
         self.expires_at
+    }
+
+    /// The access token.
+    pub fn access_token(&self) -> &AccessToken {
+        &self.tokens.access_token
+    }
+
+    /// The refresh token to use next, if the provider issued one.
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.tokens.refresh_token.as_ref()
     }
 }
 
@@ -114,7 +124,7 @@ impl std::fmt::Debug for TokenSet {
             .field("refresh_token", &t.refresh_token)
             .field("scope", &t.scope)
             .field("id_token", &t.id_token.as_ref().map(|_| "[redacted]"))
-            .field("id_token_claims", &self.id_token)
+            .field("id_token_claims", &self.id_token_claims)
             .field("expires_at", &self.expires_at)
             .finish()
     }
@@ -330,7 +340,7 @@ impl Client {
             .and_then(|s| received.checked_add(Duration::from_secs(s)));
         TokenSet {
             tokens,
-            id_token,
+            id_token_claims: id_token,
             expires_at,
         }
     }
@@ -531,7 +541,7 @@ impl Client {
     /// `send().await`.
     ///
     /// Tokens from [`exchange_code`](Self::exchange_code) and [`refresh`](Self::refresh)
-    /// are verified already ([`TokenSet::id_token`]); this is for an ID token that reached
+    /// are verified already ([`TokenSet::id_token_claims`]); this is for an ID token that reached
     /// the application another way.
     pub fn verify_id_token<'a>(&'a self, id_token: &'a str) -> IdTokenVerification<'a> {
         IdTokenVerification::new(self, id_token)

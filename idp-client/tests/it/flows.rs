@@ -78,7 +78,7 @@ async fn authorization_code_flow_with_pkce_and_id_token() {
     }
     assert_eq!(set.tokens.access_token.secret(), "at-good");
     assert_eq!(set.tokens.refresh_token.as_ref().unwrap().secret(), "rt-1");
-    let claims = set.id_token.unwrap();
+    let claims = set.id_token_claims.unwrap();
     assert_eq!(claims.sub, "user-1");
     assert_eq!(claims.profile.email.as_deref(), Some("ada@example.com"));
 
@@ -327,7 +327,7 @@ async fn refresh_returns_the_rotated_token() {
         .await
         .unwrap();
     assert_eq!(set.tokens.refresh_token.unwrap().secret(), "rt-2");
-    assert!(set.id_token.is_none());
+    assert!(set.id_token_claims.is_none());
     let form = fake.state.last_token_form();
     assert_eq!(form["grant_type"], "refresh_token");
     assert_eq!(form["refresh_token"], "rt-1");
@@ -359,7 +359,7 @@ async fn refresh_returns_the_rotated_token() {
         .send()
         .await
         .unwrap();
-    assert_eq!(set.id_token.unwrap().sub, "user-1");
+    assert_eq!(set.id_token_claims.unwrap().sub, "user-1");
 
     // Reuse of a rotated token: the provider's invalid_grant comes back typed.
     fake.state

@@ -612,7 +612,7 @@ async fn a_provider_mounted_under_a_prefix_works_end_to_end() {
     assert_eq!(query(&callback)["iss"], idp.base);
     let code = web.validate_callback(&pending, &callback).unwrap();
     let set = web.exchange_code(&pending, code).send().await.unwrap();
-    assert_eq!(set.id_token.unwrap().iss, idp.base);
+    assert_eq!(set.id_token_claims.unwrap().iss, idp.base);
     let info = web.userinfo(&set.tokens.access_token).await.unwrap();
     assert_eq!(info.sub, idp.user_id);
     let rt = set.tokens.refresh_token.unwrap();
@@ -834,7 +834,10 @@ async fn authorization_code_flow_with_pkce_state_and_nonce() {
     assert_eq!(set.tokens.expires_in, Some(15 * 60));
     assert_eq!(set.tokens.scope, Some(SCOPES.parse::<Scope>().unwrap()));
     assert!(set.tokens.refresh_token.is_some());
-    let claims = set.id_token.clone().expect("verified ID token claims");
+    let claims = set
+        .id_token_claims
+        .clone()
+        .expect("verified ID token claims");
     assert_eq!(claims.iss, idp.base);
     assert_eq!(claims.sub, idp.user_id);
     assert!(claims.aud.contains("web"));
@@ -884,7 +887,7 @@ async fn sso_skips_the_login_form_for_a_signed_in_browser() {
     assert_eq!(page.status, 302, "{}", page.body);
     let code = web.validate_callback(&pending, &page.location()).unwrap();
     let set = web.exchange_code(&pending, code).send().await.unwrap();
-    assert_eq!(set.id_token.unwrap().sub, idp.user_id);
+    assert_eq!(set.id_token_claims.unwrap().sub, idp.user_id);
     idp.stop().await;
 }
 
@@ -975,7 +978,7 @@ async fn provider_errors_in_the_callback_are_typed() {
         .validate_callback(&pending, &allowed.location())
         .unwrap();
     let set = partner.exchange_code(&pending, code).send().await.unwrap();
-    assert_eq!(set.id_token.unwrap().sub, idp.user_id);
+    assert_eq!(set.id_token_claims.unwrap().sub, idp.user_id);
     idp.stop().await;
 }
 
@@ -1030,8 +1033,11 @@ async fn refresh_rotates_and_reuse_of_the_old_token_is_refused() {
     );
     // The new ID token was verified (no nonce on refresh) and names the same user.
     // OIDC Core §12.2: same iss, sub and aud, and auth_time of the original sign-in.
-    let original = set.id_token.clone().unwrap();
-    let id = refreshed.id_token.clone().expect("an ID token on refresh");
+    let original = set.id_token_claims.clone().unwrap();
+    let id = refreshed
+        .id_token_claims
+        .clone()
+        .expect("an ID token on refresh");
     assert_eq!(id.iss, original.iss);
     assert_eq!(id.sub, idp.user_id);
     assert_eq!(id.aud, original.aud);
@@ -1137,7 +1143,7 @@ async fn userinfo_describes_the_signed_in_user() {
     let web = idp.web().await;
     let (set, _) = sign_in(&web).await;
     let info = web.userinfo(&set.tokens.access_token).await.unwrap();
-    assert_eq!(info.sub, set.id_token.as_ref().unwrap().sub);
+    assert_eq!(info.sub, set.id_token_claims.as_ref().unwrap().sub);
     assert_eq!(info.sub, idp.user_id);
     assert_eq!(info.profile.email.as_deref(), Some(EMAIL));
     assert_eq!(info.profile.email_verified, Some(true));
@@ -1230,7 +1236,7 @@ async fn client_secret_post_client_runs_every_operation() {
         .await;
     assert_eq!(client.auth_method(), "client_secret_post");
     let (set, _) = sign_in(&client).await;
-    assert_eq!(set.id_token.as_ref().unwrap().sub, idp.user_id);
+    assert_eq!(set.id_token_claims.as_ref().unwrap().sub, idp.user_id);
     let rt = set.tokens.refresh_token.clone().unwrap();
     let refreshed = client.refresh(&rt).send().await.unwrap();
     let rt2 = refreshed.tokens.refresh_token.clone().unwrap();
@@ -1300,7 +1306,7 @@ async fn public_client_uses_pkce_without_a_secret() {
     assert!(callback.starts_with(SPA_REDIRECT), "{callback}");
     let code = spa.validate_callback(&pending, &callback).unwrap();
     let set = spa.exchange_code(&pending, code).send().await.unwrap();
-    let claims = set.id_token.as_ref().unwrap();
+    let claims = set.id_token_claims.as_ref().unwrap();
     assert_eq!(claims.sub, idp.user_id);
     assert_eq!(claims.aud.iter().collect::<Vec<_>>(), ["spa"]);
     // Access tokens of a client without registered audiences are for the client itself.
@@ -1519,7 +1525,7 @@ async fn max_age_is_sent_and_auth_time_checked() {
     let callback = Browser::new().sign_in(&url).await;
     let code = web.validate_callback(&pending, &callback).unwrap();
     let tokens = web.exchange_code(&pending, code).send().await.unwrap();
-    assert!(tokens.id_token.unwrap().auth_time.is_some());
+    assert!(tokens.id_token_claims.unwrap().auth_time.is_some());
 
     // A client whose clock says the sign-in was ten minutes ago refuses the ID token.
     let late_clock = Arc::new(idp_client::idp_core::FixedClock::at_unix(
