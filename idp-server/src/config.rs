@@ -320,6 +320,31 @@ impl Config {
         self.access_token_secs().max(self.id_token_secs()) + 60
     }
 
+    /// Checks the configuration as [`ProviderBuilder::build`](crate::ProviderBuilder::build)
+    /// does, without opening the database (what `idp config check FILE` runs): every
+    /// setting, and that `templates_dir`, when set, is a directory. The error names the key.
+    pub fn check(&self) -> Result<(), Error> {
+        self.validate()?;
+        self.check_templates_dir()
+    }
+
+    /// `templates_dir`, when set, must be a directory: a mistyped path would otherwise
+    /// leave the built-in pages in place without a word.
+    pub(crate) fn check_templates_dir(&self) -> Result<(), Error> {
+        match &self.templates_dir {
+            Some(dir) if !dir.is_dir() => Err(Error::Config(format!(
+                "templates_dir {}: {}",
+                dir.display(),
+                if dir.exists() {
+                    "not a directory"
+                } else {
+                    "no such directory"
+                }
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks every setting that does not need I/O; the error names the key. Returns the
     /// parsed `scopes_supported`.
     pub(crate) fn validate(&self) -> Result<Scope, Error> {
