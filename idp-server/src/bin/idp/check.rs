@@ -44,16 +44,15 @@ pub(crate) async fn config_check(g: &Global, path: &Path) -> Result<(), Failure>
     }
     let mut database = None;
     match config.database_url() {
-        None => f.warnings.push(
-            "no database_url: commands use sqlite://idp.db in the working directory".into(),
-        ),
+        None => f
+            .warnings
+            .push("no database_url: commands use sqlite://idp.db in the working directory".into()),
         Some(url) => {
             database = Some(db::describe(url));
             match Database::parse(url).await {
                 Err(e) => f.problems.push(format!("database_url: {e}")),
                 Ok(Database::Memory) => f.warnings.push(
-                    "database_url is in memory: everything is lost when the server stops"
-                        .into(),
+                    "database_url is in memory: everything is lost when the server stops".into(),
                 ),
                 Ok(Database::SqliteFile(p)) => {
                     let dir = p.parent().filter(|d| !d.as_os_str().is_empty());

@@ -17,7 +17,12 @@ pub(crate) struct Cli {
 pub(crate) struct Global {
     /// Database URL: sqlite://PATH (default sqlite://idp.db), postgres://USER@HOST/DB or
     /// memory: (serve only). Only `idp init` and `idp serve` create a database.
-    #[arg(long = "db", value_name = "URL", env = "IDP_DATABASE_URL", global = true)]
+    #[arg(
+        long = "db",
+        value_name = "URL",
+        env = "IDP_DATABASE_URL",
+        global = true
+    )]
     pub(crate) db: Option<String>,
     /// TOML configuration file (check one with `idp config check FILE`).
     #[arg(long, value_name = "FILE", env = "IDP_CONFIG", global = true)]

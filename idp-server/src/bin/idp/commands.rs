@@ -188,7 +188,9 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
             let id = find_user(p, user, tenant.as_deref()).await?;
             let u = p.users().set_password(&id, password.clone().into()).await?;
             if g.json {
-                print_json(&serde_json::json!({"id": u.id, "email": u.email, "password_set": true}))?;
+                print_json(
+                    &serde_json::json!({"id": u.id, "email": u.email, "password_set": true}),
+                )?;
             } else {
                 say(&format!("password set for {} ({})", u.email, u.id))?;
             }
@@ -199,7 +201,11 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
 
 /// The scopes of `clients add`: as given, `openid` for a client that signs users in, and
 /// none for a client_credentials client (which could get no token without one).
-fn client_scopes(scopes: &[String], grants: &[Grant], redirect: bool) -> Result<Vec<String>, Failure> {
+fn client_scopes(
+    scopes: &[String],
+    grants: &[Grant],
+    redirect: bool,
+) -> Result<Vec<String>, Failure> {
     if !scopes.is_empty() {
         return Ok(split_scopes(scopes));
     }
@@ -211,7 +217,9 @@ fn client_scopes(scopes: &[String], grants: &[Grant], redirect: bool) -> Result<
             .any(|g| matches!(g, Grant::AuthorizationCode | Grant::DeviceCode))
     };
     if signs_users_in {
-        note("note: no --scope given: the client may ask for \"openid\" only (add scopes with --scope \"openid profile email\")");
+        note(
+            "note: no --scope given: the client may ask for \"openid\" only (add scopes with --scope \"openid profile email\")",
+        );
         Ok(vec!["openid".into()])
     } else {
         Err(Failure::msg(
@@ -366,7 +374,9 @@ pub(crate) async fn keys(p: &Provider, g: &Global, cmd: &KeysCmd) -> Result<(), 
         }
     };
     if g.json {
-        return print_json(&serde_json::Value::Array(keys.iter().map(key_json).collect()));
+        return print_json(&serde_json::Value::Array(
+            keys.iter().map(key_json).collect(),
+        ));
     }
     for k in keys {
         let t = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), rfc3339);

@@ -97,7 +97,9 @@ pub(crate) fn describe(url: &str) -> String {
             let _ = u.set_password(None);
             u.to_string()
         }
-        _ => url.split_once(':').map_or_else(String::new, |(s, _)| format!("{s}:…")),
+        _ => url
+            .split_once(':')
+            .map_or_else(String::new, |(s, _)| format!("{s}:…")),
     }
 }
 

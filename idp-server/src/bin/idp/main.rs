@@ -174,9 +174,7 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
-                || !json
-            {
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) || !json {
                 // Help on stdout, usage errors on stderr, a closed pipe ignored.
                 let _ = e.print();
                 return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
@@ -185,9 +183,7 @@ async fn main() -> ExitCode {
             let message: Vec<&str> = text
                 .lines()
                 .map(str::trim)
-                .filter(|l| {
-                    !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more")
-                })
+                .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
                 .collect();
             let message = message.join(" ");
             report(

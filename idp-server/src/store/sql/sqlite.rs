@@ -97,16 +97,13 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(MAX_FILE_CONNECTIONS)
         };
-        let pool = pool_options
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                StoreError::Backend(if in_memory {
-                    format!("cannot open an in-memory SQLite database: {e}")
-                } else {
-                    format!("cannot open SQLite database {path}: {e}")
-                })
-            })?;
+        let pool = pool_options.connect_with(options).await.map_err(|e| {
+            StoreError::Backend(if in_memory {
+                format!("cannot open an in-memory SQLite database: {e}")
+            } else {
+                format!("cannot open SQLite database {path}: {e}")
+            })
+        })?;
 
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
