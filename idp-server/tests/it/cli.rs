@@ -1023,6 +1023,33 @@ async fn json_on_every_command_and_for_errors() {
     }
     let rotated = j(&["keys", "rotate"]).await;
     assert_eq!(rotated.as_array().unwrap().len(), 2, "{rotated}");
+    // `serve --json` says where it listens in one JSON line.
+    let mut child = idp(d)
+        .args(on_db(
+            d,
+            "j.db",
+            &["serve", "--listen", "127.0.0.1:0", "--json"],
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("idp exited early");
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert!(
+        v["listening"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{v}"
+    );
+    assert_eq!(v["issuer"], "http://localhost:4000");
+    drop(child);
 
     for args in [
         vec!["clients", "delete", "--id", "svc"],

@@ -71,8 +71,8 @@ pub(crate) enum ConfigCmd {
     /// Load and validate a configuration file without opening the database: prints "ok"
     /// and a summary, or every problem found (exit status 1).
     Check {
-        /// The TOML file to check.
-        file: PathBuf,
+        /// The TOML file to check (default: the --config file).
+        file: Option<PathBuf>,
     },
 }
 

@@ -86,6 +86,9 @@ fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let g = &cli.global;
     if let Command::Config(ConfigCmd::Check { file }) = &cli.command {
+        let file = file.as_deref().or(g.config.as_deref()).ok_or_else(|| {
+            Failure::msg("name the file to check: idp config check FILE (or --config FILE)")
+        })?;
         return check::config_check(g, file).await;
     }
     let file = load_config(g.config.as_deref())?;

@@ -136,6 +136,32 @@ async fn bind(listen: &str) -> Result<tokio::net::TcpListener, Failure> {
         })
 }
 
+/// What `idp serve` prints when it listens, for people.
+fn banner_lines(local: &str, issuer: &str, dev: bool) -> Vec<String> {
+    let mut banner = vec![
+        format!("idp listening on http://{local}"),
+        format!("issuer: {issuer}"),
+        format!("discovery: {issuer}/.well-known/openid-configuration"),
+    ];
+    if dev {
+        banner.extend([
+            format!("dev user: {DEV_USER} / {DEV_PASSWORD}"),
+            format!("dev client: {DEV_CLIENT} / {DEV_SECRET} (redirect {DEV_REDIRECT})"),
+            format!(
+                "dev native client: {DEV_NATIVE_CLIENT} (public, PKCE, redirect http://127.0.0.1:ANY-PORT/callback)"
+            ),
+            format!(
+                "dev service client: {DEV_SERVICE} / {DEV_SERVICE_SECRET} (client_credentials, audience orders-api)"
+            ),
+            "dev CORS: browser apps on http://localhost:ANY-PORT and http://127.0.0.1:ANY-PORT may call the token, userinfo and revocation endpoints".to_owned(),
+            format!(
+                "dev device client: {DEV_DEVICE_CLIENT} (public, device authorization grant, {issuer}/device)"
+            ),
+        ]);
+    }
+    banner
+}
+
 pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Result<(), Failure> {
     let issuer = args.issuer.clone().or_else(|| {
         args.dev
@@ -153,27 +179,25 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
     let listener = bind(&listen).await?;
     let local = listener.local_addr().map_err(Error::from)?;
     let issuer = provider.issuer();
-    let mut banner = vec![
-        format!("idp listening on http://{local}"),
-        format!("issuer: {issuer}"),
-        format!("discovery: {issuer}/.well-known/openid-configuration"),
-    ];
-    if args.dev {
-        banner.extend([
-            format!("dev user: {DEV_USER} / {DEV_PASSWORD}"),
-            format!("dev client: {DEV_CLIENT} / {DEV_SECRET} (redirect {DEV_REDIRECT})"),
-            format!(
-                "dev native client: {DEV_NATIVE_CLIENT} (public, PKCE, redirect http://127.0.0.1:ANY-PORT/callback)"
-            ),
-            format!(
-                "dev service client: {DEV_SERVICE} / {DEV_SERVICE_SECRET} (client_credentials, audience orders-api)"
-            ),
-            "dev CORS: browser apps on http://localhost:ANY-PORT and http://127.0.0.1:ANY-PORT may call the token, userinfo and revocation endpoints".to_owned(),
-            format!(
-                "dev device client: {DEV_DEVICE_CLIENT} (public, device authorization grant, {issuer}/device)"
-            ),
-        ]);
-    }
+    let banner = if global.json {
+        let mut v = serde_json::json!({
+            "listening": format!("http://{local}"),
+            "issuer": issuer,
+            "discovery": format!("{issuer}/.well-known/openid-configuration"),
+        });
+        if args.dev {
+            v["dev"] = serde_json::json!({
+                "user": {"email": DEV_USER, "password": DEV_PASSWORD},
+                "client": {"client_id": DEV_CLIENT, "client_secret": DEV_SECRET, "redirect_uri": DEV_REDIRECT},
+                "native_client": {"client_id": DEV_NATIVE_CLIENT},
+                "service_client": {"client_id": DEV_SERVICE, "client_secret": DEV_SERVICE_SECRET},
+                "device_client": {"client_id": DEV_DEVICE_CLIENT},
+            });
+        }
+        vec![v.to_string()]
+    } else {
+        banner_lines(&local.to_string(), issuer, args.dev)
+    };
     // The server keeps running when nobody reads its standard output any more.
     for line in banner {
         if say(&line).is_err() {
