@@ -1418,6 +1418,17 @@ async fn every_flag_has_help_text() {
         }
     }
     assert!(entries > 100, "{entries} entries: the help format changed?");
+    // Help shows which variables are set, never their values (a URL may hold a password).
+    let out = idp(d)
+        .args(["users", "list", "--help"])
+        .env("IDP_DATABASE_URL", "postgres://idp:hunter2@db/idp")
+        .env("IDP_ENCRYPTION_KEY", KEY)
+        .output()
+        .await
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("IDP_DATABASE_URL"), "{help}");
+    assert!(!help.contains("hunter2") && !help.contains(KEY), "{help}");
     let (_, out, _) = output(d, &["users", "add", "--help"]).await;
     assert!(
         out.contains("--email <EMAIL>\n          The user's e-mail"),

@@ -21,7 +21,8 @@ pub(crate) struct Global {
         long = "db",
         value_name = "URL",
         env = "IDP_DATABASE_URL",
-        global = true
+        global = true,
+        hide_env_values = true
     )]
     pub(crate) db: Option<String>,
     /// TOML configuration file (check one with `idp config check FILE`).
