@@ -240,15 +240,13 @@ fn resolve_key(
         }),
         (Database::SqliteFile(_), true) => {
             let path = key_file.unwrap_or_default();
-            write_private(&path, &EncryptionKey::generate_secret())?;
+            let secret = EncryptionKey::generate_secret();
+            write_private(&path, &secret)?;
             note(&format!(
                 "generated an encryption key in {} (keep it with the database: without it \
                  the signing keys cannot be read)",
                 path.display()
             ));
-            let secret = std::fs::read_to_string(&path)
-                .map(|s| s.trim().to_owned())
-                .map_err(|e| Failure::msg(format!("cannot read {}: {e}", path.display())))?;
             Ok(Key {
                 secret,
                 source: format!("the key file {}", path.display()),

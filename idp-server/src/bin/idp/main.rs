@@ -83,39 +83,37 @@ fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
     Ok(config)
 }
 
+/// The provider over an existing database, for the management commands.
+async fn existing(g: &cli::Global) -> Result<Provider, Failure> {
+    let file = load_config(g.config.as_deref())?;
+    Ok(db::open(g, file, None, Need::Existing).await?.0)
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     let g = &cli.global;
-    if let Command::Config(ConfigCmd::Check { file }) = &cli.command {
-        let file = file.as_deref().or(g.config.as_deref()).ok_or_else(|| {
-            Failure::msg("name the file to check: idp config check FILE (or --config FILE)")
-        })?;
-        return check::config_check(g, file).await;
-    }
-    let file = load_config(g.config.as_deref())?;
     match &cli.command {
-        Command::Serve(args) => serve::serve(g, file, args).await,
-        Command::Init => commands::init(g, file).await,
-        Command::Config(_) => Ok(()),
+        Command::Config(ConfigCmd::Check { file }) => {
+            let file = file.as_deref().or(g.config.as_deref()).ok_or_else(|| {
+                Failure::msg("name the file to check: idp config check FILE (or --config FILE)")
+            })?;
+            check::config_check(g, file).await
+        }
+        Command::Serve(args) => serve::serve(g, load_config(g.config.as_deref())?, args).await,
+        Command::Init => commands::init(g, load_config(g.config.as_deref())?).await,
         Command::Users(cmd) => {
-            let (p, _) = db::open(g, file, None, Need::Existing).await?;
+            let p = existing(g).await?;
             let done = commands::users(&p, g, cmd).await;
             flush(&p).await;
             done
         }
         Command::Clients(cmd) => {
-            let (p, _) = db::open(g, file, None, Need::Existing).await?;
+            let p = existing(g).await?;
             let done = commands::clients(&p, g, cmd).await;
             flush(&p).await;
             done
         }
-        Command::Keys(cmd) => {
-            let (p, _) = db::open(g, file, None, Need::Existing).await?;
-            commands::keys(&p, g, cmd).await
-        }
-        Command::Tenants(cmd) => {
-            let (p, _) = db::open(g, file, None, Need::Existing).await?;
-            commands::tenants(&p, g, cmd).await
-        }
+        Command::Keys(cmd) => commands::keys(&existing(g).await?, g, cmd).await,
+        Command::Tenants(cmd) => commands::tenants(&existing(g).await?, g, cmd).await,
     }
 }
 
