@@ -1299,6 +1299,28 @@ async fn listen_accepts_a_host_name() {
     drop(child);
     let (ok, _, err) = output(d, &["serve", "--listen", "4000"]).await;
     assert!(!ok && err.contains("HOST:PORT"), "{err}");
+    // The same in the configuration file.
+    std::fs::write(d.join("l.toml"), "listen = \"localhost:0\"\n").unwrap();
+    let mut child = idp(d)
+        .args(on_db(d, "l.db", &["serve", "--config", "l.toml"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("idp exited early");
+    assert!(first.starts_with("idp listening on http://"), "{first}");
+    drop(child);
+    std::fs::write(d.join("bad-listen.toml"), "listen = \"4000\"\n").unwrap();
+    let (ok, _, err) = output(d, &["config", "check", "bad-listen.toml"]).await;
+    assert!(
+        !ok && err.contains("listen \"4000\" is not HOST:PORT"),
+        "{err}"
+    );
 }
 
 fn is_rfc3339_utc(s: &str) -> bool {

@@ -109,7 +109,7 @@ pub(crate) async fn config_check(g: &Global, path: &Path) -> Result<(), Failure>
     }
     let listen = config
         .listen()
-        .map_or_else(|| "127.0.0.1:4000 (default)".to_owned(), |a| a.to_string());
+        .map_or_else(|| "127.0.0.1:4000 (default)".to_owned(), str::to_owned);
     let issuer = config.issuer().unwrap_or("http://localhost:4000 (default)");
     let database = database.unwrap_or_else(|| "idp.db (default)".into());
     if g.json {
@@ -117,7 +117,7 @@ pub(crate) async fn config_check(g: &Global, path: &Path) -> Result<(), Failure>
             "ok": true,
             "file": name,
             "issuer": config.issuer(),
-            "listen": config.listen().map(|a| a.to_string()),
+            "listen": config.listen(),
             "database": config.database_url().map(db::describe),
             "encryption_key_set": config.encryption_key().is_some(),
             "warnings": f.warnings,

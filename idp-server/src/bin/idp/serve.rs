@@ -170,7 +170,7 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
     let listen = args
         .listen
         .clone()
-        .or_else(|| file.listen().map(|a| a.to_string()))
+        .or_else(|| file.listen().map(str::to_owned))
         .unwrap_or_else(|| "127.0.0.1:4000".to_owned());
     let (provider, _) = db::open(global, file, issuer, Need::Serve { dev: args.dev }).await?;
     if args.dev {
