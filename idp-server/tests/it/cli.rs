@@ -1595,3 +1595,40 @@ async fn config_check_reports_problems_or_ok() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(ok && v["ok"] == true, "{v}");
 }
+
+/// The README's configuration sample parses and passes `idp config check` once its
+/// placeholder key and its paths are replaced; as printed, the placeholder is refused.
+#[tokio::test]
+async fn the_readme_configuration_sample_is_checked() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = &readme[readme
+        .find("### Configuration file (`--config idp.toml`)")
+        .unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let sample = &section[start..start + section[start..].find("```").unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("as-printed.toml"), sample).unwrap();
+    let (ok, _, err) = output(d, &["config", "check", "as-printed.toml"]).await;
+    assert!(!ok && err.contains("placeholder"), "{err}");
+    std::fs::create_dir(d.join("templates")).unwrap();
+    let placeholder = sample
+        .lines()
+        .find_map(|l| l.strip_prefix("encryption_key = \""))
+        .and_then(|l| l.split('"').next())
+        .unwrap();
+    let adapted = sample
+        .replace(placeholder, KEY)
+        .replace(
+            "/etc/idp/templates",
+            &d.join("templates").display().to_string(),
+        )
+        .replace(
+            "/var/lib/idp/idp.db",
+            &d.join("idp.db").display().to_string(),
+        );
+    std::fs::write(d.join("adapted.toml"), adapted).unwrap();
+    let (ok, out, err) = output(d, &["config", "check", "adapted.toml"]).await;
+    assert!(ok && out.starts_with("adapted.toml: ok"), "{out}{err}");
+}
