@@ -57,7 +57,8 @@ impl fmt::Debug for Sensitive {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub(crate) issuer: Option<String>,
-    pub(crate) listen: Option<SocketAddr>,
+    /// `HOST:PORT`; a host name is resolved when the `idp` binary binds.
+    pub(crate) listen: Option<String>,
     pub(crate) database_url: Option<Sensitive>,
     pub(crate) encryption_key: Option<Sensitive>,
     pub(crate) access_token_ttl: HumanDuration,
@@ -194,9 +195,10 @@ impl Config {
         self.issuer.as_deref()
     }
 
-    /// The address the `idp` binary listens on, if set (`listen`).
-    pub fn listen(&self) -> Option<SocketAddr> {
-        self.listen
+    /// The address the `idp` binary listens on, if set (`listen`): `HOST:PORT`, where the
+    /// host is an IP address or a name (`localhost:4000`) resolved when binding.
+    pub fn listen(&self) -> Option<&str> {
+        self.listen.as_deref()
     }
 
     /// The database URL the `idp` binary opens, if set (`database_url`).
@@ -320,6 +322,31 @@ impl Config {
         self.access_token_secs().max(self.id_token_secs()) + 60
     }
 
+    /// Checks the configuration as [`ProviderBuilder::build`](crate::ProviderBuilder::build)
+    /// does, without opening the database (what `idp config check FILE` runs): every
+    /// setting, and that `templates_dir`, when set, is a directory. The error names the key.
+    pub fn check(&self) -> Result<(), Error> {
+        self.validate()?;
+        self.check_templates_dir()
+    }
+
+    /// `templates_dir`, when set, must be a directory: a mistyped path would otherwise
+    /// leave the built-in pages in place without a word.
+    pub(crate) fn check_templates_dir(&self) -> Result<(), Error> {
+        match &self.templates_dir {
+            Some(dir) if !dir.is_dir() => Err(Error::Config(format!(
+                "templates_dir {}: {}",
+                dir.display(),
+                if dir.exists() {
+                    "not a directory"
+                } else {
+                    "no such directory"
+                }
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Checks every setting that does not need I/O; the error names the key. Returns the
     /// parsed `scopes_supported`.
     pub(crate) fn validate(&self) -> Result<Scope, Error> {
@@ -362,6 +389,17 @@ impl Config {
                 "max_connections must be between 1 and {}",
                 tokio::sync::Semaphore::MAX_PERMITS
             )));
+        }
+        if let Some(listen) = &self.listen {
+            let ok = listen.parse::<SocketAddr>().is_ok()
+                || listen
+                    .rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                return Err(Error::Config(format!(
+                    "listen {listen:?} is not HOST:PORT (e.g. 0.0.0.0:4000 or localhost:4000)"
+                )));
+            }
         }
         self.validate_cors()?;
         self.validate_scope_descriptions()?;

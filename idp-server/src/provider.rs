@@ -505,6 +505,7 @@ impl ProviderBuilder {
     /// Checks the configuration, makes sure signing keys exist (creating them on first
     /// start) and returns the provider.
     pub async fn build(self) -> Result<Provider, Error> {
+        self.config.check_templates_dir()?;
         let templates = Templates::load(self.config.templates_dir.as_deref())?;
         let store = self
             .store

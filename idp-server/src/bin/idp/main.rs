@@ -3,161 +3,117 @@
 //! Every flag can also come from an `IDP_*` environment variable; flags win over the
 //! configuration file, which wins over the `--dev` presets.
 
+mod check;
 mod cli;
 mod commands;
+mod db;
 mod serve;
 
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use idp_server::{Config, EncryptionKey, Error, LogFormat, Provider, RateLimits};
+use idp_server::{Config, Error, LogFormat, Provider};
 
-use cli::{Cli, Command, Global};
+use cli::{Cli, Command, ConfigCmd};
+use db::Need;
 
-fn load_config(path: Option<&Path>) -> Result<Config, Error> {
+/// Why a command stopped.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Standard output was closed by its reader (`idp users list | head`): a quiet exit.
+    BrokenPipe,
+    /// What went wrong, as a sentence for the operator.
+    Message(String),
+    /// Several problems (`idp config check`): a summary and each problem.
+    Problems {
+        summary: String,
+        problems: Vec<String>,
+    },
+}
+
+impl Failure {
+    pub(crate) fn msg(m: impl Into<String>) -> Self {
+        Self::Message(m.into())
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::BrokenPipe => f.write_str("standard output was closed"),
+            Self::Message(m) => f.write_str(m),
+            Self::Problems { summary, .. } => f.write_str(summary),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Self::Message(e.to_string())
+    }
+}
+
+/// Writes one line to standard output; a closed pipe ends the command quietly.
+pub(crate) fn say(line: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Failure::BrokenPipe,
+            _ => Failure::msg(format!("cannot write to standard output: {e}")),
+        })
+}
+
+/// Writes a note or warning to standard error (never to stdout, which may be JSON).
+pub(crate) fn note(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
     let Some(path) = path else {
         return Ok(Config::default());
     };
     let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        .map_err(|e| Failure::msg(format!("cannot read {}: {e}", path.display())))?;
+    let config: Config = toml::from_str(&text)
+        .map_err(|e| Failure::msg(format!("{}: {}", path.display(), e.to_string().trim())))?;
+    Ok(config)
 }
 
-fn sqlite_path(url: &str) -> Option<&str> {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .map(|p| p.split('?').next().unwrap_or(p))
+/// The provider over an existing database, for the management commands.
+async fn existing(g: &cli::Global) -> Result<Provider, Failure> {
+    let file = load_config(g.config.as_deref())?;
+    Ok(db::open(g, file, None, Need::Existing).await?.0)
 }
 
-/// The encryption key: flag/env, then the config file, then a key file beside the SQLite
-/// database (created with `--dev`).
-fn resolve_encryption_key(
-    flag: Option<String>,
-    file: Option<String>,
-    db_url: &str,
-    dev: bool,
-) -> Result<String, Error> {
-    if let Some(k) = flag.or(file) {
-        return Ok(k);
-    }
-    let key_file = sqlite_path(db_url)
-        .filter(|p| !p.is_empty() && *p != ":memory:")
-        .map(|p| PathBuf::from(format!("{p}.key")));
-    if let Some(path) = &key_file
-        && path.exists()
-    {
-        return std::fs::read_to_string(path)
-            .map(|s| s.trim().to_owned())
-            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())));
-    }
-    if dev && key_file.is_none() && db_url != "memory:" {
-        // A generated key that is not kept would leave the stored signing keys unreadable
-        // after a restart or on another replica.
-        return Err(Error::Config(
-            "--dev keeps a generated key only beside a SQLite file; with this database set \
-             IDP_ENCRYPTION_KEY (at least 32 bytes)"
-                .into(),
-        ));
-    }
-    if dev {
-        let secret = EncryptionKey::generate_secret();
-        if let Some(path) = &key_file {
-            write_private(path, &secret)?;
-            eprintln!("generated an encryption key in {}", path.display());
-        }
-        return Ok(secret);
-    }
-    Err(Error::Config(
-        "an encryption key is required: set IDP_ENCRYPTION_KEY (at least 32 bytes), \
-         encryption_key in the config file, or use --dev"
-            .into(),
-    ))
-}
-
-fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
-}
-
-/// The provider the command works on: the configuration file, then the flags (which win),
-/// then the `--dev` presets for what neither set.
-pub(crate) async fn build_provider(
-    global: &Global,
-    file: Config,
-    issuer: Option<String>,
-    dev: bool,
-) -> Result<Provider, Error> {
-    let db = global
-        .db
-        .clone()
-        .or_else(|| file.database_url().map(str::to_owned))
-        .unwrap_or_else(|| "sqlite://idp.db".to_owned());
-    let key = resolve_encryption_key(
-        global.encryption_key.clone(),
-        file.encryption_key().map(str::to_owned),
-        &db,
-        dev,
-    )?;
-    let store = idp_server::store::connect(&db).await?;
-    let issuer = issuer
-        .or_else(|| file.issuer().map(str::to_owned))
-        .unwrap_or_else(|| serve::DEV_ISSUER.to_owned());
-    // --dev turns rate limits off unless the file sets them.
-    let limits = match file.rate_limits() {
-        Some(l) => l.clone(),
-        None if dev => RateLimits::insecure_none(),
-        None => RateLimits::default(),
-    };
-    let mut builder = Provider::builder()
-        .config(file)
-        .issuer(issuer)
-        .store(store)
-        .encryption_key(key)
-        .rate_limits(limits);
-    // --dev lets browser apps on localhost (any port) call the token, userinfo and
-    // revocation endpoints, besides the origins the file lists.
-    if dev {
-        builder = builder.cors_allow_localhost();
-    }
-    builder.build().await
-}
-
-async fn run(cli: Cli) -> Result<(), Error> {
-    let file = load_config(cli.global.config.as_deref())?;
+async fn run(cli: Cli) -> Result<(), Failure> {
     let g = &cli.global;
     match &cli.command {
-        Command::Serve(args) => serve::serve(g, file, args).await,
+        Command::Config(ConfigCmd::Check { file }) => {
+            let file = file.as_deref().or(g.config.as_deref()).ok_or_else(|| {
+                Failure::msg("name the file to check: idp config check FILE (or --config FILE)")
+            })?;
+            check::config_check(g, file).await
+        }
+        Command::Serve(args) => serve::serve(g, load_config(g.config.as_deref())?, args).await,
+        Command::Init => commands::init(g, load_config(g.config.as_deref())?).await,
         Command::Users(cmd) => {
-            let p = build_provider(g, file, None, false).await?;
+            let p = existing(g).await?;
             let done = commands::users(&p, g, cmd).await;
             flush(&p).await;
             done
         }
         Command::Clients(cmd) => {
-            let p = build_provider(g, file, None, false).await?;
+            let p = existing(g).await?;
             let done = commands::clients(&p, g, cmd).await;
             flush(&p).await;
             done
         }
-        Command::Keys(cmd) => {
-            let p = build_provider(g, file, None, false).await?;
-            commands::keys(&p, g, cmd).await
-        }
-        Command::Tenants(cmd) => {
-            let p = build_provider(g, file, None, false).await?;
-            commands::tenants(&p, g, cmd).await
-        }
+        Command::Keys(cmd) => commands::keys(&existing(g).await?, g, cmd).await,
+        Command::Tenants(cmd) => commands::tenants(&existing(g).await?, g, cmd).await,
     }
 }
 
@@ -165,7 +121,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
 /// the clients) before the process exits.
 async fn flush(p: &Provider) {
     if !p.flush_notifications(Duration::from_secs(15)).await {
-        eprintln!("warning: some back-channel logout notifications could not be delivered in time");
+        note("warning: some back-channel logout notifications could not be delivered in time");
     }
 }
 
@@ -190,18 +146,66 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Reports a failure on standard error: `error: …`, or `{"error": …}` under `--json`.
+fn report(failure: &Failure, json: bool) {
+    if json {
+        let mut body = serde_json::json!({ "error": failure.to_string() });
+        if let Failure::Problems { problems, .. } = failure {
+            body["problems"] = serde_json::json!(problems);
+        }
+        note(&body.to_string());
+    } else {
+        match failure {
+            Failure::Problems { problems, .. } => {
+                for p in problems {
+                    note(&format!("error: {p}"));
+                }
+            }
+            other => note(&format!("error: {other}")),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Known before parsing, so that a usage error is JSON too.
+    let json = args.iter().any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) || !json {
+                // Help on stdout, usage errors on stderr, a closed pipe ignored.
+                let _ = e.print();
+                return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            }
+            let text = e.render().to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .collect();
+            let message = message.join(" ");
+            report(
+                &Failure::msg(message.strip_prefix("error: ").unwrap_or(&message)),
+                true,
+            );
+            return ExitCode::from(2);
+        }
+    };
     // The configuration file says how to log; reading it is the one thing before logging.
     let format = load_config(cli.global.config.as_deref())
         .map(|c| c.log_format())
         .unwrap_or_default();
     init_logging(format);
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
+    let json = cli.global.json;
+    let done = run(cli).await;
+    let _ = std::io::stdout().flush();
+    match done {
+        Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
+        Err(f) => {
+            report(&f, json);
             ExitCode::FAILURE
         }
     }

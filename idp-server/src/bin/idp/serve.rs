@@ -1,14 +1,14 @@
 //! `idp serve`: run the provider, with the `--dev` fixtures and a maintenance task.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use idp_server::manage::{NewClient, NewUser};
 use idp_server::{Config, Error, Provider};
 
-use crate::build_provider;
 use crate::cli::{Global, ServeArgs};
 use crate::commands::insert_client;
+use crate::db::{self, Need};
+use crate::{Failure, say};
 
 pub(crate) const DEV_ISSUER: &str = "http://localhost:4000";
 pub(crate) const DEV_USER: &str = "dev@example.com";
@@ -123,43 +123,86 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Result<(), Error> {
+/// Binds `listen` (`HOST:PORT`, the host resolved); the error names the address.
+async fn bind(listen: &str) -> Result<tokio::net::TcpListener, Failure> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => Failure::msg(format!(
+                "cannot listen on {listen}: the address is already in use (another idp or \
+                 another program listens there); choose another with --listen"
+            )),
+            _ => Failure::msg(format!("cannot listen on {listen}: {e}")),
+        })
+}
+
+/// What `idp serve` prints when it listens, for people.
+fn banner_lines(local: &str, issuer: &str, dev: bool) -> Vec<String> {
+    let mut banner = vec![
+        format!("idp listening on http://{local}"),
+        format!("issuer: {issuer}"),
+        format!("discovery: {issuer}/.well-known/openid-configuration"),
+    ];
+    if dev {
+        banner.extend([
+            format!("dev user: {DEV_USER} / {DEV_PASSWORD}"),
+            format!("dev client: {DEV_CLIENT} / {DEV_SECRET} (redirect {DEV_REDIRECT})"),
+            format!(
+                "dev native client: {DEV_NATIVE_CLIENT} (public, PKCE, redirect http://127.0.0.1:ANY-PORT/callback)"
+            ),
+            format!(
+                "dev service client: {DEV_SERVICE} / {DEV_SERVICE_SECRET} (client_credentials, audience orders-api)"
+            ),
+            "dev CORS: browser apps on http://localhost:ANY-PORT and http://127.0.0.1:ANY-PORT may call the token, userinfo and revocation endpoints".to_owned(),
+            format!(
+                "dev device client: {DEV_DEVICE_CLIENT} (public, device authorization grant, {issuer}/device)"
+            ),
+        ]);
+    }
+    banner
+}
+
+pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Result<(), Failure> {
     let issuer = args.issuer.clone().or_else(|| {
         args.dev
             .then(|| file.issuer().unwrap_or(DEV_ISSUER).to_owned())
     });
     let listen = args
         .listen
-        .or(file.listen())
-        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4000)));
-    let provider = build_provider(global, file, issuer, args.dev).await?;
+        .clone()
+        .or_else(|| file.listen().map(str::to_owned))
+        .unwrap_or_else(|| "127.0.0.1:4000".to_owned());
+    let (provider, _) = db::open(global, file, issuer, Need::Serve { dev: args.dev }).await?;
     if args.dev {
         ensure_dev_fixtures(&provider).await?;
     }
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let local = listener.local_addr()?;
-    println!("idp listening on http://{local}");
-    println!("issuer: {}", provider.issuer());
-    println!(
-        "discovery: {}/.well-known/openid-configuration",
-        provider.issuer()
-    );
-    if args.dev {
-        println!("dev user: {DEV_USER} / {DEV_PASSWORD}");
-        println!("dev client: {DEV_CLIENT} / {DEV_SECRET} (redirect {DEV_REDIRECT})");
-        println!(
-            "dev native client: {DEV_NATIVE_CLIENT} (public, PKCE, redirect http://127.0.0.1:ANY-PORT/callback)"
-        );
-        println!(
-            "dev service client: {DEV_SERVICE} / {DEV_SERVICE_SECRET} (client_credentials, audience orders-api)"
-        );
-        println!(
-            "dev CORS: browser apps on http://localhost:ANY-PORT and http://127.0.0.1:ANY-PORT may call the token, userinfo and revocation endpoints"
-        );
-        println!(
-            "dev device client: {DEV_DEVICE_CLIENT} (public, device authorization grant, {}/device)",
-            provider.issuer()
-        );
+    let listener = bind(&listen).await?;
+    let local = listener.local_addr().map_err(Error::from)?;
+    let issuer = provider.issuer();
+    let banner = if global.json {
+        let mut v = serde_json::json!({
+            "listening": format!("http://{local}"),
+            "issuer": issuer,
+            "discovery": format!("{issuer}/.well-known/openid-configuration"),
+        });
+        if args.dev {
+            v["dev"] = serde_json::json!({
+                "user": {"email": DEV_USER, "password": DEV_PASSWORD},
+                "client": {"client_id": DEV_CLIENT, "client_secret": DEV_SECRET, "redirect_uri": DEV_REDIRECT},
+                "native_client": {"client_id": DEV_NATIVE_CLIENT},
+                "service_client": {"client_id": DEV_SERVICE, "client_secret": DEV_SERVICE_SECRET},
+                "device_client": {"client_id": DEV_DEVICE_CLIENT},
+            });
+        }
+        vec![v.to_string()]
+    } else {
+        banner_lines(&local.to_string(), issuer, args.dev)
+    };
+    // The server keeps running when nobody reads its standard output any more.
+    for line in banner {
+        if say(&line).is_err() {
+            break;
+        }
     }
     let maint = provider.clone();
     tokio::spawn(async move {
@@ -172,5 +215,5 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
             }
         }
     });
-    provider.serve(listener, shutdown_signal()).await
+    Ok(provider.serve(listener, shutdown_signal()).await?)
 }

@@ -84,6 +84,7 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let in_memory = is_in_memory(url);
+        let path = options.get_filename().display().to_string();
         let pool_options = if in_memory {
             // An in-memory database disappears with its last connection, and several
             // shared-cache connections fail with SQLITE_LOCKED instead of waiting: use one
@@ -96,10 +97,13 @@ impl SqliteStore {
         } else {
             SqlitePoolOptions::new().max_connections(MAX_FILE_CONNECTIONS)
         };
-        let pool = pool_options
-            .connect_with(options)
-            .await
-            .map_err(|e| StoreError::Backend(format!("cannot open SQLite database: {e}")))?;
+        let pool = pool_options.connect_with(options).await.map_err(|e| {
+            StoreError::Backend(if in_memory {
+                format!("cannot open an in-memory SQLite database: {e}")
+            } else {
+                format!("cannot open SQLite database {path}: {e}")
+            })
+        })?;
 
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
