@@ -22,6 +22,25 @@ pub(crate) mod paths {
     pub(crate) const DEVICE: &str = "/device";
     pub(crate) const LIVE: &str = "/health/live";
     pub(crate) const READY: &str = "/health/ready";
+    /// The signed-in person's account pages, and every page below it.
+    pub(crate) const ACCOUNT: &str = "/account";
+    pub(crate) const ACCOUNT_LOGIN: &str = "/account/login";
+    pub(crate) const ACCOUNT_PASSWORD: &str = "/account/password";
+    pub(crate) const ACCOUNT_SESSIONS: &str = "/account/sessions";
+    pub(crate) const ACCOUNT_APPS: &str = "/account/apps";
+
+    /// Path prefixes whose every sub-path the provider answers (its pages and APIs
+    /// grouped under one path).
+    pub(crate) const PREFIXES: [&str; 2] = [ACCOUNT, "/admin/api"];
+
+    /// Whether the provider answers `path` (relative to the issuer).
+    pub(crate) fn is_ours(path: &str) -> bool {
+        ALL.contains(&path)
+            || PREFIXES.iter().any(|p| {
+                path.strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+    }
 
     /// Every path the provider answers.
     pub(crate) const ALL: [&str; 13] = [

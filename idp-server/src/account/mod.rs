@@ -7,6 +7,7 @@ pub(crate) mod consent;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod session;
+pub(crate) mod settings;
 
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -64,6 +64,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         )
         .route(paths::INTROSPECT, post(tokeninfo::introspect))
         .merge(crate::admin::routes())
+        .merge(crate::account::settings::routes())
         .route(
             paths::DEVICE_AUTHORIZATION,
             post(device::device_authorization),

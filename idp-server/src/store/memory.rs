@@ -530,6 +530,46 @@ impl Store for MemoryStore {
         Ok(gone)
     }
 
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut out: Vec<SessionRecord> = self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.expires_at > now)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.sid.cmp(&b.sid)));
+        Ok(out)
+    }
+
+    async fn list_consents(&self, user_id: &str) -> Result<Vec<ConsentRecord>, StoreError> {
+        let mut out: Vec<ConsentRecord> = self
+            .lock()
+            .consents
+            .values()
+            .filter(|c| c.user_id == user_id)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            b.granted_at
+                .cmp(&a.granted_at)
+                .then(a.client_id.cmp(&b.client_id))
+        });
+        Ok(out)
+    }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .consents
+            .remove(&(user_id.to_owned(), client_id.to_owned()))
+            .is_some())
+    }
+
     async fn get_consent(
         &self,
         user_id: &str,

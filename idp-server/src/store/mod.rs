@@ -280,6 +280,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     async fn delete_session(&self, session_hash: &str) -> Result<bool, StoreError>;
     /// Deletes every session of a user; the deleted sessions.
     async fn delete_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError>;
+    /// The sessions of a user that have not expired at `now`, newest first.
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
 
     // ---- consents ----
     /// The consent a user gave a client, if any.
@@ -290,6 +296,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     ) -> Result<Option<ConsentRecord>, StoreError>;
     /// Stores (or replaces) a consent.
     async fn put_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError>;
+    /// Every consent a user gave, newest first.
+    async fn list_consents(&self, user_id: &str) -> Result<Vec<ConsentRecord>, StoreError>;
+    /// Forgets the consent a user gave a client; whether there was one.
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError>;
 
     // ---- revoked access tokens ----
     /// Records a revoked access-token id until `expires_at`.

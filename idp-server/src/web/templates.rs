@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::Error;
 
-const NAMES: [(&str, &str); 7] = [
+const NAMES: [(&str, &str); 12] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
@@ -23,6 +23,23 @@ const NAMES: [(&str, &str); 7] = [
     (
         "logged_out.html",
         include_str!("../../templates/logged_out.html"),
+    ),
+    (
+        "account_nav.html",
+        include_str!("../../templates/account_nav.html"),
+    ),
+    ("account.html", include_str!("../../templates/account.html")),
+    (
+        "account_password.html",
+        include_str!("../../templates/account_password.html"),
+    ),
+    (
+        "account_sessions.html",
+        include_str!("../../templates/account_sessions.html"),
+    ),
+    (
+        "account_apps.html",
+        include_str!("../../templates/account_apps.html"),
     ),
 ];
 
@@ -56,7 +73,7 @@ impl Templates {
         // Render each once so that a broken override fails at start-up, not on a request.
         let t = Self { env };
         for (name, _) in NAMES {
-            if name != "base.html" {
+            if name != "base.html" && name != "account_nav.html" {
                 t.env
                     .get_template(name)
                     .and_then(|tpl| tpl.render(minijinja::context! {}))

@@ -1325,15 +1325,32 @@ async fn grants(s: &dyn Store) {
 // ---- sessions of a user ----
 
 async fn user_sessions(s: &dyn Store) {
-    for (hash, sid, user) in [
-        ("us-1", "us-sid-1", "u-carol"),
-        ("us-2", "us-sid-2", "u-carol"),
-        ("us-3", "us-sid-3", "u-dave"),
+    for (hash, sid, user, at) in [
+        ("us-1", "us-sid-1", "u-carol", NOW),
+        ("us-2", "us-sid-2", "u-carol", NOW + 10),
+        ("us-3", "us-sid-3", "u-dave", NOW),
+        ("us-4", "us-sid-4", "u-carol", NOW - 100),
     ] {
-        s.insert_session(&SessionRecord::new(hash, sid, user, NOW, NOW + 60))
+        s.insert_session(&SessionRecord::new(hash, sid, user, at, at + 60))
             .await
             .unwrap();
     }
+    // Listing: live ones only (us-4 has expired at NOW + 1), newest first.
+    let sids = |v: Vec<SessionRecord>| v.into_iter().map(|r| r.sid).collect::<Vec<_>>();
+    assert_eq!(
+        sids(s.list_user_sessions("u-carol", NOW + 1).await.unwrap()),
+        ["us-sid-2", "us-sid-1"]
+    );
+    assert_eq!(
+        sids(s.list_user_sessions("u-dave", NOW + 1).await.unwrap()),
+        ["us-sid-3"]
+    );
+    assert!(
+        s.list_user_sessions("u-nobody", NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let mut gone: Vec<String> = s
         .delete_user_sessions("u-carol")
         .await
@@ -1342,7 +1359,7 @@ async fn user_sessions(s: &dyn Store) {
         .map(|r| r.sid)
         .collect();
     gone.sort();
-    assert_eq!(gone, ["us-sid-1", "us-sid-2"]);
+    assert_eq!(gone, ["us-sid-1", "us-sid-2", "us-sid-4"]);
     assert!(s.delete_user_sessions("u-carol").await.unwrap().is_empty());
     assert_eq!(s.get_session("us-1", NOW).await.unwrap(), None);
     assert!(s.get_session("us-3", NOW).await.unwrap().is_some());
@@ -1367,6 +1384,22 @@ async fn consents(s: &dyn Store) {
     assert_eq!(s.get_consent("u-alice", "spa").await.unwrap(), Some(empty));
     assert_eq!(s.get_consent("u-plain", "web").await.unwrap(), None);
     assert_eq!(s.get_consent("web", "u-alice").await.unwrap(), None);
+    assert_eq!(
+        s.get_consent("u-alice", "web").await.unwrap(),
+        Some(wider.clone())
+    );
+
+    // A user's consents, newest first; forgetting one leaves the others.
+    let of = |v: Vec<ConsentRecord>| v.into_iter().map(|c| c.client_id).collect::<Vec<_>>();
+    assert_eq!(
+        of(s.list_consents("u-alice").await.unwrap()),
+        ["web", "spa"]
+    );
+    assert!(s.list_consents("u-plain").await.unwrap().is_empty());
+    assert!(s.delete_consent("u-alice", "spa").await.unwrap());
+    assert!(!s.delete_consent("u-alice", "spa").await.unwrap());
+    assert!(!s.delete_consent("u-plain", "web").await.unwrap());
+    assert_eq!(of(s.list_consents("u-alice").await.unwrap()), ["web"]);
     assert_eq!(s.get_consent("u-alice", "web").await.unwrap(), Some(wider));
 }
 

@@ -269,7 +269,13 @@ const LIVE_SESSION: &str = "SELECT * FROM sessions WHERE session_hash = $1 AND e
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
 const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1 RETURNING *";
 
+const USER_SESSIONS: &str = "SELECT * FROM sessions WHERE user_id = $1 AND expires_at > $2 \
+     ORDER BY created_at DESC, sid";
+
 const CONSENT: &str = "SELECT * FROM consents WHERE user_id = $1 AND client_id = $2";
+const USER_CONSENTS: &str =
+    "SELECT * FROM consents WHERE user_id = $1 ORDER BY granted_at DESC, client_id";
+const DELETE_CONSENT: &str = "DELETE FROM consents WHERE user_id = $1 AND client_id = $2";
 const PUT_CONSENT: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
      DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at";

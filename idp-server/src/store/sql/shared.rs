@@ -518,6 +518,43 @@ macro_rules! sql_store {
                     self.all(query, session_from_row).await
                 }
 
+                async fn list_user_sessions(
+                    &self,
+                    user_id: &str,
+                    now: i64,
+                ) -> Result<Vec<SessionRecord>, StoreError> {
+                    if !Self::storable(user_id) {
+                        return Ok(Vec::new());
+                    }
+                    let query = sqlx::query(sql::USER_SESSIONS).bind(user_id).bind(now);
+                    self.all(query, session_from_row).await
+                }
+
+                async fn list_consents(
+                    &self,
+                    user_id: &str,
+                ) -> Result<Vec<ConsentRecord>, StoreError> {
+                    if !Self::storable(user_id) {
+                        return Ok(Vec::new());
+                    }
+                    let query = sqlx::query(sql::USER_CONSENTS).bind(user_id);
+                    self.all(query, consent_from_row).await
+                }
+
+                async fn delete_consent(
+                    &self,
+                    user_id: &str,
+                    client_id: &str,
+                ) -> Result<bool, StoreError> {
+                    if !Self::storable(user_id) || !Self::storable(client_id) {
+                        return Ok(false);
+                    }
+                    let query = sqlx::query(sql::DELETE_CONSENT)
+                        .bind(user_id)
+                        .bind(client_id);
+                    self.affected(query).await.map(|n| n > 0)
+                }
+
                 async fn get_consent(
                     &self,
                     user_id: &str,
