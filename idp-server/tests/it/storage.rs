@@ -10,10 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use idp_server::store::{
-    AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, DeviceCodeRecord,
-    DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf, MemoryStore, PostgresStore,
-    RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, SqliteStore, Store,
-    StoreError, Tenant, User,
+    AccountTokenPurpose, AccountTokenRecord, AuthCodeRecord, AuthMethod, Client, ConsentRecord,
+    ConsumeOutcome, DeviceCodeRecord, DeviceDecision, DevicePoll, DeviceStatus, GrantRecord,
+    GrantsOf, MemoryStore, PostgresStore, RefreshTokenRecord, SecretHash, SessionRecord,
+    SigningKeyRecord, SqliteStore, Store, StoreError, Tenant, User,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Barrier;
@@ -82,6 +82,7 @@ async fn conformance(store: Arc<dyn Store>) {
     sessions(s).await;
     user_sessions(s).await;
     consents(s).await;
+    account_tokens(s).await;
     revoked_access_tokens(s).await;
     // The readiness write: repeatable, and it leaves nothing a purge would count.
     s.probe_write(NOW).await.unwrap();
@@ -1401,6 +1402,111 @@ async fn consents(s: &dyn Store) {
     assert!(!s.delete_consent("u-plain", "web").await.unwrap());
     assert_eq!(of(s.list_consents("u-alice").await.unwrap()), ["web"]);
     assert_eq!(s.get_consent("u-alice", "web").await.unwrap(), Some(wider));
+}
+
+// ---- single-use e-mail tokens ----
+
+async fn account_tokens(s: &dyn Store) {
+    use AccountTokenPurpose::{ResetPassword, VerifyEmail};
+    let verify = AccountTokenRecord::new(
+        "at-1",
+        VerifyEmail,
+        "u-erin",
+        "erin@example.com",
+        NOW,
+        NOW + 60,
+    );
+    s.insert_account_token(&verify).await.unwrap();
+    assert_conflict(s.insert_account_token(&verify).await);
+    // Only for its purpose, only before its expiry, only once.
+    assert_eq!(
+        s.take_account_token("at-1", ResetPassword, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_account_token("at-1", VerifyEmail, NOW + 60)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_account_token("at-1", VerifyEmail, NOW + 59)
+            .await
+            .unwrap(),
+        Some(verify)
+    );
+    assert_eq!(
+        s.take_account_token("at-1", VerifyEmail, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_account_token("at-unknown", VerifyEmail, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Deleting a user's tokens of one purpose leaves the others.
+    for (hash, purpose, user) in [
+        ("at-2", ResetPassword, "u-erin"),
+        ("at-3", ResetPassword, "u-erin"),
+        ("at-4", VerifyEmail, "u-erin"),
+        ("at-5", ResetPassword, "u-frank"),
+    ] {
+        let t = AccountTokenRecord::new(hash, purpose, user, "x@example.com", NOW, NOW + 60);
+        s.insert_account_token(&t).await.unwrap();
+    }
+    assert_eq!(
+        s.delete_account_tokens("u-erin", ResetPassword)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.delete_account_tokens("u-erin", ResetPassword)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.take_account_token("at-2", ResetPassword, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    // An expired token is purged; the rest are taken, so that nothing is left behind.
+    let old = AccountTokenRecord::new(
+        "at-6",
+        ResetPassword,
+        "u-gina",
+        "g@example.com",
+        NOW - 100,
+        NOW - 1,
+    );
+    s.insert_account_token(&old).await.unwrap();
+    assert_eq!(s.purge_expired(NOW).await.unwrap(), 1);
+    assert_eq!(
+        s.take_account_token("at-6", ResetPassword, NOW - 50)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        s.take_account_token("at-4", VerifyEmail, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.take_account_token("at-5", ResetPassword, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 // ---- revoked access tokens ----
