@@ -99,6 +99,97 @@ pub struct Config {
     pub(crate) claims: Vec<ClaimMapping>,
     pub(crate) device_code_ttl: HumanDuration,
     pub(crate) device_poll_interval: HumanDuration,
+    pub(crate) registration: Registration,
+    pub(crate) require_verified_email: bool,
+    pub(crate) email_verification_ttl: HumanDuration,
+    pub(crate) password_reset_ttl: HumanDuration,
+}
+
+/// Self-service registration (`[registration]`): off by default. People sign up at
+/// `/account/register` (`?tenant=ID` for a tenant's users), verify their address through
+/// the e-mailed link, and sign in. Needs a mailer (`[smtp]`, or `--dev`).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use idp_server::Config;
+/// let config: Config = toml::from_str(r#"
+///     issuer = "https://id.example.com"
+///     [registration]
+///     enabled = true
+///     allowed_domains = ["example.com"]
+///     terms_url = "https://example.com/terms"
+/// "#)?;
+/// # let _ = config;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct Registration {
+    /// Whether people may register as users without a tenant.
+    pub enabled: bool,
+    /// The tenants whose users may register (`/account/register?tenant=ID`).
+    pub tenants: Vec<String>,
+    /// When not empty, only addresses in these domains (or their subdomains) may register.
+    pub allowed_domains: Vec<String>,
+    /// Addresses in these domains (or their subdomains) may not register.
+    pub blocked_domains: Vec<String>,
+    /// When set, registering requires ticking a box that links to these terms.
+    pub terms_url: Option<String>,
+}
+
+impl Registration {
+    /// Registration for users without a tenant, with every other setting at its default.
+    pub fn open() -> Self {
+        Self {
+            enabled: true,
+            ..Self::default()
+        }
+    }
+
+    /// Also lets the users of `tenant` register.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenants.push(tenant.into());
+        self
+    }
+
+    /// Only addresses in `domain` (or its subdomains) may register; may be repeated.
+    pub fn allow_domain(mut self, domain: impl Into<String>) -> Self {
+        self.allowed_domains.push(domain.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Addresses in `domain` (or its subdomains) may not register; may be repeated.
+    pub fn block_domain(mut self, domain: impl Into<String>) -> Self {
+        self.blocked_domains.push(domain.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Registering requires accepting the terms at `url`.
+    pub fn terms_url(mut self, url: impl Into<String>) -> Self {
+        self.terms_url = Some(url.into());
+        self
+    }
+
+    /// Whether people of `tenant` (none: users without a tenant) may register.
+    pub(crate) fn open_for(&self, tenant: Option<&str>) -> bool {
+        match tenant {
+            None => self.enabled,
+            Some(t) => self.tenants.iter().any(|x| x == t),
+        }
+    }
+
+    /// Whether an address in `domain` may register: not blocked, and allowed when there is
+    /// an allow-list.
+    pub(crate) fn domain_allowed(&self, domain: &str) -> bool {
+        let domain = domain.to_ascii_lowercase();
+        let within = |d: &String| {
+            let d = d.trim_start_matches('.').to_ascii_lowercase();
+            domain == d || domain.ends_with(&format!(".{d}"))
+        };
+        !self.blocked_domains.iter().any(within)
+            && (self.allowed_domains.is_empty() || self.allowed_domains.iter().any(within))
+    }
 }
 
 /// How the `idp` binary writes its log (key `log_format`): lines for people, or one JSON
@@ -180,6 +271,10 @@ impl Default for Config {
             claims: Vec::new(),
             device_code_ttl: dur(10 * MINUTE),
             device_poll_interval: dur(5),
+            registration: Registration::default(),
+            require_verified_email: false,
+            email_verification_ttl: dur(DAY),
+            password_reset_ttl: dur(HOUR),
         }
     }
 }
@@ -254,6 +349,16 @@ impl Config {
 
     pub(crate) fn session_secs(&self) -> i64 {
         secs(self.session_ttl)
+    }
+
+    /// How long a verification link works (`email_verification_ttl`, default 24 h).
+    pub(crate) fn email_verification_ttl(&self) -> Duration {
+        self.email_verification_ttl.get()
+    }
+
+    /// How long a password-reset link works (`password_reset_ttl`, default 1 h).
+    pub(crate) fn password_reset_ttl(&self) -> Duration {
+        self.password_reset_ttl.get()
     }
 
     /// How long a device code and its user code live (`device_code_ttl`, default 10 min).
@@ -368,6 +473,8 @@ impl Config {
             ("session_ttl", self.session_ttl),
             ("device_code_ttl", self.device_code_ttl),
             ("device_poll_interval", self.device_poll_interval),
+            ("email_verification_ttl", self.email_verification_ttl),
+            ("password_reset_ttl", self.password_reset_ttl),
         ] {
             if d.get().as_secs() == 0 {
                 return Err(Error::Config(format!("{name} must be positive")));

@@ -42,7 +42,7 @@ pub mod testkit;
 mod web;
 
 pub use attributes::{AttributeRule, AttributeSchema, AttributeType, ClaimMapping, TokenKind};
-pub use config::{Config, LogFormat, Sensitive};
+pub use config::{Config, LogFormat, Registration, Sensitive};
 pub use crypto::EncryptionKey;
 pub use error::Error;
 pub use layer::{ProviderLayer, ProviderService, ResponseFuture};

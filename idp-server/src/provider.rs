@@ -288,6 +288,28 @@ impl ProviderBuilder {
         self
     }
 
+    /// Self-service registration (off by default): who may register, from which domains,
+    /// with which terms. Needs a mailer.
+    pub fn registration(mut self, registration: crate::Registration) -> Self {
+        self.config.registration = registration;
+        self
+    }
+
+    /// Refuses sign-in to users whose e-mail address is not verified (default: off); the
+    /// login page offers to send the link again.
+    pub fn require_verified_email(mut self) -> Self {
+        self.config.require_verified_email = true;
+        self
+    }
+
+    /// How long verification links (default 24 h) and password-reset links (default 1 h)
+    /// work.
+    pub fn account_link_ttls(mut self, verification: Duration, reset: Duration) -> Self {
+        self.config.email_verification_ttl = verification.into();
+        self.config.password_reset_ttl = reset.into();
+        self
+    }
+
     /// Rate limits (default: 10 sign-in attempts per account per minute, 100 requests per
     /// client per second); [`RateLimits::insecure_none`](crate::RateLimits::insecure_none)
     /// turns them off.

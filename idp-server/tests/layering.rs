@@ -37,6 +37,7 @@ const ROOT_EXPORTS: &[(&str, &str)] = &[
     ("ClaimMapping", "attributes"),
     ("TokenKind", "attributes"),
     ("Config", "config"),
+    ("Registration", "config"),
     ("LogFormat", "config"),
     ("Sensitive", "config"),
     ("EncryptionKey", "crypto"),
