@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::Error;
 use crate::attributes::{AttributeSchema, ClaimMapping, Schemas, validate_claims};
+use crate::mail::SmtpConfig;
 use crate::rate_limit::RateLimits;
 
 /// A configuration value that must not be printed (an encryption key, a database URL that
@@ -98,6 +99,8 @@ pub struct Config {
     pub(crate) claims: Vec<ClaimMapping>,
     pub(crate) device_code_ttl: HumanDuration,
     pub(crate) device_poll_interval: HumanDuration,
+    /// `[smtp]`: where e-mail is sent. Not set: no mailer (unless one is given in code).
+    pub(crate) smtp: Option<SmtpConfig>,
 }
 
 /// How the `idp` binary writes its log (key `log_format`): lines for people, or one JSON
@@ -179,6 +182,7 @@ impl Default for Config {
             claims: Vec::new(),
             device_code_ttl: dur(10 * MINUTE),
             device_poll_interval: dur(5),
+            smtp: None,
         }
     }
 }
@@ -212,6 +216,11 @@ impl Config {
     /// How the `idp` binary writes its log (`log_format`).
     pub fn log_format(&self) -> LogFormat {
         self.log_format
+    }
+
+    /// The SMTP settings, if set (`[smtp]`).
+    pub fn smtp(&self) -> Option<&SmtpConfig> {
+        self.smtp.as_ref()
     }
 
     /// The rate limits, if set (`[rate_limits]`); `None` means the defaults.
@@ -364,6 +373,9 @@ impl Config {
             )));
         }
         self.validate_cors()?;
+        if let Some(smtp) = &self.smtp {
+            smtp.validate().map_err(Error::Config)?;
+        }
         self.validate_scope_descriptions()?;
         if !(16..=1024).contains(&self.max_parameters) {
             return Err(Error::Config(

@@ -48,6 +48,8 @@ pub(crate) struct Issuer {
     url: String,
     /// The path without a trailing slash (`""` at the root).
     path: String,
+    /// The host name (what messages call the site when no tenant names it).
+    host: String,
     https: bool,
 }
 
@@ -85,6 +87,7 @@ impl Issuer {
         Ok(Self {
             url: issuer.trim_end_matches('/').to_owned(),
             path: url.path().trim_end_matches('/').to_owned(),
+            host: url.host_str().unwrap_or_default().to_owned(),
             https,
         })
     }
@@ -103,6 +106,11 @@ impl Issuer {
     /// which the provider's endpoints live.
     pub(crate) fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The host (`id.example.com`).
+    pub(crate) fn host(&self) -> &str {
+        &self.host
     }
 
     /// The `Path` of the provider's cookies, so that a provider mounted under a prefix
