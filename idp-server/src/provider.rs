@@ -11,6 +11,7 @@ use idp_core::{Algorithm, Clock, SystemClock};
 use crate::Error;
 use crate::attributes::{AttributeSchema, ClaimMapping};
 use crate::config::{Config, Sensitive};
+use crate::issuer::paths;
 use crate::layer::ProviderLayer;
 use crate::mail::{MailContext, MailKind, Mailer, SmtpConfig};
 use crate::manage::hooks::{Hooks, hook};
@@ -544,7 +545,6 @@ impl ProviderBuilder {
     /// Checks the configuration, makes sure signing keys exist (creating them on first
     /// start) and returns the provider.
     pub async fn build(self) -> Result<Provider, Error> {
-        let templates = Templates::load(self.config.templates_dir.as_deref())?;
         let store = self
             .store
             .ok_or_else(|| Error::Config("a store is required".into()))?;
@@ -557,6 +557,10 @@ impl ProviderBuilder {
             self.mailer,
         )
         .await?;
+        let templates = Templates::load(
+            state.config.templates_dir.as_deref(),
+            &state.issuer.endpoint(paths::STYLESHEET),
+        )?;
         let discovery = crate::oauth::metadata::discovery_document(&state);
         let jwks_cache_control =
             crate::oauth::metadata::jwks_cache_control(state.config.jwks_max_age_secs());
