@@ -139,14 +139,33 @@ impl std::error::Error for MailError {
     }
 }
 
-/// A body as 7-bit text when it is (ASCII, short lines), so that links stay readable and
-/// copyable in the raw message; quoted-printable or base64 otherwise.
+/// The longest line of a 7-bit body, CRLF excluded (RFC 5322 §2.1.1).
+const MAX_7BIT_LINE: usize = 998;
+
+/// A body as 7-bit text when it can be (ASCII without NUL or lone CR, lines of at most 998
+/// characters), so that a long link stays whole and copyable in the raw message (lettre
+/// would pick quoted-printable for lines over 76 characters); quoted-printable or base64
+/// otherwise.
 fn body(text: &str) -> Body {
-    Body::new_with_encoding(
-        text.to_owned(),
+    let seven_bit = text.bytes().all(|b| b.is_ascii() && b != 0 && b != b'\r')
+        && text.lines().all(|l| l.len() <= MAX_7BIT_LINE);
+    if !seven_bit {
+        return Body::new(text.to_owned());
+    }
+    let mut crlf = String::with_capacity(text.len() + text.len() / 40);
+    for line in text.split_inclusive('\n') {
+        match line.strip_suffix('\n') {
+            Some(l) => {
+                crlf.push_str(l);
+                crlf.push_str("\r\n");
+            }
+            None => crlf.push_str(line),
+        }
+    }
+    Body::dangerous_pre_encoded(
+        crlf.into_bytes(),
         lettre::message::header::ContentTransferEncoding::SevenBit,
     )
-    .unwrap_or_else(|_| Body::new(text.to_owned()))
 }
 
 /// The RFC 5322 message from `from` to the message's recipient: `multipart/alternative`
@@ -193,7 +212,13 @@ mod tests {
         assert!(raw.contains("To: ada@example.com"), "{raw}");
         assert!(raw.contains("Subject: Verify your address"), "{raw}");
         assert!(raw.contains("multipart/alternative"), "{raw}");
-        assert!(raw.contains(&link), "{raw}");
+        assert!(raw.contains(&format!("Open {link}\r\n")), "{raw}");
+        assert!(raw.contains("Content-Transfer-Encoding: 7bit"), "{raw}");
+        // Not ASCII: encoded, and still the same text once decoded.
+        let m8 = Message::new("ada@example.com", "Zoë", "Grüße\n", "<p>Grüße</p>");
+        let raw8 = String::from_utf8(build(&from, &m8).unwrap().formatted()).unwrap();
+        assert!(!raw8.contains("Grüße"), "{raw8}");
+        assert!(!raw8.contains("7bit"), "{raw8}");
         let shown = format!("{m:?}");
         assert!(shown.contains("ada@example.com") && !shown.contains("token"), "{shown}");
 

@@ -230,7 +230,7 @@ fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Sends over SMTP (lettre, on Tokio, TLS by rustls). Connections are pooled and reused.
+/// Sends over SMTP (lettre, on Tokio, TLS by rustls), one connection per message.
 ///
 /// ```
 /// # fn main() -> Result<(), idp_server::Error> {

@@ -186,6 +186,8 @@ impl MailTemplates {
     /// is due.
     pub fn load(dir: Option<&Path>) -> Result<Self, Error> {
         let mut env = Environment::new();
+        // A text body ends with its last line's newline.
+        env.set_keep_trailing_newline(true);
         for (name, builtin) in BUILT_IN {
             let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(path) => std::fs::read_to_string(&path)
