@@ -9,9 +9,11 @@ mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use idp_server::mail::DevMailer;
 use idp_server::{Config, EncryptionKey, Error, LogFormat, Provider, RateLimits};
 
 use cli::{Cli, Command, Global};
@@ -90,6 +92,34 @@ fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The database the command opens: the flag (or `IDP_DATABASE_URL`), the file, then
+/// `sqlite://idp.db`.
+fn database_url(global: &Global, file: &Config) -> String {
+    global
+        .db
+        .clone()
+        .or_else(|| file.database_url().map(str::to_owned))
+        .unwrap_or_else(|| "sqlite://idp.db".to_owned())
+}
+
+/// Where `idp serve --dev` writes e-mail when the file has no `[smtp]`: a folder beside the
+/// SQLite file (`idp.db.outbox`), or `idp-dev-outbox` in the working directory for another
+/// database.
+pub(crate) fn dev_outbox(global: &Global, file: &Config) -> Option<PathBuf> {
+    if file.smtp().is_some() {
+        return None;
+    }
+    let db = database_url(global, file);
+    Some(
+        sqlite_path(&db)
+            .filter(|p| !p.is_empty() && *p != ":memory:")
+            .map_or_else(
+                || PathBuf::from("idp-dev-outbox"),
+                |p| PathBuf::from(format!("{p}.outbox")),
+            ),
+    )
+}
+
 /// The provider the command works on: the configuration file, then the flags (which win),
 /// then the `--dev` presets for what neither set.
 pub(crate) async fn build_provider(
@@ -98,11 +128,8 @@ pub(crate) async fn build_provider(
     issuer: Option<String>,
     dev: bool,
 ) -> Result<Provider, Error> {
-    let db = global
-        .db
-        .clone()
-        .or_else(|| file.database_url().map(str::to_owned))
-        .unwrap_or_else(|| "sqlite://idp.db".to_owned());
+    let db = database_url(global, &file);
+    let outbox = if dev { dev_outbox(global, &file) } else { None };
     let key = resolve_encryption_key(
         global.encryption_key.clone(),
         file.encryption_key().map(str::to_owned),
@@ -129,6 +156,10 @@ pub(crate) async fn build_provider(
     // revocation endpoints, besides the origins the file lists.
     if dev {
         builder = builder.cors_allow_localhost();
+    }
+    // --dev without [smtp]: e-mail goes to files and the log.
+    if let Some(outbox) = outbox {
+        builder = builder.mailer(Arc::new(DevMailer::new(outbox)?));
     }
     builder.build().await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use idp_server::manage::{NewClient, NewUser};
 use idp_server::{Config, Error, Provider};
 
-use crate::build_provider;
+use crate::{build_provider, dev_outbox};
 use crate::cli::{Global, ServeArgs};
 use crate::commands::insert_client;
 
@@ -132,6 +132,11 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         .listen
         .or(file.listen())
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 4000)));
+    let outbox = if args.dev {
+        dev_outbox(global, &file)
+    } else {
+        None
+    };
     let provider = build_provider(global, file, issuer, args.dev).await?;
     if args.dev {
         ensure_dev_fixtures(&provider).await?;
@@ -160,6 +165,13 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
             "dev device client: {DEV_DEVICE_CLIENT} (public, device authorization grant, {}/device)",
             provider.issuer()
         );
+        match &outbox {
+            Some(dir) => println!(
+                "dev mail: messages are written to {} (and named in the log)",
+                std::path::absolute(dir).unwrap_or_else(|_| dir.clone()).display()
+            ),
+            None => println!("dev mail: sent through [smtp] of the configuration file"),
+        }
     }
     let maint = provider.clone();
     tokio::spawn(async move {
