@@ -151,7 +151,9 @@ async fn error_page_names_the_app_and_the_refused_redirect_uri_escaped() {
     assert_eq!(page.location, None);
     assert!(!page.body.contains("<script"), "{}", page.body);
     assert!(!page.body.contains("<b>"), "{}", page.body);
-    assert!(!page.body.contains("href"), "{}", page.body);
+    // Never a link (the one `href` is the stylesheet's).
+    assert!(!page.body.contains("<a "), "{}", page.body);
+    assert_eq!(page.body.matches("href").count(), 1, "{}", page.body);
     assert!(
         page.body
             .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;&quot;&#x27;"),
