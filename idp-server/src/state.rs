@@ -137,7 +137,10 @@ impl State {
             (None, Some(smtp)) => Some(Arc::new(SmtpMailer::new(smtp)?) as Arc<dyn Mailer>),
             (None, None) => None,
         };
-        let mail = Outbox::new(MailTemplates::load(config.templates_dir.as_deref())?, mailer);
+        let mail = Outbox::new(
+            MailTemplates::load(config.templates_dir.as_deref())?,
+            mailer,
+        );
         let state = Self {
             mail,
             policies: Policies::new(&issuer, config.id_token_alg)?,
@@ -192,14 +195,16 @@ impl State {
     /// Waits (up to `limit`) for queued back-channel logout deliveries and e-mails;
     /// whether none is left.
     pub(crate) async fn drain_notifications(&self, limit: Duration) -> bool {
-        let (logout, mail) =
-            tokio::join!(self.backchannel.drain(limit), self.mail.drain(limit));
+        let (logout, mail) = tokio::join!(self.backchannel.drain(limit), self.mail.drain(limit));
         logout && mail
     }
 
     /// The start of every message's context: the site's name is the tenant's display name,
     /// or the issuer's host.
-    #[expect(dead_code, reason = "the account pages (issue 15) build their messages on it")]
+    #[expect(
+        dead_code,
+        reason = "the account pages (issue 15) build their messages on it"
+    )]
     pub(crate) fn mail_context(&self, tenant: Option<&Tenant>) -> MailContext {
         let name = tenant
             .and_then(|t| t.display_name.clone())

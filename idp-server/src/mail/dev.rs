@@ -50,9 +50,8 @@ impl DevMailer {
             use std::os::unix::fs::DirBuilderExt;
             dir.mode(0o700);
         }
-        dir.create(&outbox).map_err(|e| {
-            Error::Config(format!("mail outbox {}: {e}", outbox.display()))
-        })?;
+        dir.create(&outbox)
+            .map_err(|e| Error::Config(format!("mail outbox {}: {e}", outbox.display())))?;
         Ok(Self {
             outbox,
             from: Mailbox::new(

@@ -171,10 +171,9 @@ fn body(text: &str) -> Body {
 /// The RFC 5322 message from `from` to the message's recipient: `multipart/alternative`
 /// with the plain text first.
 pub(crate) fn build(from: &Mailbox, m: &Message) -> Result<lettre::Message, MailError> {
-    let to: Mailbox = m
-        .to
-        .parse()
-        .map_err(|e| MailError::permanent(format!("recipient address: {e}")))?;
+    let to: Mailbox =
+        m.to.parse()
+            .map_err(|e| MailError::permanent(format!("recipient address: {e}")))?;
     let alternative = MultiPart::alternative()
         .singlepart(
             SinglePart::builder()
@@ -220,7 +219,10 @@ mod tests {
         assert!(!raw8.contains("Grüße"), "{raw8}");
         assert!(!raw8.contains("7bit"), "{raw8}");
         let shown = format!("{m:?}");
-        assert!(shown.contains("ada@example.com") && !shown.contains("token"), "{shown}");
+        assert!(
+            shown.contains("ada@example.com") && !shown.contains("token"),
+            "{shown}"
+        );
 
         let bad = Message::new("not an address", "s", "t", "h");
         let e = build(&from, &bad).unwrap_err();

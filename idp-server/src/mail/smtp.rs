@@ -227,7 +227,8 @@ impl SmtpConfig {
 /// `localhost`, or a loopback IP address.
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Sends over SMTP (lettre, on Tokio, TLS by rustls), one connection per message.
@@ -277,9 +278,9 @@ impl SmtpMailer {
             SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(tls_error)?,
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
         };
-        builder = builder
-            .port(port)
-            .timeout(Some(config.timeout.map_or(DEFAULT_TIMEOUT, HumanDuration::get)));
+        builder = builder.port(port).timeout(Some(
+            config.timeout.map_or(DEFAULT_TIMEOUT, HumanDuration::get),
+        ));
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
             builder = builder.credentials(Credentials::new(user.clone(), password.0.to_string()));
         }
@@ -324,12 +325,20 @@ mod tests {
         check(json!({"host": "localhost", "tls": "none", "from_address": "a@example.com"}))
             .unwrap();
         check(json!({"host": "[::1]", "tls": "none", "from_address": "a@example.com"})).unwrap();
-        check(json!({"host": "mx.example.com", "tls": "none", "insecure_allow_plaintext": true,
-            "from_address": "a@example.com"}))
+        check(
+            json!({"host": "mx.example.com", "tls": "none", "insecure_allow_plaintext": true,
+            "from_address": "a@example.com"}),
+        )
         .unwrap();
         for (bad, words) in [
-            (json!({"from_address": "a@example.com"}), "smtp.host is required"),
-            (json!({"host": "smtp.example.com"}), "smtp.from_address is required"),
+            (
+                json!({"from_address": "a@example.com"}),
+                "smtp.host is required",
+            ),
+            (
+                json!({"host": "smtp.example.com"}),
+                "smtp.from_address is required",
+            ),
             (
                 json!({"host": "smtp.example.com", "from_address": "nope"}),
                 "smtp.from_address \"nope\"",

@@ -94,9 +94,9 @@ impl MailContext {
 /// A lifetime in words: the largest whole unit (days from two days on).
 fn in_words(d: Duration) -> String {
     let s = d.as_secs();
-    let (n, unit) = if s >= 2 * 86_400 && s % 86_400 == 0 {
+    let (n, unit) = if s >= 2 * 86_400 && s.is_multiple_of(86_400) {
         (s / 86_400, "day")
-    } else if s >= 3_600 && s % 3_600 == 0 {
+    } else if s >= 3_600 && s.is_multiple_of(3_600) {
         (s / 3_600, "hour")
     } else if s >= 60 {
         (s / 60, "minute")
@@ -111,7 +111,10 @@ fn in_words(d: Duration) -> String {
 }
 
 const BUILT_IN: [(&str, &str); 9] = [
-    ("mail/base.html", include_str!("../../templates/mail/base.html")),
+    (
+        "mail/base.html",
+        include_str!("../../templates/mail/base.html"),
+    ),
     (
         "mail/verify_email.txt",
         include_str!("../../templates/mail/verify_email.txt"),
@@ -265,19 +268,37 @@ mod tests {
         let t = MailTemplates::load(None).unwrap();
         for kind in MailKind::ALL {
             let m = t.render(kind, "ada@example.com", &ctx()).unwrap();
-            assert!(m.subject().contains("Acme <ID>"), "{kind:?}: {}", m.subject());
+            assert!(
+                m.subject().contains("Acme <ID>"),
+                "{kind:?}: {}",
+                m.subject()
+            );
             assert!(!m.text().starts_with("Subject"), "{}", m.text());
             assert!(m.text().contains("Ada <b>L</b>"), "{}", m.text());
-            assert!(m.text().contains("https://id.example.com/r?token=abc&x=1"), "{}", m.text());
+            assert!(
+                m.text().contains("https://id.example.com/r?token=abc&x=1"),
+                "{}",
+                m.text()
+            );
             assert!(!m.html().contains("<b>L</b>"), "{}", m.html());
-            assert!(m.html().contains("Ada &lt;b&gt;L&lt;&#x2f;b&gt;"), "{}", m.html());
+            assert!(
+                m.html().contains("Ada &lt;b&gt;L&lt;&#x2f;b&gt;"),
+                "{}",
+                m.html()
+            );
             assert!(m.html().contains("token=abc&amp;x=1"), "{}", m.html());
         }
-        let m = t.render(MailKind::ResetPassword, "ada@example.com", &ctx()).unwrap();
+        let m = t
+            .render(MailKind::ResetPassword, "ada@example.com", &ctx())
+            .unwrap();
         assert!(m.text().contains("1 hour"), "{}", m.text());
         // Without a name, the greeting does without.
         let m = t
-            .render(MailKind::VerifyEmail, "ada@example.com", &MailContext::new("Acme"))
+            .render(
+                MailKind::VerifyEmail,
+                "ada@example.com",
+                &MailContext::new("Acme"),
+            )
             .unwrap();
         assert!(m.text().starts_with("Hello,"), "{}", m.text());
     }
@@ -287,21 +308,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("mail")).unwrap();
         let file = dir.path().join("mail/verify_email.txt");
-        std::fs::write(&file, "Subject: Bitte bestätigen\n\nHallo {{ user_name }}: {{ link }}\n")
-            .unwrap();
+        std::fs::write(
+            &file,
+            "Subject: Bitte bestätigen\n\nHallo {{ user_name }}: {{ link }}\n",
+        )
+        .unwrap();
         let t = MailTemplates::load(Some(dir.path())).unwrap();
-        let m = t.render(MailKind::VerifyEmail, "ada@example.com", &ctx()).unwrap();
+        let m = t
+            .render(MailKind::VerifyEmail, "ada@example.com", &ctx())
+            .unwrap();
         assert_eq!(m.subject(), "Bitte bestätigen");
-        assert_eq!(m.text(), "Hallo Ada <b>L</b>: https://id.example.com/r?token=abc&x=1\n");
+        assert_eq!(
+            m.text(),
+            "Hallo Ada <b>L</b>: https://id.example.com/r?token=abc&x=1\n"
+        );
         // The other kinds keep the built-in words.
-        let m = t.render(MailKind::ResetPassword, "ada@example.com", &ctx()).unwrap();
+        let m = t
+            .render(MailKind::ResetPassword, "ada@example.com", &ctx())
+            .unwrap();
         assert!(m.subject().contains("password"), "{}", m.subject());
 
         std::fs::write(&file, "Hallo {{ user_name }}\n").unwrap();
-        let e = MailTemplates::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(e.contains("mail/verify_email.txt") && e.contains("Subject"), "{e}");
+        let e = MailTemplates::load(Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mail/verify_email.txt") && e.contains("Subject"),
+            "{e}"
+        );
         std::fs::write(&file, "Subject: x\n\n{% if %}\n").unwrap();
-        let e = MailTemplates::load(Some(dir.path())).unwrap_err().to_string();
+        let e = MailTemplates::load(Some(dir.path()))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("mail/verify_email.txt"), "{e}");
     }
 

@@ -337,7 +337,9 @@ async fn session(stream: TcpStream, inbox: &Inbox) -> std::io::Result<()> {
             Ok(Some(())) => {}
             Ok(None) => return Ok(()),
             Err(e) => {
-                let _ = write.write_all(b"500 5.5.6 line too long or too slow\r\n").await;
+                let _ = write
+                    .write_all(b"500 5.5.6 line too long or too slow\r\n")
+                    .await;
                 return Err(e);
             }
         }
@@ -401,7 +403,11 @@ async fn session(stream: TcpStream, inbox: &Inbox) -> std::io::Result<()> {
                         if read_line(&mut r, &mut line).await?.is_none() {
                             return Ok(());
                         }
-                        match STANDARD.decode(user.trim()).ok().and_then(|u| String::from_utf8(u).ok()) {
+                        match STANDARD
+                            .decode(user.trim())
+                            .ok()
+                            .and_then(|u| String::from_utf8(u).ok())
+                        {
                             Some(u) => {
                                 auth_user = Some(u);
                                 "235 2.7.0 authenticated\r\n".into()
@@ -512,7 +518,9 @@ async fn read_data<R: AsyncBufRead + Unpin>(
     if too_big {
         return Ok(Some(Data::TooBig));
     }
-    Ok(Some(Data::Message(String::from_utf8_lossy(&body).into_owned())))
+    Ok(Some(Data::Message(
+        String::from_utf8_lossy(&body).into_owned(),
+    )))
 }
 
 /// Splits a message (or part) into unfolded headers and the body.
@@ -675,7 +683,9 @@ fn find_parts(
             if part.starts_with("--") {
                 break;
             }
-            let part = part.strip_prefix("\r\n").or_else(|| part.strip_prefix('\n'));
+            let part = part
+                .strip_prefix("\r\n")
+                .or_else(|| part.strip_prefix('\n'));
             let part = part.unwrap_or_default();
             let part = part
                 .strip_suffix("\r\n")
@@ -720,7 +730,10 @@ mod tests {
         assert_eq!(qp_decode("a=3Db=\r\nc=C3=A9"), "a=bcé".as_bytes());
         assert_eq!(qp_decode("trailing ="), b"trailing =");
         assert_eq!(decode_words("=?utf-8?b?SGVsbG8gWm/DqyE=?="), "Hello Zoë!");
-        assert_eq!(decode_words("=?utf-8?q?Caf=C3=A9_au_lait?= time"), "Café au lait time");
+        assert_eq!(
+            decode_words("=?utf-8?q?Caf=C3=A9_au_lait?= time"),
+            "Café au lait time"
+        );
         assert_eq!(decode_words("=?utf-8?b?YQ==?= =?utf-8?b?Yg==?="), "ab");
         assert_eq!(decode_words("plain =? text"), "plain =? text");
     }

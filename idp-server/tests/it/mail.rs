@@ -39,13 +39,19 @@ async fn smtp_mailer_delivers_a_rendered_message_with_text_and_html() {
         .unwrap();
     mailer.send(&message).await.unwrap();
 
-    let mail = sink.next_message(WAIT).await.expect("the sink got a message");
+    let mail = sink
+        .next_message(WAIT)
+        .await
+        .expect("the sink got a message");
     assert_eq!(mail.envelope_from(), "no-reply@acme.example");
     assert_eq!(mail.recipients(), ["ada@example.com"]);
     assert_eq!(mail.auth_user(), Some("idp-mailer"));
     assert_eq!(mail.header("To"), Some("ada@example.com"));
     let from = mail.header("From").unwrap();
-    assert!(from.contains("Acme ID") && from.contains("<no-reply@acme.example>"), "{from}");
+    assert!(
+        from.contains("Acme ID") && from.contains("<no-reply@acme.example>"),
+        "{from}"
+    );
     assert_eq!(
         mail.subject(),
         Some("Confirm your e-mail address for Acme ID")
@@ -65,9 +71,16 @@ async fn smtp_mailer_delivers_a_rendered_message_with_text_and_html() {
     assert!(text.lines().any(|l| l == LINK), "{text}");
     let html = mail.html().expect("a text/html part");
     assert!(html.contains("<strong>ada@example.com</strong>"), "{html}");
-    assert!(html.contains(r#"href="https:&#x2f;&#x2f;id.example.com&#x2f;account&#x2f;verify?token="#), "{html}");
+    assert!(
+        html.contains(r#"href="https:&#x2f;&#x2f;id.example.com&#x2f;account&#x2f;verify?token="#),
+        "{html}"
+    );
     assert!(!mail.raw().contains("app password"));
-    assert!(sink.next_message(Duration::from_millis(100)).await.is_none());
+    assert!(
+        sink.next_message(Duration::from_millis(100))
+            .await
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -78,9 +91,15 @@ async fn the_provider_sends_through_smtp_settings_and_retries_a_busy_server() {
     // A busy server: the first attempt gets 451, the queue tries again a second later.
     sink.refuse_next(1);
     let started = Instant::now();
-    assert!(s.provider.send_mail(MailKind::ResetPassword, "ada@example.com", &ctx()));
+    assert!(
+        s.provider
+            .send_mail(MailKind::ResetPassword, "ada@example.com", &ctx())
+    );
     assert!(started.elapsed() < Duration::from_millis(200));
-    let mail = sink.next_message(WAIT).await.expect("delivered after a retry");
+    let mail = sink
+        .next_message(WAIT)
+        .await
+        .expect("delivered after a retry");
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(mail.subject(), Some("Reset your Acme ID password"));
     assert_eq!(mail.links(), [LINK]);
@@ -121,9 +140,17 @@ async fn a_silent_mail_server_never_holds_up_the_caller_and_a_full_queue_drops()
         s.provider
             .send_mail(MailKind::PasswordChanged, "ada@example.com", &ctx());
     }
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     // Nothing was delivered, and the queue says so when asked to wait.
-    assert!(!s.provider.flush_notifications(Duration::from_millis(300)).await);
+    assert!(
+        !s.provider
+            .flush_notifications(Duration::from_millis(300))
+            .await
+    );
     s.stop().await;
 
     // A small queue: the messages beyond what it holds (and the few being sent) are
@@ -132,7 +159,11 @@ async fn a_silent_mail_server_never_holds_up_the_caller_and_a_full_queue_drops()
     let message = Message::new("ada@example.com", "Hello", "Hello.\n", "<p>Hello.</p>");
     let started = Instant::now();
     let queued = (0..30).filter(|_| queue.send(message.clone())).count();
-    assert!(started.elapsed() < Duration::from_millis(200), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
     assert!((3..=8).contains(&queued), "{queued} of 30 queued");
 }
 
@@ -147,8 +178,14 @@ async fn the_dev_mailer_writes_each_message_to_the_outbox() {
         |b| b.mailer(mailer)
     })
     .await;
-    assert!(s.provider.send_mail(MailKind::VerifyEmail, "ada@example.com", &ctx()));
-    assert!(s.provider.send_mail(MailKind::AccountExists, "bob@example.com", &ctx()));
+    assert!(
+        s.provider
+            .send_mail(MailKind::VerifyEmail, "ada@example.com", &ctx())
+    );
+    assert!(
+        s.provider
+            .send_mail(MailKind::AccountExists, "bob@example.com", &ctx())
+    );
     assert!(s.provider.flush_notifications(WAIT).await);
     let mut files: Vec<_> = std::fs::read_dir(&outbox)
         .unwrap()
@@ -163,10 +200,19 @@ async fn the_dev_mailer_writes_each_message_to_the_outbox() {
             std::fs::read_to_string(f).unwrap()
         })
         .collect();
-    let verify = all.iter().find(|m| m.contains("To: ada@example.com")).unwrap();
-    assert!(verify.contains("Subject: Confirm your e-mail address for Acme ID"), "{verify}");
+    let verify = all
+        .iter()
+        .find(|m| m.contains("To: ada@example.com"))
+        .unwrap();
+    assert!(
+        verify.contains("Subject: Confirm your e-mail address for Acme ID"),
+        "{verify}"
+    );
     assert!(verify.contains(&format!("\r\n{LINK}\r\n")), "{verify}");
-    let exists = all.iter().find(|m| m.contains("To: bob@example.com")).unwrap();
+    let exists = all
+        .iter()
+        .find(|m| m.contains("To: bob@example.com"))
+        .unwrap();
     assert!(exists.contains("Subject: Your Acme ID account"), "{exists}");
     #[cfg(unix)]
     {
@@ -226,8 +272,18 @@ async fn config_error(toml: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("idp.toml"), toml).unwrap();
     let out = idp(dir.path())
-        .args(["--config", "idp.toml", "--db", "sqlite://idp.db", "users", "list"])
-        .env("IDP_ENCRYPTION_KEY", "an encryption key of at least 32 bytes!")
+        .args([
+            "--config",
+            "idp.toml",
+            "--db",
+            "sqlite://idp.db",
+            "users",
+            "list",
+        ])
+        .env(
+            "IDP_ENCRYPTION_KEY",
+            "an encryption key of at least 32 bytes!",
+        )
         .output()
         .await
         .unwrap();
@@ -249,7 +305,10 @@ async fn smtp_configuration_errors_are_readable() {
     );
 
     let e = config_error("[smtp]\nport = 587\nfrom_address = \"a@example.com\"\n").await;
-    assert!(e.contains("smtp.host is required when [smtp] is set"), "{e}");
+    assert!(
+        e.contains("smtp.host is required when [smtp] is set"),
+        "{e}"
+    );
 
     let e = config_error(
         "[smtp]\nhost = \"smtp.example.com\"\ntls = \"none\"\nfrom_address = \"a@example.com\"\n",

@@ -247,8 +247,14 @@ async fn pages_have_no_inline_style_and_link_the_served_stylesheet() {
     assert_eq!(error.status, 400);
     let logout = b.get(&s.url("/oauth/logout")).await;
     assert!(logout.body.contains("Sign out?"), "{}", logout.body);
-    let logged_out = b.post(&s.url("/oauth/logout"), &logout.hidden_fields()).await;
-    assert!(logged_out.body.contains("You are signed out"), "{}", logged_out.body);
+    let logged_out = b
+        .post(&s.url("/oauth/logout"), &logout.hidden_fields())
+        .await;
+    assert!(
+        logged_out.body.contains("You are signed out"),
+        "{}",
+        logged_out.body
+    );
 
     let mut links = Vec::new();
     for (name, page) in [
@@ -261,7 +267,10 @@ async fn pages_have_no_inline_style_and_link_the_served_stylesheet() {
     ] {
         let csp = page.headers["content-security-policy"].to_str().unwrap();
         assert!(!csp.contains("unsafe-inline"), "{name}: {csp}");
-        assert!(!csp.contains("unsafe-eval") && !csp.contains("script-src"), "{name}: {csp}");
+        assert!(
+            !csp.contains("unsafe-eval") && !csp.contains("script-src"),
+            "{name}: {csp}"
+        );
         assert!(csp.contains("style-src 'self'"), "{name}: {csp}");
         assert!(csp.starts_with("default-src 'none'"), "{name}: {csp}");
         assert!(!page.body.contains("<style"), "{name}: {}", page.body);
@@ -281,7 +290,10 @@ async fn pages_have_no_inline_style_and_link_the_served_stylesheet() {
     assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(h["x-content-type-options"], "nosniff");
     let css = resp.text().await.unwrap();
-    assert!(css.contains("button.secondary { background: #e7e9ee;"), "{css}");
+    assert!(
+        css.contains("button.secondary { background: #e7e9ee;"),
+        "{css}"
+    );
     assert!(css.contains(".error {"), "{css}");
     s.stop().await;
 }
@@ -309,7 +321,15 @@ async fn a_stylesheet_in_the_templates_dir_replaces_the_built_in_one() {
     let builtin = stylesheet_link(&Browser::new().authorize(&default, &params).await);
     let version = |l: &str| l.split("?v=").nth(1).unwrap().to_owned();
     assert_ne!(version(&ours), version(&builtin));
-    let css = s.http.get(&ours).send().await.unwrap().text().await.unwrap();
+    let css = s
+        .http
+        .get(&ours)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(css, "body { background: #000; }\n");
     s.stop().await;
     default.stop().await;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use idp_server::manage::{NewClient, NewUser};
 use idp_server::{Config, Error, Provider};
 
-use crate::{build_provider, dev_outbox};
 use crate::cli::{Global, ServeArgs};
 use crate::commands::insert_client;
+use crate::{build_provider, dev_outbox};
 
 pub(crate) const DEV_ISSUER: &str = "http://localhost:4000";
 pub(crate) const DEV_USER: &str = "dev@example.com";
@@ -168,7 +168,9 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         match &outbox {
             Some(dir) => println!(
                 "dev mail: messages are written to {} (and named in the log)",
-                std::path::absolute(dir).unwrap_or_else(|_| dir.clone()).display()
+                std::path::absolute(dir)
+                    .unwrap_or_else(|_| dir.clone())
+                    .display()
             ),
             None => println!("dev mail: sent through [smtp] of the configuration file"),
         }
