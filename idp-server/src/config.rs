@@ -640,11 +640,16 @@ mod tests {
         let c: Config = serde_json::from_value(serde_json::json!({
             "encryption_key": "a secret that must not be printed",
             "database_url": "postgres://u:pw@h/db",
+            "smtp": {"host": "smtp.example.com", "from_address": "id@example.com",
+                     "username": "idp", "password": "smtp password not to print"},
         }))
         .unwrap();
+        c.validate().unwrap();
         let printed = format!("{c:?}");
         assert!(
-            !printed.contains("must not") && !printed.contains("pw@"),
+            !printed.contains("must not")
+                && !printed.contains("pw@")
+                && !printed.contains("not to print"),
             "{printed}"
         );
         assert_eq!(c.database_url(), Some("postgres://u:pw@h/db"));

@@ -188,7 +188,13 @@ pub(crate) fn build(from: &Mailbox, m: &Message) -> Result<lettre::Message, Mail
     lettre::Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(m.subject.clone())
+        // One line, whatever a custom caller put in it.
+        .subject(
+            m.subject
+                .chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>(),
+        )
         .multipart(alternative)
         .map_err(|e| MailError::permanent(format!("message: {e}")))
 }
@@ -223,6 +229,10 @@ mod tests {
             shown.contains("ada@example.com") && !shown.contains("token"),
             "{shown}"
         );
+
+        let injected = Message::new("ada@example.com", "Hi\r\nBcc: eve@example.com", "t", "h");
+        let raw = String::from_utf8(build(&from, &injected).unwrap().formatted()).unwrap();
+        assert!(!raw.contains("\r\nBcc:"), "{raw}");
 
         let bad = Message::new("not an address", "s", "t", "h");
         let e = build(&from, &bad).unwrap_err();

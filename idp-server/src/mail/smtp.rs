@@ -163,9 +163,13 @@ impl SmtpConfig {
         self
     }
 
-    /// The host, once validated.
+    /// The host, once validated, as a connection names it (an IPv6 literal without its
+    /// brackets).
     fn host(&self) -> &str {
-        self.host.as_deref().unwrap_or_default()
+        let host = self.host.as_deref().unwrap_or_default();
+        host.strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
     }
 
     /// The sender, checked.
@@ -200,6 +204,16 @@ impl SmtpConfig {
             return Err(format!(
                 "smtp.host {host:?} must be a host name or an IP address, without a scheme, \
                  port or path (the port is smtp.port)"
+            ));
+        }
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if bare.contains(':') && bare.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!(
+                "smtp.host {host:?} must be a host name or an IP address without a port \
+                 (the port is smtp.port)"
             ));
         }
         if self.port == Some(0) {
@@ -325,6 +339,7 @@ mod tests {
         check(json!({"host": "localhost", "tls": "none", "from_address": "a@example.com"}))
             .unwrap();
         check(json!({"host": "[::1]", "tls": "none", "from_address": "a@example.com"})).unwrap();
+        check(json!({"host": "::1", "tls": "none", "from_address": "a@example.com"})).unwrap();
         check(
             json!({"host": "mx.example.com", "tls": "none", "insecure_allow_plaintext": true,
             "from_address": "a@example.com"}),
@@ -346,6 +361,10 @@ mod tests {
             (
                 json!({"host": "smtp://smtp.example.com", "from_address": "a@example.com"}),
                 "smtp.host",
+            ),
+            (
+                json!({"host": "smtp.example.com:587", "from_address": "a@example.com"}),
+                "without a port",
             ),
             (
                 json!({"host": "smtp.example.com", "tls": "none", "from_address": "a@example.com"}),
