@@ -340,6 +340,15 @@ async fn session(stream: TcpStream, inbox: &Inbox) -> std::io::Result<()> {
                 let _ = write
                     .write_all(b"500 5.5.6 line too long or too slow\r\n")
                     .await;
+                let _ = write.shutdown().await;
+                // Read (a bounded amount of) what the client still sends, so that closing
+                // does not reset the connection before the client has read the reply.
+                let rest = (&mut r).take(MAX_MESSAGE as u64);
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    tokio::io::copy_buf(&mut BufReader::new(rest), &mut tokio::io::sink()),
+                )
+                .await;
                 return Err(e);
             }
         }

@@ -258,9 +258,12 @@ async fn serve_dev_prints_where_mail_goes() {
     })
     .await
     .expect("idp serve --dev started in time");
-    let outbox = dir.path().canonicalize().unwrap().join("idp.db.outbox");
+    // The absolute path, whether or not the temporary directory's path has a symlink.
+    let outbox = dir.path().join("idp.db.outbox");
+    let canonical = dir.path().canonicalize().unwrap().join("idp.db.outbox");
     assert!(
-        line.contains(&outbox.display().to_string()),
+        line.contains(&outbox.display().to_string())
+            || line.contains(&canonical.display().to_string()),
         "{line} (expected {})",
         outbox.display()
     );
@@ -325,4 +328,108 @@ async fn smtp_configuration_errors_are_readable() {
     .await;
     assert!(e.contains("port"), "{e}");
     assert!(!e.contains("hunter2"), "{e}");
+}
+
+/// Reads one SMTP reply (all its lines); its text.
+async fn reply<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(WAIT, r.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
+        all.push_str(&line);
+        // The last line of a reply has a space after the code; a closed stream ends it too.
+        if n == 0 || line.as_bytes().get(3) != Some(&b'-') {
+            return all;
+        }
+    }
+}
+
+async fn say<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, text: &str) {
+    use tokio::io::AsyncWriteExt;
+    w.write_all(text.as_bytes()).await.unwrap();
+}
+
+/// The test kit's SMTP server speaks RFC 5321 to a plain TCP client: command order,
+/// dot-unstuffing, RSET and QUIT, and its bounds on lines and message size.
+#[tokio::test]
+async fn the_smtp_sink_speaks_smtp_and_keeps_its_bounds() {
+    let sink = SmtpSink::start().await.unwrap();
+    let stream = tokio::net::TcpStream::connect(sink.addr()).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    assert!(reply(&mut r).await.starts_with("220 "));
+    say(&mut w, "EHLO client.example\r\n").await;
+    let ehlo = reply(&mut r).await;
+    assert!(ehlo.starts_with("250-") && ehlo.contains("SIZE"), "{ehlo}");
+    say(&mut w, "DATA\r\n").await;
+    assert!(reply(&mut r).await.starts_with("503 "));
+    say(&mut w, "MAIL FROM:<a@example.com> BODY=8BITMIME\r\n").await;
+    assert!(reply(&mut r).await.starts_with("250 "));
+    say(&mut w, "RCPT TO:<b@example.com>\r\n").await;
+    assert!(reply(&mut r).await.starts_with("250 "));
+    say(&mut w, "DATA\r\n").await;
+    assert!(reply(&mut r).await.starts_with("354 "));
+    say(
+        &mut w,
+        "Subject: dots\r\n\r\nfirst\r\n..second starts with a dot\r\n...\r\n.\r\n",
+    )
+    .await;
+    assert!(reply(&mut r).await.starts_with("250 "));
+    let m = sink.next_message(WAIT).await.unwrap();
+    assert_eq!(m.envelope_from(), "a@example.com");
+    assert_eq!(m.recipients(), ["b@example.com"]);
+    assert_eq!(m.subject(), Some("dots"));
+    assert_eq!(m.text(), Some("first\n.second starts with a dot\n..\n"));
+    // A new transaction after RSET; NOOP; QUIT closes.
+    say(&mut w, "MAIL FROM:<c@example.com>\r\n").await;
+    assert!(reply(&mut r).await.starts_with("250 "));
+    say(&mut w, "RSET\r\n").await;
+    assert!(reply(&mut r).await.starts_with("250 "));
+    say(&mut w, "RCPT TO:<b@example.com>\r\n").await;
+    assert!(
+        reply(&mut r).await.starts_with("503 "),
+        "RCPT after RSET needs MAIL"
+    );
+    say(&mut w, "NOOP\r\n").await;
+    assert!(reply(&mut r).await.starts_with("250 "));
+    say(&mut w, "QUIT\r\n").await;
+    assert!(reply(&mut r).await.starts_with("221 "));
+    assert_eq!(reply(&mut r).await, "", "closed after QUIT");
+
+    // A line longer than the bound: refused, connection closed.
+    let stream = tokio::net::TcpStream::connect(sink.addr()).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    reply(&mut r).await;
+    say(&mut w, &format!("EHLO {}\r\n", "x".repeat(20_000))).await;
+    assert!(reply(&mut r).await.starts_with("500 "));
+    assert_eq!(reply(&mut r).await, "", "closed after an over-long line");
+
+    // A message over the size bound: 552, and nothing kept.
+    let stream = tokio::net::TcpStream::connect(sink.addr()).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    reply(&mut r).await;
+    say(&mut w, "HELO client\r\nMAIL FROM:<a@example.com>\r\n").await;
+    reply(&mut r).await;
+    reply(&mut r).await;
+    say(&mut w, "RCPT TO:<b@example.com>\r\nDATA\r\n").await;
+    reply(&mut r).await;
+    assert!(reply(&mut r).await.starts_with("354 "));
+    let line = format!("{}\r\n", "y".repeat(998));
+    for _ in 0..1100 {
+        say(&mut w, &line).await;
+    }
+    say(&mut w, ".\r\n").await;
+    assert!(reply(&mut r).await.starts_with("552 "));
+    assert!(
+        sink.next_message(Duration::from_millis(200))
+            .await
+            .is_none()
+    );
+    assert_eq!(sink.messages().len(), 1);
 }
