@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::Error;
 use crate::attributes::{AttributeSchema, ClaimMapping, Schemas, validate_claims};
+use crate::mail::SmtpConfig;
 use crate::rate_limit::RateLimits;
 
 /// A configuration value that must not be printed (an encryption key, a database URL that
@@ -103,6 +104,8 @@ pub struct Config {
     pub(crate) require_verified_email: bool,
     pub(crate) email_verification_ttl: HumanDuration,
     pub(crate) password_reset_ttl: HumanDuration,
+    /// `[smtp]`: where e-mail is sent. Not set: no mailer (unless one is given in code).
+    pub(crate) smtp: Option<SmtpConfig>,
 }
 
 /// Self-service registration (`[registration]`): off by default. People sign up at
@@ -275,6 +278,7 @@ impl Default for Config {
             require_verified_email: false,
             email_verification_ttl: dur(DAY),
             password_reset_ttl: dur(HOUR),
+            smtp: None,
         }
     }
 }
@@ -309,6 +313,11 @@ impl Config {
     /// How the `idp` binary writes its log (`log_format`).
     pub fn log_format(&self) -> LogFormat {
         self.log_format
+    }
+
+    /// The SMTP settings, if set (`[smtp]`).
+    pub fn smtp(&self) -> Option<&SmtpConfig> {
+        self.smtp.as_ref()
     }
 
     /// The rate limits, if set (`[rate_limits]`); `None` means the defaults.
@@ -509,6 +518,9 @@ impl Config {
             }
         }
         self.validate_cors()?;
+        if let Some(smtp) = &self.smtp {
+            smtp.validate().map_err(Error::Config)?;
+        }
         self.validate_scope_descriptions()?;
         if !(16..=1024).contains(&self.max_parameters) {
             return Err(Error::Config(
@@ -773,11 +785,16 @@ mod tests {
         let c: Config = serde_json::from_value(serde_json::json!({
             "encryption_key": "a secret that must not be printed",
             "database_url": "postgres://u:pw@h/db",
+            "smtp": {"host": "smtp.example.com", "from_address": "id@example.com",
+                     "username": "idp", "password": "smtp password not to print"},
         }))
         .unwrap();
+        c.validate().unwrap();
         let printed = format!("{c:?}");
         assert!(
-            !printed.contains("must not") && !printed.contains("pw@"),
+            !printed.contains("must not")
+                && !printed.contains("pw@")
+                && !printed.contains("not to print"),
             "{printed}"
         );
         assert_eq!(c.database_url(), Some("postgres://u:pw@h/db"));

@@ -22,6 +22,7 @@ pub(crate) mod paths {
     pub(crate) const DEVICE: &str = "/device";
     pub(crate) const LIVE: &str = "/health/live";
     pub(crate) const READY: &str = "/health/ready";
+    pub(crate) const STYLESHEET: &str = "/assets/idp.css";
     /// The signed-in person's account pages, and every page below it.
     pub(crate) const ACCOUNT: &str = "/account";
     pub(crate) const ACCOUNT_LOGIN: &str = "/account/login";
@@ -43,7 +44,7 @@ pub(crate) mod paths {
     }
 
     /// Every path the provider answers.
-    pub(crate) const ALL: [&str; 13] = [
+    pub(crate) const ALL: [&str; 14] = [
         DISCOVERY,
         AS_METADATA,
         JWKS,
@@ -57,6 +58,7 @@ pub(crate) mod paths {
         DEVICE,
         LIVE,
         READY,
+        STYLESHEET,
     ];
 }
 
@@ -67,6 +69,8 @@ pub(crate) struct Issuer {
     url: String,
     /// The path without a trailing slash (`""` at the root).
     path: String,
+    /// The host name (what messages call the site when no tenant names it).
+    host: String,
     https: bool,
 }
 
@@ -104,6 +108,7 @@ impl Issuer {
         Ok(Self {
             url: issuer.trim_end_matches('/').to_owned(),
             path: url.path().trim_end_matches('/').to_owned(),
+            host: url.host_str().unwrap_or_default().to_owned(),
             https,
         })
     }
@@ -122,6 +127,11 @@ impl Issuer {
     /// which the provider's endpoints live.
     pub(crate) fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The host (`id.example.com`).
+    pub(crate) fn host(&self) -> &str {
+        &self.host
     }
 
     /// The `Path` of the provider's cookies, so that a provider mounted under a prefix

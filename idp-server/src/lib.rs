@@ -13,6 +13,7 @@
 //   manage/ · issue                   management API per resource · token minting
 //   keys                              the key ring: publish, sign, rotate
 //   crypto · config · issuer · hashing  key material · the one Config · the issuer · hash budget
+//   mail/                             e-mail: mailers, the outgoing queue, message templates
 //   error · rate_limit · secret_cache the two errors · limiters · verified secrets
 //   store/                            persistence: memory, SQLite, PostgreSQL
 
@@ -28,6 +29,7 @@ mod issue;
 mod issuer;
 mod keys;
 mod layer;
+pub mod mail;
 pub mod manage;
 mod oauth;
 mod provider;

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["store", "attributes"],
     &["error", "rate_limit", "secret_cache", "client_cache"],
+    &["mail"],
     &["crypto", "config", "issuer", "hashing"],
     &["keys"],
     &["revocation"],

@@ -70,6 +70,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
             post(device::device_authorization),
         )
         .route(paths::DEVICE, get(device::page_get).post(device::page_post))
+        .route(paths::STYLESHEET, get(metadata::stylesheet))
         .route(paths::LIVE, get(metadata::live))
         .route(paths::READY, get(metadata::ready))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

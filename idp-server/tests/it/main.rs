@@ -21,6 +21,7 @@ mod hardening;
 mod hooks;
 mod hostile;
 mod keys;
+mod mail;
 mod manage;
 mod mount;
 mod native;
