@@ -158,13 +158,15 @@ impl Registration {
 
     /// Only addresses in `domain` (or its subdomains) may register; may be repeated.
     pub fn allow_domain(mut self, domain: impl Into<String>) -> Self {
-        self.allowed_domains.push(domain.into().to_ascii_lowercase());
+        self.allowed_domains
+            .push(domain.into().to_ascii_lowercase());
         self
     }
 
     /// Addresses in `domain` (or its subdomains) may not register; may be repeated.
     pub fn block_domain(mut self, domain: impl Into<String>) -> Self {
-        self.blocked_domains.push(domain.into().to_ascii_lowercase());
+        self.blocked_domains
+            .push(domain.into().to_ascii_lowercase());
         self
     }
 

@@ -29,6 +29,10 @@ pub(crate) mod paths {
     pub(crate) const ACCOUNT_PASSWORD: &str = "/account/password";
     pub(crate) const ACCOUNT_SESSIONS: &str = "/account/sessions";
     pub(crate) const ACCOUNT_APPS: &str = "/account/apps";
+    pub(crate) const ACCOUNT_REGISTER: &str = "/account/register";
+    pub(crate) const ACCOUNT_VERIFY: &str = "/account/verify";
+    pub(crate) const ACCOUNT_FORGOT: &str = "/account/forgot";
+    pub(crate) const ACCOUNT_RESET: &str = "/account/reset";
 
     /// Path prefixes whose every sub-path the provider answers (its pages and APIs
     /// grouped under one path).

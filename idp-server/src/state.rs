@@ -201,10 +201,6 @@ impl State {
 
     /// The start of every message's context: the site's name is the tenant's display name,
     /// or the issuer's host.
-    #[expect(
-        dead_code,
-        reason = "the account pages (issue 15) build their messages on it"
-    )]
     pub(crate) fn mail_context(&self, tenant: Option<&Tenant>) -> MailContext {
         let name = tenant
             .and_then(|t| t.display_name.clone())

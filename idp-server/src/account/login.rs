@@ -10,6 +10,7 @@ use idp_core::Password;
 
 use super::{FormContext, form_page, session};
 use crate::Error;
+use crate::issuer::paths;
 use crate::manage::hooks::run as run_hook;
 use crate::manage::{Actor, HookContext};
 use crate::store::{SessionRecord, User};
@@ -26,7 +27,23 @@ pub(crate) fn page(
     error: Option<&str>,
     email: &str,
 ) -> Response {
-    let extra = minijinja::context! { error => error, email => email };
+    // Links to the self-service pages that are open: the forgotten password (with a
+    // mailer) and registration (for this tenant, with a mailer).
+    let tenant = form.tenant.map(|t| t.id.as_str());
+    let with_tenant = |path: &str| match tenant {
+        Some(t) => format!("{}?tenant={}", app.issuer.endpoint(path), urlencoding(t)),
+        None => app.issuer.endpoint(path),
+    };
+    let mail = app.mail.is_enabled();
+    let forgot = mail.then(|| with_tenant(paths::ACCOUNT_FORGOT));
+    let register = (mail && app.config.registration.open_for(tenant))
+        .then(|| with_tenant(paths::ACCOUNT_REGISTER));
+    let extra = minijinja::context! {
+        error => error,
+        email => email,
+        forgot_url => forgot,
+        register_url => register,
+    };
     form_page(
         app,
         headers,
@@ -36,6 +53,11 @@ pub(crate) fn page(
         Purpose::Login,
         extra,
     )
+}
+
+/// `s` for a query parameter value (tenant ids are plain, but nothing is assumed).
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The outcome of a submitted login form.
@@ -106,6 +128,21 @@ pub(crate) async fn sign_in(
         );
         return Ok(SignIn::Refused(resp));
     };
+    if app.config.require_verified_email && !user.email_verified {
+        tracing::info!(target: "idp::audit", event = "sign_in_unverified", user_id = %user.id, client_addr = ?addr, "sign-in refused: address not verified");
+        let resp = page(
+            app,
+            headers,
+            form,
+            StatusCode::FORBIDDEN,
+            Some(
+                "Confirm your email address first: follow the link we sent you. \
+                 Lost it? Ask for a new one on the confirmation page.",
+            ),
+            &email,
+        );
+        return Ok(SignIn::Refused(resp));
+    }
     let mut ctx = HookContext::new(Actor::User(user.id.clone()))
         .tenant(tenant)
         .client_addr(addr);

@@ -30,7 +30,6 @@ impl Outbox {
 
     /// Whether a mailer is configured (`[smtp]`, `--dev`, or one given in code). Features
     /// that depend on mail (registration, password reset) check it when they start.
-    #[expect(dead_code, reason = "the account pages (issue 15) check it")]
     pub(crate) fn is_enabled(&self) -> bool {
         self.queue.is_some()
     }

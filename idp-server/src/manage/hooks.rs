@@ -41,8 +41,10 @@ pub enum Actor {
     Cli,
     /// An administrator through an HTTP API: the subject of their access token.
     Admin(String),
-    /// The person themselves (a sign-in).
+    /// The person themselves (a sign-in, their account pages): their subject.
     User(String),
+    /// Someone signing up on the registration page (who has no account yet).
+    Registration,
 }
 
 /// The context a hook runs in.

@@ -274,6 +274,19 @@ impl<'a> Users<'a> {
         }
     }
 
+    /// Spends the time of one password hash on the hashing budget, for a path that must
+    /// take as long as one that hashes (registration with an address already in use).
+    pub(crate) async fn spend_hash(&self, password: &Password) -> Result<(), Error> {
+        let pw = password.clone();
+        self.ctx
+            .hashing
+            .run(move || {
+                let _ = hash_secret(pw.secret());
+            })
+            .await
+            .map_err(|_| Error::Busy)
+    }
+
     /// Checks a password; the user if it is right and the user is active. Takes about as
     /// long whether or not the user exists. [`Error::Busy`] when the hashing budget has no
     /// turn free within its wait.

@@ -37,6 +37,10 @@ pub(crate) enum Purpose<'a> {
     /// The forms of the account pages (profile, password, sessions, applications), shown
     /// to the session with this `sid`.
     Account { sid: &'a str },
+    /// A form shown to whoever opens the page, without a session: registration, a new
+    /// verification link, forgotten password, new password. Named, so that one form's
+    /// token does not verify for another.
+    Public(&'static str),
 }
 
 impl Purpose<'_> {
@@ -47,12 +51,13 @@ impl Purpose<'_> {
             Self::Logout { .. } => b"logout",
             Self::Device { .. } => b"device",
             Self::Account { .. } => b"account",
+            Self::Public(form) => form.as_bytes(),
         }
     }
 
     fn binding(&self) -> &[u8] {
         match self {
-            Self::Login => b"",
+            Self::Login | Self::Public(_) => b"",
             Self::Consent { sid }
             | Self::Logout { sid }
             | Self::Device { sid }

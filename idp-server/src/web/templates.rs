@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Error;
 
-const NAMES: [(&str, &str); 12] = [
+const NAMES: [(&str, &str); 17] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
@@ -43,6 +43,17 @@ const NAMES: [(&str, &str); 12] = [
         "account_apps.html",
         include_str!("../../templates/account_apps.html"),
     ),
+    (
+        "account_message.html",
+        include_str!("../../templates/account_message.html"),
+    ),
+    (
+        "register.html",
+        include_str!("../../templates/register.html"),
+    ),
+    ("verify.html", include_str!("../../templates/verify.html")),
+    ("forgot.html", include_str!("../../templates/forgot.html")),
+    ("reset.html", include_str!("../../templates/reset.html")),
 ];
 
 /// The pages' built-in stylesheet (`idp.css` in the templates directory replaces it).

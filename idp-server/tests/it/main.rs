@@ -27,6 +27,7 @@ mod mount;
 mod native;
 mod pages;
 mod replicas;
+mod self_service;
 mod storage;
 mod tenants;
 mod tokeninfo;

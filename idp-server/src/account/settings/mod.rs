@@ -8,8 +8,10 @@
 //! (`Purpose::Account`); every POST is checked before anything else reads it.
 
 mod apps;
+mod links;
 mod password;
 mod profile;
+mod public;
 mod sessions;
 
 use std::sync::Arc;
@@ -46,6 +48,22 @@ pub(crate) fn routes() -> Router<Arc<App>> {
             get(sessions::get).post(sessions::post),
         )
         .route(paths::ACCOUNT_APPS, get(apps::get).post(apps::post))
+        .route(
+            paths::ACCOUNT_REGISTER,
+            get(public::register_get).post(public::register_post),
+        )
+        .route(
+            paths::ACCOUNT_VERIFY,
+            get(public::verify_get).post(public::verify_post),
+        )
+        .route(
+            paths::ACCOUNT_FORGOT,
+            get(public::forgot_get).post(public::forgot_post),
+        )
+        .route(
+            paths::ACCOUNT_RESET,
+            get(public::reset_get).post(public::reset_post),
+        )
 }
 
 /// The signed-in person of an account page.

@@ -419,9 +419,9 @@ pub(crate) async fn open(
         builder = builder.cors_allow_localhost();
     }
     if let Some(dir) = &outbox {
-        builder = builder.mailer(std::sync::Arc::new(
-            idp_server::mail::DevMailer::new(dir.clone())?,
-        ));
+        builder = builder.mailer(std::sync::Arc::new(idp_server::mail::DevMailer::new(
+            dir.clone(),
+        )?));
     }
     let provider = builder.build().await?;
     Ok((

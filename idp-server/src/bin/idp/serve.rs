@@ -172,8 +172,7 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         .clone()
         .or_else(|| file.listen().map(str::to_owned))
         .unwrap_or_else(|| "127.0.0.1:4000".to_owned());
-    let (provider, opened) =
-        db::open(global, file, issuer, Need::Serve { dev: args.dev }).await?;
+    let (provider, opened) = db::open(global, file, issuer, Need::Serve { dev: args.dev }).await?;
     if args.dev {
         ensure_dev_fixtures(&provider).await?;
     }
