@@ -424,6 +424,7 @@ fn limits_with_redis(url: &str) -> idp_server::RateLimits {
 }
 
 #[tokio::test]
+#[cfg_attr(not(idp_test_redis), ignore = "needs IDP_TEST_REDIS_URL")]
 async fn replicas_share_sign_in_failures_through_redis() {
     let Some(url) = redis_url() else { return };
     let store: std::sync::Arc<dyn idp_server::store::Store> =

@@ -188,6 +188,7 @@ async fn wait_for<T: Clone>(seen: &Mutex<Vec<T>>, n: usize) -> T {
 }
 
 #[tokio::test]
+#[cfg_attr(not(idp_test_chromium), ignore = "needs IDP_TEST_CHROMEDRIVER")]
 async fn chromium_signs_in_and_gets_sso_for_a_second_client() {
     let Ok(chromedriver) = std::env::var("IDP_TEST_CHROMEDRIVER") else {
         eprintln!("skipped: IDP_TEST_CHROMEDRIVER not set");
@@ -314,6 +315,7 @@ async fn chromium_signs_in_and_gets_sso_for_a_second_client() {
 /// complete verification URI, the code is kept and prefilled, the review shows the app and
 /// its scopes, Allow connects the device, whose poll then gets tokens.
 #[tokio::test]
+#[cfg_attr(not(idp_test_chromium), ignore = "needs IDP_TEST_CHROMEDRIVER")]
 async fn chromium_approves_a_device_on_the_verification_page() {
     let Ok(chromedriver) = std::env::var("IDP_TEST_CHROMEDRIVER") else {
         eprintln!("skipped: IDP_TEST_CHROMEDRIVER not set");

@@ -26,6 +26,7 @@ async fn kids(s: &TestServer) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(idp_test_postgres), ignore = "needs IDP_TEST_POSTGRES_URL")]
 async fn two_replicas_share_keys_tokens_sessions_and_codes() {
     let Some(base) = postgres_url() else {
         return;
@@ -124,6 +125,7 @@ async fn status(s: &TestServer, id: &str, secret: String) -> u16 {
 /// disabled or registered at one replica is seen at the other within a second, although the
 /// other had the client (or its absence) in memory.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(idp_test_postgres), ignore = "needs IDP_TEST_POSTGRES_URL")]
 async fn client_changes_reach_the_other_replicas_cache_within_a_second() {
     let Some(base) = postgres_url() else {
         return;

@@ -1918,6 +1918,7 @@ impl Drop for PgScratch {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(idp_test_postgres), ignore = "needs IDP_TEST_POSTGRES_URL")]
 async fn postgres_store_conformance() {
     let Some(base) = postgres_url() else {
         return;
@@ -1939,6 +1940,7 @@ async fn postgres_store_conformance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(idp_test_postgres), ignore = "needs IDP_TEST_POSTGRES_URL")]
 async fn postgres_two_stores_share_data() {
     let Some(base) = postgres_url() else {
         return;

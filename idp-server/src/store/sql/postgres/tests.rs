@@ -102,6 +102,7 @@ async fn plan(store: &PostgresStore, sql: &str, binds: &[&str], ints: &[i64]) ->
 }
 
 #[tokio::test]
+#[cfg_attr(not(idp_test_postgres), ignore = "needs IDP_TEST_POSTGRES_URL")]
 async fn lookups_use_indexes() {
     let Some(s) = Scratch::new("plans").await else {
         return;
@@ -128,6 +129,7 @@ async fn lookups_use_indexes() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(idp_test_postgres), ignore = "needs IDP_TEST_POSTGRES_URL")]
 async fn corrupt_rows_are_backend_errors_in_postgres() {
     let Some(s) = Scratch::new("corrupt").await else {
         return;
@@ -140,6 +142,7 @@ async fn corrupt_rows_are_backend_errors_in_postgres() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(idp_test_postgres), ignore = "needs IDP_TEST_POSTGRES_URL")]
 async fn unique_violations_name_the_constraint() {
     let Some(s) = Scratch::new("unique").await else {
         return;
