@@ -1,7 +1,8 @@
 //! Development SSO: the provider embedded in a few lines of Rust (pattern 1).
 //!
 //! Run with `cargo run --example dev-sso`, then open
-//! `http://localhost:4000/.well-known/openid-configuration`. A user `dev@example.com` /
+//! `http://localhost:4004/.well-known/openid-configuration` (its own port, so that it runs
+//! beside `idp serve --dev` on 4000). A user `dev@example.com` /
 //! `dev-password-123` and a client `test-app` / `test-secret` (redirect
 //! `http://localhost:3000/callback`) are created in memory. `IDP_LISTEN` changes the address.
 
@@ -14,12 +15,12 @@ use idp_server::store::MemoryStore;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     examples::init_tracing();
-    let listen = std::env::var("IDP_LISTEN").unwrap_or_else(|_| "127.0.0.1:4000".into());
+    let listen = std::env::var("IDP_LISTEN").unwrap_or_else(|_| "127.0.0.1:4004".into());
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let issuer = std::env::var("IDP_ISSUER").unwrap_or_else(|_| {
         format!(
             "http://localhost:{}",
-            listener.local_addr().map(|a| a.port()).unwrap_or(4000)
+            listener.local_addr().map(|a| a.port()).unwrap_or(4004)
         )
     });
 

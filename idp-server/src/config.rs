@@ -207,6 +207,7 @@ impl Registration {
 pub enum LogFormat {
     /// Human-readable lines (the default).
     #[default]
+    #[serde(alias = "pretty")]
     Text,
     /// One JSON object per event.
     Json,

@@ -120,6 +120,13 @@ impl Provider {
         crate::oauth::routes(Arc::clone(&self.app))
     }
 
+    /// [`router`](Self::router) with the landing page at the issuer's root: what
+    /// [`Provider::serve`] runs.
+    pub(crate) fn own_router(&self) -> Router {
+        let landing = crate::account::settings::landing_routes().with_state(Arc::clone(&self.app));
+        self.router().merge(landing)
+    }
+
     /// Routes that belong at the root of the host rather than under the issuer's path: for
     /// an issuer with a path (`https://example.com/idp`), the RFC 8414 §3.1 metadata URL
     /// `/.well-known/oauth-authorization-server/idp`. Merge it into the application's

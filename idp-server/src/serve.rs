@@ -138,7 +138,7 @@ impl Provider {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
         let limits = Limits::new(self.config());
-        let router = self.router();
+        let router = self.own_router();
         run(listener, router, limits, shutdown)
     }
 }

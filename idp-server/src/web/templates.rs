@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Error;
 
-const NAMES: [(&str, &str); 17] = [
+const NAMES: [(&str, &str); 18] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
@@ -54,6 +54,7 @@ const NAMES: [(&str, &str); 17] = [
     ("verify.html", include_str!("../../templates/verify.html")),
     ("forgot.html", include_str!("../../templates/forgot.html")),
     ("reset.html", include_str!("../../templates/reset.html")),
+    ("landing.html", include_str!("../../templates/landing.html")),
 ];
 
 /// The pages' built-in stylesheet (`idp.css` in the templates directory replaces it).

@@ -390,3 +390,42 @@ async fn a_connected_application_can_be_revoked() {
     // This browser's own session is untouched.
     assert_eq!(b.get(&s.url("/account")).await.status, 200);
 }
+
+#[tokio::test]
+async fn the_issuer_root_says_what_the_server_is_when_the_provider_serves_itself() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let p = idp_server::Provider::builder()
+        .issuer(base.clone())
+        .store(std::sync::Arc::new(idp_server::store::MemoryStore::new()))
+        .encryption_key(crate::common::KEY)
+        .build()
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(p.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let r = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src")
+    );
+    let body = r.text().await.unwrap().replace("&#x2f;", "/");
+    assert!(
+        body.contains(&format!(r#"href="{base}/account""#)),
+        "{body}"
+    );
+    assert!(body.contains("/.well-known/openid-configuration"));
+    // Registration is off: no link to it.
+    assert!(!body.contains("Create an account"));
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+
+    // The router an application mounts leaves the root to the application.
+    let s = TestServer::start().await;
+    assert_eq!(s.http.get(s.url("/")).send().await.unwrap().status(), 404);
+}

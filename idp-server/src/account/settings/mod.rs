@@ -264,6 +264,32 @@ async fn login_post(
     }
 }
 
+/// The landing page's route, for the provider's own server only (see [`landing`]).
+pub(crate) fn landing_routes() -> Router<Arc<App>> {
+    Router::new().route("/", get(landing))
+}
+
+/// `GET /` at the issuer: what this server is, and where a person goes from here. Only
+/// in the server [`Provider::serve`](crate::Provider::serve) runs: an application that
+/// mounts the provider's router or layer keeps its own root.
+async fn landing(axum::extract::State(app): AppState, addr: ClientAddr) -> Response {
+    if let Err(wait) = app.limiters.address(addr.0).await {
+        return too_many(&app, wait);
+    }
+    let register = (app.mail.is_enabled() && app.config.registration.open_for(None))
+        .then(|| app.issuer.endpoint(paths::ACCOUNT_REGISTER));
+    app.templates.render(
+        "landing.html",
+        StatusCode::OK,
+        minijinja::context! {
+            site_name => app.issuer.host(),
+            account => app.issuer.endpoint(paths::ACCOUNT),
+            register => register,
+            discovery => app.issuer.endpoint(paths::DISCOVERY),
+        },
+    )
+}
+
 /// Unix seconds as a UTC date and time a person reads (`2026-12-01 12:28 UTC`).
 fn when(secs: i64) -> String {
     let t =

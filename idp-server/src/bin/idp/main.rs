@@ -131,7 +131,7 @@ fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
     let format = match std::env::var("IDP_LOG_FORMAT").as_deref() {
         Ok("json") => LogFormat::Json,
-        Ok("text") => LogFormat::Text,
+        Ok("text" | "pretty") => LogFormat::Text,
         _ => format,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("IDP_LOG")
