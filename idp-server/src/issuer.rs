@@ -22,9 +22,10 @@ pub(crate) mod paths {
     pub(crate) const DEVICE: &str = "/device";
     pub(crate) const LIVE: &str = "/health/live";
     pub(crate) const READY: &str = "/health/ready";
+    pub(crate) const ACCOUNT_TWO_FACTOR: &str = "/account/two-factor";
 
     /// Every path the provider answers.
-    pub(crate) const ALL: [&str; 13] = [
+    pub(crate) const ALL: [&str; 14] = [
         DISCOVERY,
         AS_METADATA,
         JWKS,
@@ -38,6 +39,7 @@ pub(crate) mod paths {
         DEVICE,
         LIVE,
         READY,
+        ACCOUNT_TWO_FACTOR,
     ];
 }
 

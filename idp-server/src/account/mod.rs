@@ -6,7 +6,9 @@
 pub(crate) mod consent;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod second_factor;
 pub(crate) mod session;
+pub(crate) mod two_factor;
 
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};

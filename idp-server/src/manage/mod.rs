@@ -5,6 +5,7 @@ pub(crate) mod hooks;
 mod keys;
 mod records;
 mod tenants;
+pub(crate) mod two_factor;
 mod users;
 mod validate;
 
@@ -25,6 +26,7 @@ pub use records::{
     ClientUpdate, CreatedClient, NewClient, NewTenant, NewUser, TenantUpdate, UserUpdate,
 };
 pub use tenants::Tenants;
+pub use two_factor::{TwoFactor, TwoFactorStatus};
 pub use users::Users;
 
 /// What the management facades work on: the provider's store, clock, keys and hooks.

@@ -34,6 +34,9 @@ pub(crate) enum Purpose<'a> {
     /// The forms of the device verification page (the user code, the decision), shown to
     /// the session with this `sid`.
     Device { sid: &'a str },
+    /// The forms of the two-factor page (enrol, disable), shown to the session with this
+    /// `sid`.
+    TwoFactor { sid: &'a str },
 }
 
 impl Purpose<'_> {
@@ -43,13 +46,17 @@ impl Purpose<'_> {
             Self::Consent { .. } => b"consent",
             Self::Logout { .. } => b"logout",
             Self::Device { .. } => b"device",
+            Self::TwoFactor { .. } => b"two-factor",
         }
     }
 
     fn binding(&self) -> &[u8] {
         match self {
             Self::Login => b"",
-            Self::Consent { sid } | Self::Logout { sid } | Self::Device { sid } => sid.as_bytes(),
+            Self::Consent { sid }
+            | Self::Logout { sid }
+            | Self::Device { sid }
+            | Self::TwoFactor { sid } => sid.as_bytes(),
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::Error;
 
-const NAMES: [(&str, &str); 7] = [
+const NAMES: [(&str, &str); 10] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
@@ -23,6 +23,18 @@ const NAMES: [(&str, &str); 7] = [
     (
         "logged_out.html",
         include_str!("../../templates/logged_out.html"),
+    ),
+    (
+        "totp_challenge.html",
+        include_str!("../../templates/totp_challenge.html"),
+    ),
+    (
+        "totp_setup.html",
+        include_str!("../../templates/totp_setup.html"),
+    ),
+    (
+        "backup_codes.html",
+        include_str!("../../templates/backup_codes.html"),
     ),
 ];
 
