@@ -110,13 +110,14 @@ impl<'a> TwoFactor<'a> {
 
     /// Turns the user's two-factor off (an operator's reset, for a user who lost their
     /// device and backup codes): the secret and the backup codes are deleted, and the next
-    /// sign-in asks for the password only. Whether it was on (or enrolment begun).
-    /// [`Error::NotFound`] for an unknown user.
+    /// sign-in asks for the password only (an enrolment begun and not confirmed goes too).
+    /// Whether it was on. [`Error::NotFound`] for an unknown user.
     pub async fn reset(&self, user_id: &str) -> Result<bool, Error> {
         self.existing_user(user_id).await?;
-        let had = self.ctx.store.delete_two_factor(user_id).await?;
+        let was_on = self.required(user_id).await?;
+        self.ctx.store.delete_two_factor(user_id).await?;
         audit("two_factor_reset", user_id, &self.actor);
-        Ok(had)
+        Ok(was_on)
     }
 
     /// Turns the user's own two-factor off (the account page, after the password).
