@@ -28,4 +28,5 @@ mod replicas;
 mod storage;
 mod tenants;
 mod tokeninfo;
+mod two_factor;
 mod web_security;
