@@ -26,6 +26,7 @@ mod native;
 mod pages;
 mod replicas;
 mod storage;
+mod storage_two_factor;
 mod tenants;
 mod tokeninfo;
 mod two_factor;
