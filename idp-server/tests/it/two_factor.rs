@@ -20,7 +20,7 @@ const ACCOUNT: &str = "/account/two-factor";
 
 // ---- TOTP, computed independently of the server (RFC 6238: SHA-1, 6 digits, 30 s) ----
 
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut out = Vec::new();
     let (mut buffer, mut bits) = (0u32, 0);
@@ -36,7 +36,7 @@ fn base32_decode(text: &str) -> Vec<u8> {
     out
 }
 
-fn totp(secret: &[u8], unix: i64) -> String {
+pub(crate) fn totp(secret: &[u8], unix: i64) -> String {
     use aws_lc_rs::hmac;
     let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, secret);
     let mac = hmac::sign(&key, &(unix / 30).to_be_bytes());
@@ -51,7 +51,7 @@ fn now(s: &TestServer) -> i64 {
 }
 
 /// The text of the element with `id`, e.g. `<code id="secret">…</code>`.
-fn element_text(body: &str, id: &str) -> Option<String> {
+pub(crate) fn element_text(body: &str, id: &str) -> Option<String> {
     let start = body.find(&format!("id=\"{id}\""))?;
     let rest = &body[start..];
     let open = rest.find('>')? + 1;
