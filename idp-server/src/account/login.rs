@@ -66,8 +66,16 @@ pub(crate) async fn sign_in(
         return match second_factor::verify(app, headers, pairs, tenant, addr, form).await? {
             Second::Verified(user) => {
                 let email = user.email.clone();
-                finish(app, headers, *user, (tenant, addr), form, &email, second_factor::amr())
-                    .await
+                finish(
+                    app,
+                    headers,
+                    *user,
+                    (tenant, addr),
+                    form,
+                    &email,
+                    second_factor::amr(),
+                )
+                .await
             }
             Second::Refused(resp) => Ok(SignIn::Refused(resp)),
             Second::Restart(message) => Ok(SignIn::Refused(page(

@@ -135,7 +135,13 @@ pub(crate) async fn verify(
     if let Err(wait) = app.limiters.login_allowed(tenant, &user.email, addr).await {
         tracing::warn!(target: "idp::audit", event = "second_factor_throttled", user_id = %user.id, client_addr = ?addr, "second factor throttled");
         let message = "Too many attempts. Wait a minute and try again.";
-        let resp = page(app, headers, form, StatusCode::TOO_MANY_REQUESTS, Some(message));
+        let resp = page(
+            app,
+            headers,
+            form,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(message),
+        );
         return Ok(Second::Refused(retry_after(resp, wait)));
     }
     let typed = single(pairs, "code").ok().flatten().unwrap_or("");
@@ -148,7 +154,11 @@ pub(crate) async fn verify(
     let message = match check {
         Check::Totp | Check::BackupCode => {
             app.store.delete_pending_sign_in(&hash).await?;
-            let how = if check == Check::Totp { "totp" } else { "backup_code" };
+            let how = if check == Check::Totp {
+                "totp"
+            } else {
+                "backup_code"
+            };
             tracing::info!(target: "idp::audit", event = "second_factor_passed", method = how, user_id = %user.id, client_addr = ?addr, "second factor passed");
             return Ok(Second::Verified(Box::new(user)));
         }

@@ -143,7 +143,12 @@ impl TwoFactorStore for MemoryStore {
     }
 
     async fn delete_pending_sign_in(&self, pending_hash: &str) -> Result<bool, StoreError> {
-        Ok(self.two_factor.lock().pending.remove(pending_hash).is_some())
+        Ok(self
+            .two_factor
+            .lock()
+            .pending
+            .remove(pending_hash)
+            .is_some())
     }
 
     async fn purge_pending_sign_ins(&self, now: i64) -> Result<u64, StoreError> {

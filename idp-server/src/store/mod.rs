@@ -26,11 +26,11 @@ pub use memory::MemoryStore;
 pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
+pub(crate) use tokens::password_amr;
 pub use tokens::{
     AuthCodeRecord, ConsentRecord, ConsumeOutcome, DeviceCodeRecord, DeviceDecision, DevicePoll,
     DeviceStatus, GrantRecord, GrantsOf, RefreshTokenRecord, SessionRecord, SigningKeyRecord,
 };
-pub(crate) use tokens::password_amr;
 pub use two_factor::{PendingSignIn, TwoFactorRecord, TwoFactorStore};
 
 /// Why a storage operation failed.

@@ -469,7 +469,10 @@ async fn chromium_enrols_totp_and_signs_in_with_password_and_code() {
     d.type_into("#password", PASSWORD).await;
     d.click("#submit").await;
     wait_for_text(&d, "Enter your code").await;
-    assert!(seen.lock().unwrap().is_empty(), "no redirect before the code");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "no redirect before the code"
+    );
     d.type_into("#code", &totp(&secret, s.clock.unix_now()))
         .await;
     d.click("#submit").await;

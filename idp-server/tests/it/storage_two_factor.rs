@@ -31,21 +31,41 @@ async fn enrolments(s: &dyn Store) {
         .await
         .unwrap();
     let rec = s.get_two_factor(user).await.unwrap().unwrap();
-    assert_eq!(rec.secret_sealed, vec![0, 4, 5, 6], "binary with a NUL survives");
-    assert_eq!((rec.enabled_at, rec.last_step, rec.created_at), (None, None, NOW + 1));
+    assert_eq!(
+        rec.secret_sealed,
+        vec![0, 4, 5, 6],
+        "binary with a NUL survives"
+    );
+    assert_eq!(
+        (rec.enabled_at, rec.last_step, rec.created_at),
+        (None, None, NOW + 1)
+    );
     assert!(!rec.is_enabled());
     assert!(!s.use_totp_step(user, 5).await.unwrap(), "not on yet");
 
     let hashes: Vec<String> = (0..10).map(|i| format!("h{i}")).collect();
-    assert!(s.enable_two_factor(user, NOW + 2, 100, &hashes).await.unwrap());
-    assert!(!s.enable_two_factor(user, NOW + 3, 101, &hashes).await.unwrap(), "once");
+    assert!(
+        s.enable_two_factor(user, NOW + 2, 100, &hashes)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.enable_two_factor(user, NOW + 3, 101, &hashes)
+            .await
+            .unwrap(),
+        "once"
+    );
     let rec = s.get_two_factor(user).await.unwrap().unwrap();
     assert_eq!((rec.enabled_at, rec.last_step), (Some(NOW + 2), Some(100)));
     assert!(matches!(
-        s.begin_two_factor(&TwoFactorRecord::new(user, vec![9], NOW)).await,
+        s.begin_two_factor(&TwoFactorRecord::new(user, vec![9], NOW))
+            .await,
         Err(StoreError::Conflict(_))
     ));
-    assert_eq!(s.get_two_factor(user).await.unwrap().unwrap().secret_sealed, vec![0, 4, 5, 6]);
+    assert_eq!(
+        s.get_two_factor(user).await.unwrap().unwrap().secret_sealed,
+        vec![0, 4, 5, 6]
+    );
 
     // Steps: only later ones, each once.
     assert!(!s.use_totp_step(user, 100).await.unwrap());
@@ -54,7 +74,10 @@ async fn enrolments(s: &dyn Store) {
     assert!(!s.use_totp_step(user, 101).await.unwrap());
     assert!(s.use_totp_step(user, 103).await.unwrap());
     assert!(!s.use_totp_step(user, 102).await.unwrap());
-    assert_eq!(s.get_two_factor(user).await.unwrap().unwrap().last_step, Some(103));
+    assert_eq!(
+        s.get_two_factor(user).await.unwrap().unwrap().last_step,
+        Some(103)
+    );
     assert!(!s.use_totp_step("someone-else", 200).await.unwrap());
 
     // Backup codes: each once, per user.
@@ -75,7 +98,11 @@ async fn enrolments(s: &dyn Store) {
     s.begin_two_factor(&TwoFactorRecord::new(user, vec![7], NOW))
         .await
         .unwrap();
-    assert!(s.enable_two_factor(user, NOW, 1, &["x".into()]).await.unwrap());
+    assert!(
+        s.enable_two_factor(user, NOW, 1, &["x".into()])
+            .await
+            .unwrap()
+    );
     assert_eq!(s.backup_codes_left(user).await.unwrap(), 1);
     assert!(s.delete_two_factor(user).await.unwrap());
     assert!(s.get_two_factor("u\0").await.unwrap().is_none());
@@ -89,15 +116,46 @@ async fn pending_sign_ins(s: &dyn Store) {
         Err(StoreError::Conflict(_))
     ));
     for n in 1..=3 {
-        let got = s.attempt_pending_sign_in("pending-1", NOW + 1, 3).await.unwrap();
+        let got = s
+            .attempt_pending_sign_in("pending-1", NOW + 1, 3)
+            .await
+            .unwrap();
         assert_eq!(got.map(|p| p.attempts), Some(n));
     }
-    assert!(s.attempt_pending_sign_in("pending-1", NOW + 1, 3).await.unwrap().is_none());
-    let got = s.attempt_pending_sign_in("pending-1", NOW + 1, 5).await.unwrap().unwrap();
-    assert_eq!((got.user_id.as_str(), got.attempts, got.expires_at), ("u-2fa", 4, NOW + 300));
-    assert!(s.attempt_pending_sign_in("pending-1", NOW + 300, 10).await.unwrap().is_none(), "expired");
-    assert!(s.attempt_pending_sign_in("unknown", NOW, 10).await.unwrap().is_none());
-    assert!(s.attempt_pending_sign_in("p\0", NOW, 10).await.unwrap().is_none());
+    assert!(
+        s.attempt_pending_sign_in("pending-1", NOW + 1, 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let got = s
+        .attempt_pending_sign_in("pending-1", NOW + 1, 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.user_id.as_str(), got.attempts, got.expires_at),
+        ("u-2fa", 4, NOW + 300)
+    );
+    assert!(
+        s.attempt_pending_sign_in("pending-1", NOW + 300, 10)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(
+        s.attempt_pending_sign_in("unknown", NOW, 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.attempt_pending_sign_in("p\0", NOW, 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     s.insert_pending_sign_in(&PendingSignIn::new("pending-2", "u", NOW, NOW + 10))
         .await
@@ -108,7 +166,12 @@ async fn pending_sign_ins(s: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(s.purge_pending_sign_ins(NOW + 300).await.unwrap(), 1);
-    assert!(s.attempt_pending_sign_in("pending-3", NOW + 300, 10).await.unwrap().is_some());
+    assert!(
+        s.attempt_pending_sign_in("pending-3", NOW + 300, 10)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(s.purge_pending_sign_ins(NOW + 1000).await.unwrap(), 1);
 }
 
@@ -119,7 +182,12 @@ async fn concurrent_uses(store: Arc<dyn Store>) {
         .begin_two_factor(&TwoFactorRecord::new(user, vec![1], NOW))
         .await
         .unwrap();
-    assert!(store.enable_two_factor(user, NOW, 10, &["b".into()]).await.unwrap());
+    assert!(
+        store
+            .enable_two_factor(user, NOW, 10, &["b".into()])
+            .await
+            .unwrap()
+    );
     store
         .insert_pending_sign_in(&PendingSignIn::new("pending-race", user, NOW, NOW + 300))
         .await

@@ -71,7 +71,13 @@ fn backup_codes(body: &str) -> Vec<String> {
 // ---- the browser's steps ----
 
 /// The form of `page` with `extra` fields, posted to `path`.
-async fn submit(b: &Browser, s: &TestServer, path: &str, page: &Page, extra: &[(&str, &str)]) -> Page {
+async fn submit(
+    b: &Browser,
+    s: &TestServer,
+    path: &str,
+    page: &Page,
+    extra: &[(&str, &str)],
+) -> Page {
     let mut form = page.hidden_fields();
     form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     b.post(&s.url(path), &form).await
@@ -86,7 +92,10 @@ async fn account_page(b: &Browser, s: &TestServer, code: Option<String>) -> Page
     }
     let credentials = [("email", "ada@example.com"), ("password", PASSWORD)];
     let mut next = submit(b, s, ACCOUNT, &page, &credentials).await;
-    if next.status == 200 && next.body.contains("name=\"code\"") && !next.body.contains("id=\"secret\"") {
+    if next.status == 200
+        && next.body.contains("name=\"code\"")
+        && !next.body.contains("id=\"secret\"")
+    {
         let code = code.expect("a code is asked for");
         next = submit(b, s, ACCOUNT, &next, &[("code", &code)]).await;
     }
@@ -142,12 +151,20 @@ fn sets_session(page: &Page) -> bool {
     page.headers
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
-        .any(|c| c.to_str().unwrap().starts_with("idp_session=") && !c.to_str().unwrap().starts_with("idp_session=;"))
+        .any(|c| {
+            c.to_str().unwrap().starts_with("idp_session=")
+                && !c.to_str().unwrap().starts_with("idp_session=;")
+        })
 }
 
 /// Submits `code` on the code form of the authorize flow.
 async fn second_step(s: &TestServer, b: &Browser, page: &Page, code: &str) -> Page {
-    assert!(is_code_form(page), "not the code form: {} {}", page.status, page.body);
+    assert!(
+        is_code_form(page),
+        "not the code form: {} {}",
+        page.status,
+        page.body
+    );
     submit(b, s, "/oauth/authorize", page, &[("code", code)]).await
 }
 
@@ -188,7 +205,11 @@ async fn enrolment_requires_a_valid_confirmation_code() {
     let id = setup(&s).await;
     let b = Browser::new();
     let page = account_page(&b, &s, None).await;
-    assert!(page.body.contains("is <strong>off</strong>"), "{}", page.body);
+    assert!(
+        page.body.contains("is <strong>off</strong>"),
+        "{}",
+        page.body
+    );
     let secret = base32_decode(&element_text(&page.body, "secret").unwrap());
     // A page shown again keeps the same secret until it is confirmed.
     let again = b.get(&s.url(ACCOUNT)).await;
@@ -200,7 +221,11 @@ async fn enrolment_requires_a_valid_confirmation_code() {
     for wrong in [totp(&secret, now(&s) - 60), "12345".into(), String::new()] {
         let refused = submit(&b, &s, ACCOUNT, &page, &[("code", &wrong)]).await;
         assert_eq!(refused.status, 400, "{}", refused.body);
-        assert!(refused.body.contains("That code is not right"), "{}", refused.body);
+        assert!(
+            refused.body.contains("That code is not right"),
+            "{}",
+            refused.body
+        );
     }
     let st = s.provider.users().two_factor().status(&id).await.unwrap();
     assert!(!st.enabled);
@@ -216,7 +241,14 @@ async fn enrolment_requires_a_valid_confirmation_code() {
         .await;
     assert_eq!(forged.status, 403);
     // One step of clock skew is fine.
-    let done = submit(&b, &s, ACCOUNT, &page, &[("code", &totp(&secret, now(&s) + 30))]).await;
+    let done = submit(
+        &b,
+        &s,
+        ACCOUNT,
+        &page,
+        &[("code", &totp(&secret, now(&s) + 30))],
+    )
+    .await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert_eq!(backup_codes(&done.body).len(), 10);
     let st = s.provider.users().two_factor().status(&id).await.unwrap();
@@ -224,7 +256,11 @@ async fn enrolment_requires_a_valid_confirmation_code() {
     assert_eq!(st.backup_codes_left, 10);
     // The page now says so, and shows neither the secret nor the codes again.
     let page = b.get(&s.url(ACCOUNT)).await;
-    assert!(page.body.contains("is <strong>on</strong>"), "{}", page.body);
+    assert!(
+        page.body.contains("is <strong>on</strong>"),
+        "{}",
+        page.body
+    );
     assert!(element_text(&page.body, "secret").is_none());
     assert!(!page.body.contains("backup-codes"));
     s.stop().await;
@@ -278,7 +314,10 @@ async fn wrong_and_replayed_codes_are_refused_with_a_message() {
     let code = totp(&e.secret, now(&s));
     let done = second_step(&s, &b, &wrong, &code).await;
     assert!(matches!(done.status, 302 | 303), "{}", done.body);
-    assert_eq!(id_token_claims(&s, &done, &v).await["amr"], json!(["pwd", "otp"]));
+    assert_eq!(
+        id_token_claims(&s, &done, &v).await["amr"],
+        json!(["pwd", "otp"])
+    );
 
     // The same code again, in another browser within its window: refused.
     let other = Browser::new();
@@ -304,7 +343,10 @@ async fn a_backup_code_works_once() {
     let (page, v) = password_step(&s, &b).await;
     let done = second_step(&s, &b, &page, &code).await;
     assert!(matches!(done.status, 302 | 303), "{}", done.body);
-    assert_eq!(id_token_claims(&s, &done, &v).await["amr"], json!(["pwd", "otp"]));
+    assert_eq!(
+        id_token_claims(&s, &done, &v).await["amr"],
+        json!(["pwd", "otp"])
+    );
     let st = s.provider.users().two_factor().status(&id).await.unwrap();
     assert_eq!(st.backup_codes_left, 9);
 
@@ -368,15 +410,43 @@ async fn disabling_needs_the_password() {
     let (s, id, e) = enrolled_server().await;
     let b = Browser::new();
     let page = account_page(&b, &s, Some(totp(&e.secret, now(&s)))).await;
-    assert!(page.body.contains("is <strong>on</strong>"), "{}", page.body);
+    assert!(
+        page.body.contains("is <strong>on</strong>"),
+        "{}",
+        page.body
+    );
     let wrong = submit(&b, &s, ACCOUNT, &page, &[("password", "not the password")]).await;
     assert_eq!(wrong.status, 400);
-    assert!(wrong.body.contains("password is not right"), "{}", wrong.body);
-    assert!(s.provider.users().two_factor().status(&id).await.unwrap().enabled);
+    assert!(
+        wrong.body.contains("password is not right"),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        s.provider
+            .users()
+            .two_factor()
+            .status(&id)
+            .await
+            .unwrap()
+            .enabled
+    );
     let off = submit(&b, &s, ACCOUNT, &page, &[("password", PASSWORD)]).await;
     assert_eq!(off.status, 200, "{}", off.body);
-    assert!(off.body.contains("Two-factor authentication is off."), "{}", off.body);
-    assert!(!s.provider.users().two_factor().status(&id).await.unwrap().enabled);
+    assert!(
+        off.body.contains("Two-factor authentication is off."),
+        "{}",
+        off.body
+    );
+    assert!(
+        !s.provider
+            .users()
+            .two_factor()
+            .status(&id)
+            .await
+            .unwrap()
+            .enabled
+    );
     // Signing in asks for the password only again.
     let b = Browser::new();
     let (done, v) = password_step(&s, &b).await;
@@ -426,7 +496,15 @@ async fn operators_reset_two_factor_in_rust_and_through_the_admin_api() {
     let (s, id, e) = enrolled_server().await;
     // Rust: the management API.
     assert!(s.provider.users().two_factor().reset(&id).await.unwrap());
-    assert!(!s.provider.users().two_factor().status(&id).await.unwrap().enabled);
+    assert!(
+        !s.provider
+            .users()
+            .two_factor()
+            .status(&id)
+            .await
+            .unwrap()
+            .enabled
+    );
     let (done, _) = password_step(&s, &Browser::new()).await;
     assert!(matches!(done.status, 302 | 303), "{}", done.body);
     assert!(matches!(
@@ -497,7 +575,9 @@ async fn the_secret_and_backup_codes_are_not_stored_in_clear() {
     let sealed: Vec<u8> = row.get("secret_sealed");
     assert!(sealed.len() > e.secret.len());
     assert!(
-        !sealed.windows(e.secret.len()).any(|w| w == e.secret.as_slice()),
+        !sealed
+            .windows(e.secret.len())
+            .any(|w| w == e.secret.as_slice()),
         "the raw secret is in the row"
     );
     let b32 = {
@@ -534,7 +614,11 @@ async fn the_secret_and_backup_codes_are_not_stored_in_clear() {
     assert_eq!(hashes.len(), 10);
     for code in &e.backup {
         let bare = code.replace('-', "");
-        assert!(!hashes.iter().any(|h| h.contains(&bare) || h.contains(code.as_str())));
+        assert!(
+            !hashes
+                .iter()
+                .any(|h| h.contains(&bare) || h.contains(code.as_str()))
+        );
     }
     pool.close().await;
 }
@@ -568,7 +652,10 @@ async fn idp_users_reset_2fa_turns_it_off() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(v, json!({"id": id, "two_factor": false, "was_enabled": true}));
+    assert_eq!(
+        v,
+        json!({"id": id, "two_factor": false, "was_enabled": true})
+    );
     let store = SqliteStore::connect(&url).await.unwrap();
     assert!(store.get_two_factor(&id).await.unwrap().is_none());
     assert_eq!(store.backup_codes_left(&id).await.unwrap(), 0);

@@ -182,12 +182,7 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
         }
         UsersCmd::Reset2fa { user, tenant } => {
             let id = find_user(p, user, tenant.as_deref()).await?;
-            let was_enabled = p
-                .users()
-                .by(Actor::Cli)
-                .two_factor()
-                .reset(&id)
-                .await?;
+            let was_enabled = p.users().by(Actor::Cli).two_factor().reset(&id).await?;
             if g.json {
                 print_json(&serde_json::json!({
                     "id": id, "two_factor": false, "was_enabled": was_enabled,

@@ -254,15 +254,11 @@ impl<'a> TwoFactor<'a> {
         };
         if let Some(code) = totp::normalise(typed) {
             let secret = self.open(&rec)?;
-            return Ok(
-                match totp::matching_step(&secret, &code, self.ctx.now()) {
-                    None => Check::Wrong,
-                    Some(step) if self.ctx.store.use_totp_step(user_id, step).await? => {
-                        Check::Totp
-                    }
-                    Some(_) => Check::Replayed,
-                },
-            );
+            return Ok(match totp::matching_step(&secret, &code, self.ctx.now()) {
+                None => Check::Wrong,
+                Some(step) if self.ctx.store.use_totp_step(user_id, step).await? => Check::Totp,
+                Some(_) => Check::Replayed,
+            });
         }
         let Some(code) = normalise_backup(typed) else {
             return Ok(Check::Wrong);

@@ -115,11 +115,20 @@ mod tests {
         let secret = b"12345678901234567890";
         let now = 1_111_111_111;
         let step = step_of(now);
-        for (s, ok) in [(step - 2, false), (step - 1, true), (step, true), (step + 1, true), (step + 2, false)] {
+        for (s, ok) in [
+            (step - 2, false),
+            (step - 1, true),
+            (step, true),
+            (step + 1, true),
+            (step + 2, false),
+        ] {
             let code = code_at(secret, s);
             assert_eq!(matching_step(secret, &code, now) == Some(s), ok, "step {s}");
         }
-        assert_eq!(matching_step(secret, "000000", now).is_some(), code_at(secret, step) == "000000");
+        assert_eq!(
+            matching_step(secret, "000000", now).is_some(),
+            code_at(secret, step) == "000000"
+        );
     }
 
     #[test]
@@ -148,7 +157,11 @@ mod tests {
 
     #[test]
     fn otpauth_uri_names_issuer_and_account() {
-        let uri = otpauth_uri("http://localhost:4000", "ada@example.com", "JBSWY3DPEHPK3PXP");
+        let uri = otpauth_uri(
+            "http://localhost:4000",
+            "ada@example.com",
+            "JBSWY3DPEHPK3PXP",
+        );
         assert_eq!(
             uri,
             "otpauth://totp/http%3A%2F%2Flocalhost%3A4000:ada%40example%2Ecom?secret=JBSWY3DPEHPK3PXP\

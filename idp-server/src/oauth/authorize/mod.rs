@@ -263,15 +263,17 @@ async fn person_step(
     };
     let form = form_context(req);
     match action {
-        Some("login" | "two_factor") => match login::sign_in(app, headers, pairs, tenant, addr, form).await {
-            Ok(SignIn::Done(signed_in, cookie)) => {
-                person.session = Some(*signed_in);
-                person.set_cookie = Some(cookie);
-                person.fresh_login = true;
+        Some("login" | "two_factor") => {
+            match login::sign_in(app, headers, pairs, tenant, addr, form).await {
+                Ok(SignIn::Done(signed_in, cookie)) => {
+                    person.session = Some(*signed_in);
+                    person.set_cookie = Some(cookie);
+                    person.fresh_login = true;
+                }
+                Ok(SignIn::Refused(resp)) => return Err(resp),
+                Err(e) => return Err(server_error(app, e)),
             }
-            Ok(SignIn::Refused(resp)) => return Err(resp),
-            Err(e) => return Err(server_error(app, e)),
-        },
+        }
         Some("consent") => {
             let Some((session, user)) = &person.session else {
                 return Err(login::page(app, headers, form, StatusCode::OK, None, ""));

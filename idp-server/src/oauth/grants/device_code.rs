@@ -112,7 +112,7 @@ async fn issue(
         amr: Vec::new(),
         nonce: None,
     };
-    grant.amr = grant_amr(state, &grant_id, &grant.scope).await?;
+    grant.amr = grant_amr(state, grant_id, &grant.scope).await?;
     let (resp, refresh) = {
         let extra = state
             .extra_claims(client, &user, &grant.scope, addr)

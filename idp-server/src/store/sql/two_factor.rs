@@ -193,7 +193,11 @@ macro_rules! sql_two_factor {
                     result
                 }
 
-                async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool, StoreError> {
+                async fn use_totp_step(
+                    &self,
+                    user_id: &str,
+                    step: i64,
+                ) -> Result<bool, StoreError> {
                     if !Self::storable(user_id) {
                         return Ok(false);
                     }
