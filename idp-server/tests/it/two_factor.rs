@@ -132,7 +132,7 @@ async fn password_step(s: &TestServer, b: &Browser) -> (Page, CodeVerifier) {
         ("client_id", "web"),
         ("redirect_uri", REDIRECT),
         ("response_type", "code"),
-        ("scope", "openid email"),
+        ("scope", "openid email offline_access"),
         ("state", "st"),
         ("nonce", "n"),
         ("code_challenge", ch.as_str()),
@@ -170,6 +170,11 @@ async fn second_step(s: &TestServer, b: &Browser, page: &Page, code: &str) -> Pa
 
 /// Exchanges the code of the redirect `page`; the ID token's claims.
 async fn id_token_claims(s: &TestServer, page: &Page, v: &CodeVerifier) -> Value {
+    token_response(s, page, v).await.0
+}
+
+/// Exchanges the code of the redirect `page`; the ID token's claims and the response.
+async fn token_response(s: &TestServer, page: &Page, v: &CodeVerifier) -> (Value, Value) {
     let code = page.code();
     let (status, _, body) = s
         .post_form(
@@ -184,7 +189,8 @@ async fn id_token_claims(s: &TestServer, page: &Page, v: &CodeVerifier) -> Value
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    verify_with_jsonwebtoken(s, body["id_token"].as_str().unwrap(), "web").await
+    let claims = verify_with_jsonwebtoken(s, body["id_token"].as_str().unwrap(), "web").await;
+    (claims, body)
 }
 
 /// A server with ada, the client `web`, and ada enrolled; the clock moved to the next
@@ -293,7 +299,87 @@ async fn password_and_totp_sign_in_with_amr_pwd_otp() {
     let done = second_step(&s, &b, &page, &totp(&e.secret, now(&s))).await;
     assert!(matches!(done.status, 302 | 303), "{}", done.body);
     assert!(sets_session(&done));
-    let claims = id_token_claims(&s, &done, &v).await;
+    let (claims, body) = token_response(&s, &done, &v).await;
+    assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    // A refreshed ID token says the same.
+    let (status, _, refreshed) = s
+        .post_form(
+            "/oauth/token",
+            Some(("web", "web-secret")),
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    let id_token = refreshed["id_token"].as_str().unwrap();
+    let claims = verify_with_jsonwebtoken(&s, id_token, "web").await;
+    assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    s.stop().await;
+}
+
+/// The device verification page asks for the code too, and the device's ID token says so.
+#[tokio::test]
+async fn the_device_page_asks_for_the_second_factor() {
+    let (s, _, e) = enrolled_server().await;
+    s.provider
+        .clients()
+        .insert(idp_server::manage::NewClient {
+            client_id: "tv".into(),
+            public: true,
+            allowed_scopes: vec!["openid".into()],
+            grant_types: vec!["refresh_token".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut c = s.provider.store().get_client("tv").await.unwrap().unwrap();
+    c.grant_types.push(idp_core::GrantType::DeviceCode);
+    s.provider.store().update_client(&c).await.unwrap();
+    let (status, _, d) = s
+        .post_form(
+            "/oauth/device_authorization",
+            None,
+            &[("client_id", "tv"), ("scope", "openid")],
+        )
+        .await;
+    assert_eq!(status, 200, "{d}");
+    let b = Browser::new();
+    let page = b
+        .get(d["verification_uri_complete"].as_str().unwrap())
+        .await;
+    let credentials = [("email", "ada@example.com"), ("password", PASSWORD)];
+    let page = submit(&b, &s, "/device", &page, &credentials).await;
+    assert!(is_code_form(&page), "{}", page.body);
+    assert!(!sets_session(&page));
+    let page = submit(
+        &b,
+        &s,
+        "/device",
+        &page,
+        &[("code", &totp(&e.secret, now(&s)))],
+    )
+    .await;
+    assert!(sets_session(&page), "{}", page.body);
+    let user_code = d["user_code"].as_str().unwrap();
+    let page = submit(&b, &s, "/device", &page, &[("user_code", user_code)]).await;
+    let page = submit(&b, &s, "/device", &page, &[("decision", "allow")]).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    s.clock.advance(Duration::from_secs(5));
+    let (status, _, tokens) = s
+        .post_form(
+            "/oauth/token",
+            None,
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", d["device_code"].as_str().unwrap()),
+                ("client_id", "tv"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{tokens}");
+    let claims = verify_with_jsonwebtoken(&s, tokens["id_token"].as_str().unwrap(), "tv").await;
     assert_eq!(claims["amr"], json!(["pwd", "otp"]));
     s.stop().await;
 }
