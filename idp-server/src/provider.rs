@@ -281,8 +281,8 @@ impl ProviderBuilder {
     }
 
     /// A directory whose `login.html`, `consent.html`, `logout_confirm.html`, `error.html`,
-    /// `logged_out.html` or `base.html` replace the built-in page templates (minijinja
-    /// syntax).
+    /// `logged_out.html`, `totp_challenge.html`, `totp_setup.html`, `backup_codes.html` or
+    /// `base.html` replace the built-in page templates (minijinja syntax).
     pub fn templates_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.config.templates_dir = Some(dir.into());
         self
