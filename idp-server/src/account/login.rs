@@ -78,14 +78,19 @@ pub(crate) async fn sign_in(
                 .await
             }
             Second::Refused(resp) => Ok(SignIn::Refused(resp)),
-            Second::Restart(message) => Ok(SignIn::Refused(page(
-                app,
-                headers,
-                form,
-                StatusCode::UNAUTHORIZED,
-                Some(message),
-                "",
-            ))),
+            Second::Restart(message) => {
+                let mut resp = page(
+                    app,
+                    headers,
+                    form,
+                    StatusCode::UNAUTHORIZED,
+                    Some(message),
+                    "",
+                );
+                resp.headers_mut()
+                    .append(http::header::SET_COOKIE, second_factor::clear_cookie(app));
+                Ok(SignIn::Refused(resp))
+            }
         };
     }
     password_step(app, headers, pairs, tenant, addr, form).await

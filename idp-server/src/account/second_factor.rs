@@ -99,6 +99,11 @@ pub(crate) async fn challenge(
     Ok(resp)
 }
 
+/// The `Set-Cookie` that removes the pending sign-in's cookie.
+pub(crate) fn clear_cookie(app: &App) -> http::HeaderValue {
+    cookies::set(&app.issuer, Cookie::PendingSignIn, "", Some(0))
+}
+
 /// Checks the code of a submitted code form against the browser's pending sign-in, for a
 /// user of `tenant`. The caller has checked the form's CSRF token.
 pub(crate) async fn verify(
