@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::Error;
 use crate::attributes::{AttributeSchema, ClaimMapping, Schemas, validate_claims};
+use crate::mail::SmtpConfig;
 use crate::rate_limit::RateLimits;
 
 /// A configuration value that must not be printed (an encryption key, a database URL that
@@ -99,6 +100,101 @@ pub struct Config {
     pub(crate) claims: Vec<ClaimMapping>,
     pub(crate) device_code_ttl: HumanDuration,
     pub(crate) device_poll_interval: HumanDuration,
+    pub(crate) registration: Registration,
+    pub(crate) require_verified_email: bool,
+    pub(crate) email_verification_ttl: HumanDuration,
+    pub(crate) password_reset_ttl: HumanDuration,
+    /// `[smtp]`: where e-mail is sent. Not set: no mailer (unless one is given in code).
+    pub(crate) smtp: Option<SmtpConfig>,
+}
+
+/// Self-service registration (`[registration]`): off by default. People sign up at
+/// `/account/register` (`?tenant=ID` for a tenant's users), verify their address through
+/// the e-mailed link, and sign in. Needs a mailer (`[smtp]`, or `--dev`).
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use idp_server::Config;
+/// let config: Config = toml::from_str(r#"
+///     issuer = "https://id.example.com"
+///     [registration]
+///     enabled = true
+///     allowed_domains = ["example.com"]
+///     terms_url = "https://example.com/terms"
+/// "#)?;
+/// # let _ = config;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct Registration {
+    /// Whether people may register as users without a tenant.
+    pub enabled: bool,
+    /// The tenants whose users may register (`/account/register?tenant=ID`).
+    pub tenants: Vec<String>,
+    /// When not empty, only addresses in these domains (or their subdomains) may register.
+    pub allowed_domains: Vec<String>,
+    /// Addresses in these domains (or their subdomains) may not register.
+    pub blocked_domains: Vec<String>,
+    /// When set, registering requires ticking a box that links to these terms.
+    pub terms_url: Option<String>,
+}
+
+impl Registration {
+    /// Registration for users without a tenant, with every other setting at its default.
+    pub fn open() -> Self {
+        Self {
+            enabled: true,
+            ..Self::default()
+        }
+    }
+
+    /// Also lets the users of `tenant` register.
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenants.push(tenant.into());
+        self
+    }
+
+    /// Only addresses in `domain` (or its subdomains) may register; may be repeated.
+    pub fn allow_domain(mut self, domain: impl Into<String>) -> Self {
+        self.allowed_domains
+            .push(domain.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Addresses in `domain` (or its subdomains) may not register; may be repeated.
+    pub fn block_domain(mut self, domain: impl Into<String>) -> Self {
+        self.blocked_domains
+            .push(domain.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Registering requires accepting the terms at `url`.
+    pub fn terms_url(mut self, url: impl Into<String>) -> Self {
+        self.terms_url = Some(url.into());
+        self
+    }
+
+    /// Whether people of `tenant` (none: users without a tenant) may register.
+    pub(crate) fn open_for(&self, tenant: Option<&str>) -> bool {
+        match tenant {
+            None => self.enabled,
+            Some(t) => self.tenants.iter().any(|x| x == t),
+        }
+    }
+
+    /// Whether an address in `domain` may register: not blocked, and allowed when there is
+    /// an allow-list.
+    pub(crate) fn domain_allowed(&self, domain: &str) -> bool {
+        let domain = domain.to_ascii_lowercase();
+        let within = |d: &String| {
+            let d = d.trim_start_matches('.').to_ascii_lowercase();
+            domain == d || domain.ends_with(&format!(".{d}"))
+        };
+        !self.blocked_domains.iter().any(within)
+            && (self.allowed_domains.is_empty() || self.allowed_domains.iter().any(within))
+    }
 }
 
 /// How the `idp` binary writes its log (key `log_format`): lines for people, or one JSON
@@ -180,6 +276,11 @@ impl Default for Config {
             claims: Vec::new(),
             device_code_ttl: dur(10 * MINUTE),
             device_poll_interval: dur(5),
+            registration: Registration::default(),
+            require_verified_email: false,
+            email_verification_ttl: dur(DAY),
+            password_reset_ttl: dur(HOUR),
+            smtp: None,
         }
     }
 }
@@ -214,6 +315,11 @@ impl Config {
     /// How the `idp` binary writes its log (`log_format`).
     pub fn log_format(&self) -> LogFormat {
         self.log_format
+    }
+
+    /// The SMTP settings, if set (`[smtp]`).
+    pub fn smtp(&self) -> Option<&SmtpConfig> {
+        self.smtp.as_ref()
     }
 
     /// The rate limits, if set (`[rate_limits]`); `None` means the defaults.
@@ -254,6 +360,16 @@ impl Config {
 
     pub(crate) fn session_secs(&self) -> i64 {
         secs(self.session_ttl)
+    }
+
+    /// How long a verification link works (`email_verification_ttl`, default 24 h).
+    pub(crate) fn email_verification_ttl(&self) -> Duration {
+        self.email_verification_ttl.get()
+    }
+
+    /// How long a password-reset link works (`password_reset_ttl`, default 1 h).
+    pub(crate) fn password_reset_ttl(&self) -> Duration {
+        self.password_reset_ttl.get()
     }
 
     /// How long a device code and its user code live (`device_code_ttl`, default 10 min).
@@ -368,6 +484,8 @@ impl Config {
             ("session_ttl", self.session_ttl),
             ("device_code_ttl", self.device_code_ttl),
             ("device_poll_interval", self.device_poll_interval),
+            ("email_verification_ttl", self.email_verification_ttl),
+            ("password_reset_ttl", self.password_reset_ttl),
         ] {
             if d.get().as_secs() == 0 {
                 return Err(Error::Config(format!("{name} must be positive")));
@@ -402,6 +520,9 @@ impl Config {
             }
         }
         self.validate_cors()?;
+        if let Some(smtp) = &self.smtp {
+            smtp.validate().map_err(Error::Config)?;
+        }
         self.validate_scope_descriptions()?;
         if !(16..=1024).contains(&self.max_parameters) {
             return Err(Error::Config(
@@ -666,11 +787,16 @@ mod tests {
         let c: Config = serde_json::from_value(serde_json::json!({
             "encryption_key": "a secret that must not be printed",
             "database_url": "postgres://u:pw@h/db",
+            "smtp": {"host": "smtp.example.com", "from_address": "id@example.com",
+                     "username": "idp", "password": "smtp password not to print"},
         }))
         .unwrap();
+        c.validate().unwrap();
         let printed = format!("{c:?}");
         assert!(
-            !printed.contains("must not") && !printed.contains("pw@"),
+            !printed.contains("must not")
+                && !printed.contains("pw@")
+                && !printed.contains("not to print"),
             "{printed}"
         );
         assert_eq!(c.database_url(), Some("postgres://u:pw@h/db"));

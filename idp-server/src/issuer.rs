@@ -22,7 +22,27 @@ pub(crate) mod paths {
     pub(crate) const DEVICE: &str = "/device";
     pub(crate) const LIVE: &str = "/health/live";
     pub(crate) const READY: &str = "/health/ready";
+    pub(crate) const STYLESHEET: &str = "/assets/idp.css";
+    /// The signed-in person's account pages, and every page below it.
+    pub(crate) const ACCOUNT: &str = "/account";
+    pub(crate) const ACCOUNT_LOGIN: &str = "/account/login";
+    pub(crate) const ACCOUNT_PASSWORD: &str = "/account/password";
+    pub(crate) const ACCOUNT_SESSIONS: &str = "/account/sessions";
+    pub(crate) const ACCOUNT_APPS: &str = "/account/apps";
     pub(crate) const ACCOUNT_TWO_FACTOR: &str = "/account/two-factor";
+
+    /// Path prefixes whose every sub-path the provider answers (its pages and APIs
+    /// grouped under one path).
+    pub(crate) const PREFIXES: [&str; 2] = [ACCOUNT, "/admin/api"];
+
+    /// Whether the provider answers `path` (relative to the issuer).
+    pub(crate) fn is_ours(path: &str) -> bool {
+        ALL.contains(&path)
+            || PREFIXES.iter().any(|p| {
+                path.strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+    }
 
     /// Every path the provider answers.
     pub(crate) const ALL: [&str; 14] = [
@@ -39,7 +59,7 @@ pub(crate) mod paths {
         DEVICE,
         LIVE,
         READY,
-        ACCOUNT_TWO_FACTOR,
+        STYLESHEET,
     ];
 }
 
@@ -50,6 +70,8 @@ pub(crate) struct Issuer {
     url: String,
     /// The path without a trailing slash (`""` at the root).
     path: String,
+    /// The host name (what messages call the site when no tenant names it).
+    host: String,
     https: bool,
 }
 
@@ -87,6 +109,7 @@ impl Issuer {
         Ok(Self {
             url: issuer.trim_end_matches('/').to_owned(),
             path: url.path().trim_end_matches('/').to_owned(),
+            host: url.host_str().unwrap_or_default().to_owned(),
             https,
         })
     }
@@ -105,6 +128,11 @@ impl Issuer {
     /// which the provider's endpoints live.
     pub(crate) fn path(&self) -> &str {
         &self.path
+    }
+
+    /// The host (`id.example.com`).
+    pub(crate) fn host(&self) -> &str {
+        &self.host
     }
 
     /// The `Path` of the provider's cookies, so that a provider mounted under a prefix

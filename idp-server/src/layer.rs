@@ -130,7 +130,7 @@ impl<S> ProviderService<S> {
             return Some(paths::AS_METADATA);
         }
         let rest = path.strip_prefix(self.prefix.as_str())?;
-        paths::ALL.contains(&rest).then_some(rest)
+        paths::is_ours(rest).then_some(rest)
     }
 }
 

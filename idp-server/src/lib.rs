@@ -13,6 +13,7 @@
 //   manage/ · issue                   management API per resource · token minting
 //   keys                              the key ring: publish, sign, rotate
 //   crypto · config · issuer · hashing  key material · the one Config · the issuer · hash budget
+//   mail/                             e-mail: mailers, the outgoing queue, message templates
 //   error · rate_limit · secret_cache the two errors · limiters · verified secrets
 //   store/                            persistence: memory, SQLite, PostgreSQL
 
@@ -28,6 +29,7 @@ mod issue;
 mod issuer;
 mod keys;
 mod layer;
+pub mod mail;
 pub mod manage;
 mod oauth;
 mod provider;
@@ -42,7 +44,7 @@ pub mod testkit;
 mod web;
 
 pub use attributes::{AttributeRule, AttributeSchema, AttributeType, ClaimMapping, TokenKind};
-pub use config::{Config, LogFormat, Sensitive};
+pub use config::{Config, LogFormat, Registration, Sensitive};
 pub use crypto::EncryptionKey;
 pub use error::Error;
 pub use layer::{ProviderLayer, ProviderService, ResponseFuture};

@@ -11,7 +11,9 @@ use idp_core::{Algorithm, Clock, SystemClock};
 use crate::Error;
 use crate::attributes::{AttributeSchema, ClaimMapping};
 use crate::config::{Config, Sensitive};
+use crate::issuer::paths;
 use crate::layer::ProviderLayer;
+use crate::mail::{MailContext, MailKind, Mailer, SmtpConfig};
 use crate::manage::hooks::{Hooks, hook};
 use crate::manage::{
     ClientUpdate, Clients, HookContext, Keys, NewClient, NewUser, Tenants, TokenClaims, UserUpdate,
@@ -86,12 +88,29 @@ impl Provider {
         self.app.maintenance().await
     }
 
-    /// Waits (up to `limit`) until the back-channel logout tokens queued so far have been
-    /// delivered or given up on; whether none is left. Deliveries run in the background; a
-    /// process about to exit (the `idp` command line after `users set-password`, say)
-    /// calls this so that clients are still told.
+    /// Waits (up to `limit`) until the back-channel logout tokens and e-mails queued so far
+    /// have been delivered or given up on; whether none is left. Deliveries run in the
+    /// background; a process about to exit (the `idp` command line after `users
+    /// set-password`, say) calls this so that clients and people are still told.
     pub async fn flush_notifications(&self, limit: Duration) -> bool {
         self.app.drain_notifications(limit).await
+    }
+
+    /// Renders the message of `kind` to `to` with the provider's templates (see
+    /// [`MailTemplates`](crate::mail::MailTemplates)) and queues it for the provider's
+    /// mailer, without waiting for the mail server. `false`: not queued (no mailer
+    /// configured, a full queue), which is logged. [`flush_notifications`](Self::flush_notifications)
+    /// waits for the queue.
+    ///
+    /// ```
+    /// # async fn f(provider: idp_server::Provider) {
+    /// use idp_server::mail::{MailContext, MailKind};
+    /// let ctx = MailContext::new("Shop").user_name("Ada").link("https://shop.example.com/account");
+    /// provider.send_mail(MailKind::PasswordChanged, "ada@example.com", &ctx);
+    /// # }
+    /// ```
+    pub fn send_mail(&self, kind: MailKind, to: &str, ctx: &MailContext) -> bool {
+        self.app.mail.send(kind, to, ctx)
     }
 
     /// The provider's endpoints as an `axum::Router`, to serve alone or to `nest`/`merge`
@@ -130,6 +149,7 @@ pub struct ProviderBuilder {
     store: Option<Arc<dyn Store>>,
     clock: Arc<dyn Clock>,
     hooks: Hooks,
+    mailer: Option<Arc<dyn Mailer>>,
 }
 
 impl fmt::Debug for ProviderBuilder {
@@ -137,6 +157,7 @@ impl fmt::Debug for ProviderBuilder {
         f.debug_struct("ProviderBuilder")
             .field("config", &self.config)
             .field("hooks", &self.hooks)
+            .field("mailer", &self.mailer)
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +169,7 @@ impl Default for ProviderBuilder {
             store: None,
             clock: Arc::new(SystemClock),
             hooks: Hooks::default(),
+            mailer: None,
         }
     }
 }
@@ -280,11 +302,53 @@ impl ProviderBuilder {
         self
     }
 
-    /// A directory whose `login.html`, `consent.html`, `logout_confirm.html`, `error.html`,
-    /// `logged_out.html`, `totp_challenge.html`, `totp_setup.html`, `backup_codes.html` or
-    /// `base.html` replace the built-in page templates (minijinja syntax).
+    /// A directory whose `login.html`, `consent.html`, `device.html`,
+    /// `logout_confirm.html`, `error.html`, `logged_out.html`, the account pages' and the
+    /// two-factor pages' (`totp_setup.html`, `totp_challenge.html`, `backup_codes.html`),
+    /// `base.html` or `idp.css`
+    /// replace the built-in page templates and stylesheet, and whose `mail/NAME.txt` and
+    /// `mail/NAME.html` replace the e-mail templates (see
+    /// [`MailTemplates`](crate::mail::MailTemplates)); minijinja syntax.
     pub fn templates_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.config.templates_dir = Some(dir.into());
+        self
+    }
+
+    /// Self-service registration (off by default): who may register, from which domains,
+    /// with which terms. Needs a mailer.
+    pub fn registration(mut self, registration: crate::Registration) -> Self {
+        self.config.registration = registration;
+        self
+    }
+
+    /// Refuses sign-in to users whose e-mail address is not verified (default: off); the
+    /// login page offers to send the link again.
+    pub fn require_verified_email(mut self) -> Self {
+        self.config.require_verified_email = true;
+        self
+    }
+
+    /// How long verification links (default 24 h) and password-reset links (default 1 h)
+    /// work.
+    pub fn account_link_ttls(mut self, verification: Duration, reset: Duration) -> Self {
+        self.config.email_verification_ttl = verification.into();
+        self.config.password_reset_ttl = reset.into();
+        self
+    }
+
+    /// Where e-mail goes (key `[smtp]`): an [`SmtpMailer`](crate::mail::SmtpMailer) with
+    /// these settings, unless [`mailer`](Self::mailer) gives another.
+    pub fn smtp(mut self, smtp: SmtpConfig) -> Self {
+        self.config.smtp = Some(smtp);
+        self
+    }
+
+    /// The mailer the provider sends e-mail with (verification, password reset…), instead
+    /// of the one `[smtp]` configures: [`DevMailer`](crate::mail::DevMailer), or a
+    /// transport of your own (a test's, an HTTP mail API's). Without either, no e-mail is
+    /// sent. Messages reach it through a bounded queue, never while a request waits.
+    pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
         self
     }
 
@@ -506,7 +570,6 @@ impl ProviderBuilder {
     /// start) and returns the provider.
     pub async fn build(self) -> Result<Provider, Error> {
         self.config.check_templates_dir()?;
-        let templates = Templates::load(self.config.templates_dir.as_deref())?;
         let store = self
             .store
             .ok_or_else(|| Error::Config("a store is required".into()))?;
@@ -516,8 +579,13 @@ impl ProviderBuilder {
             self.clock,
             self.hooks,
             RateLimits::default(),
+            self.mailer,
         )
         .await?;
+        let templates = Templates::load(
+            state.config.templates_dir.as_deref(),
+            &state.issuer.endpoint(paths::STYLESHEET),
+        )?;
         let discovery = crate::oauth::metadata::discovery_document(&state);
         let jwks_cache_control =
             crate::oauth::metadata::jwks_cache_control(state.config.jwks_max_age_secs());

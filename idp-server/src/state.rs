@@ -23,6 +23,7 @@ use crate::hashing::HashBudget;
 use crate::issue::{ExtraClaims, Minter};
 use crate::issuer::Issuer;
 use crate::keys::KeyRing;
+use crate::mail::{MailContext, MailTemplates, Mailer, Outbox, SmtpMailer};
 use crate::manage::hooks::Hooks;
 use crate::manage::{Actor, Clients, Ctx, HookContext, Keys, Tenants, TokenClaims, Users};
 use crate::rate_limit::{Limiters, RateLimits};
@@ -97,6 +98,8 @@ pub(crate) struct State {
     policies: Policies,
     /// The attribute schemas, merged per tenant once.
     schemas: Schemas,
+    /// Outgoing e-mail: `mail.send(kind, to, &ctx)` queues a message.
+    pub(crate) mail: Outbox,
 }
 
 impl State {
@@ -108,6 +111,7 @@ impl State {
         clock: Arc<dyn Clock>,
         hooks: Hooks,
         default_limits: RateLimits,
+        mailer: Option<Arc<dyn Mailer>>,
     ) -> Result<Self, Error> {
         let issuer = Issuer::parse(
             config
@@ -127,7 +131,18 @@ impl State {
             config.key_publish_ahead_secs(),
             config.key_retention_secs(),
         );
+        // A mailer given in code wins over `[smtp]`.
+        let mailer = match (mailer, &config.smtp) {
+            (Some(m), _) => Some(m),
+            (None, Some(smtp)) => Some(Arc::new(SmtpMailer::new(smtp)?) as Arc<dyn Mailer>),
+            (None, None) => None,
+        };
+        let mail = Outbox::new(
+            MailTemplates::load(config.templates_dir.as_deref())?,
+            mailer,
+        );
         let state = Self {
+            mail,
             policies: Policies::new(&issuer, config.id_token_alg)?,
             limiters: Limiters::new(config.rate_limits.as_ref().unwrap_or(&default_limits))
                 .map_err(Error::Config)?,
@@ -177,10 +192,24 @@ impl State {
         }
     }
 
-    /// Waits (up to `limit`) for queued back-channel logout deliveries; whether none is
-    /// left.
+    /// Waits (up to `limit`) for queued back-channel logout deliveries and e-mails;
+    /// whether none is left.
     pub(crate) async fn drain_notifications(&self, limit: Duration) -> bool {
-        self.backchannel.drain(limit).await
+        let (logout, mail) = tokio::join!(self.backchannel.drain(limit), self.mail.drain(limit));
+        logout && mail
+    }
+
+    /// The start of every message's context: the site's name is the tenant's display name,
+    /// or the issuer's host.
+    #[expect(
+        dead_code,
+        reason = "the account pages (issue 15) build their messages on it"
+    )]
+    pub(crate) fn mail_context(&self, tenant: Option<&Tenant>) -> MailContext {
+        let name = tenant
+            .and_then(|t| t.display_name.clone())
+            .unwrap_or_else(|| self.issuer.host().to_owned());
+        MailContext::new(name)
     }
 
     fn manage(&self) -> Ctx<'_> {

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["store", "attributes"],
     &["error", "rate_limit", "secret_cache", "client_cache"],
+    &["mail"],
     &["crypto", "config", "issuer", "hashing"],
     &["keys"],
     &["revocation"],
@@ -37,6 +38,7 @@ const ROOT_EXPORTS: &[(&str, &str)] = &[
     ("ClaimMapping", "attributes"),
     ("TokenKind", "attributes"),
     ("Config", "config"),
+    ("Registration", "config"),
     ("LogFormat", "config"),
     ("Sensitive", "config"),
     ("EncryptionKey", "crypto"),

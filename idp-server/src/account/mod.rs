@@ -8,7 +8,7 @@ pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod second_factor;
 pub(crate) mod session;
-pub(crate) mod two_factor;
+pub(crate) mod settings;
 
 use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -3,6 +3,7 @@
 mod clients;
 pub(crate) mod hooks;
 mod keys;
+pub(crate) mod password_policy;
 mod records;
 mod tenants;
 pub(crate) mod two_factor;

@@ -122,6 +122,22 @@ pub(crate) async fn jwks(axum::extract::State(app): AppState) -> Response {
     json_bytes(snap.jwks_json.clone(), app.jwks_cache_control.clone())
 }
 
+/// The pages' stylesheet. Its URL carries a version of its contents, so browsers may keep
+/// it for a year.
+pub(crate) async fn stylesheet(axum::extract::State(app): AppState) -> Response {
+    let mut resp = app.templates.stylesheet().into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    resp
+}
+
 pub(crate) async fn live() -> &'static str {
     "ok"
 }

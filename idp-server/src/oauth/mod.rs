@@ -64,15 +64,13 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         )
         .route(paths::INTROSPECT, post(tokeninfo::introspect))
         .merge(crate::admin::routes())
+        .merge(crate::account::settings::routes())
         .route(
             paths::DEVICE_AUTHORIZATION,
             post(device::device_authorization),
         )
         .route(paths::DEVICE, get(device::page_get).post(device::page_post))
-        .route(
-            paths::ACCOUNT_TWO_FACTOR,
-            get(crate::account::two_factor::get).post(crate::account::two_factor::post),
-        )
+        .route(paths::STYLESHEET, get(metadata::stylesheet))
         .route(paths::LIVE, get(metadata::live))
         .route(paths::READY, get(metadata::ready))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

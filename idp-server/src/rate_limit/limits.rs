@@ -23,6 +23,10 @@ pub struct RateLimits {
     /// minute; default 10. Across all addresses together, a hundred times as many: with
     /// 20^8 possible codes, guessing a live one stays hopeless.
     pub device_code_failures_per_minute: u32,
+    /// E-mails the account pages send (verification, password reset, "someone tried to
+    /// register with your address") per recipient address per hour; default 5. One client
+    /// address may cause four times as many across recipients.
+    pub account_emails_per_hour: u32,
     /// `redis://…`: share the limiters' state between replicas through Redis. None by
     /// default (each process counts for itself).
     pub redis_url: Option<String>,
@@ -48,6 +52,7 @@ impl std::fmt::Debug for RateLimits {
                 "device_code_failures_per_minute",
                 &self.device_code_failures_per_minute,
             )
+            .field("account_emails_per_hour", &self.account_emails_per_hour)
             .field("redis_url", &self.redis_url.as_ref().map(|_| "[redacted]"))
             .finish()
     }
@@ -61,6 +66,7 @@ impl Default for RateLimits {
             client_failures_per_minute: 20,
             address_requests_per_second: 100,
             device_code_failures_per_minute: 10,
+            account_emails_per_hour: 5,
             redis_url: None,
         }
     }
@@ -75,6 +81,7 @@ impl RateLimits {
             client_failures_per_minute: 0,
             address_requests_per_second: 0,
             device_code_failures_per_minute: 0,
+            account_emails_per_hour: 0,
             redis_url: None,
         }
     }
@@ -94,6 +101,10 @@ pub(crate) enum Counter {
     /// Wrong user codes from all addresses together (a hundred times the per-address
     /// limit): what an attacker spread over many addresses can try against live codes.
     DeviceCodeAll = 4,
+    /// Account e-mails per recipient address (an hour).
+    Mail = 5,
+    /// Account e-mails caused from one client address (an hour).
+    MailAddress = 6,
 }
 
 impl Counter {
@@ -104,11 +115,16 @@ impl Counter {
             Self::Client => l.client_failures_per_minute,
             Self::DeviceCode => l.device_code_failures_per_minute,
             Self::DeviceCodeAll => l.device_code_failures_per_minute.saturating_mul(100),
+            Self::Mail => l.account_emails_per_hour,
+            Self::MailAddress => l.account_emails_per_hour.saturating_mul(4),
         }
     }
 
     pub(super) fn window(self) -> Duration {
-        Duration::from_secs(60)
+        match self {
+            Self::Mail | Self::MailAddress => Duration::from_secs(3600),
+            _ => Duration::from_secs(60),
+        }
     }
 
     #[cfg(feature = "redis")]
@@ -119,6 +135,8 @@ impl Counter {
             Self::Client => "client",
             Self::DeviceCode => "device-code",
             Self::DeviceCodeAll => "device-code-all",
+            Self::Mail => "mail",
+            Self::MailAddress => "mail-address",
         }
     }
 }

@@ -78,7 +78,7 @@ fn per_second(n: u32) -> Option<DefaultKeyedRateLimiter<[u8; 32]>> {
 
 /// The limiters of this process.
 pub(super) struct Local {
-    counters: [Option<FailureCounter>; 5],
+    counters: [Option<FailureCounter>; 7],
     quotas: [Option<DefaultKeyedRateLimiter<[u8; 32]>>; 2],
 }
 
@@ -108,6 +108,8 @@ impl Local {
                 counter(Counter::Client),
                 counter(Counter::DeviceCode),
                 counter(Counter::DeviceCodeAll),
+                counter(Counter::Mail),
+                counter(Counter::MailAddress),
             ],
             quotas: [quota(Quotas::Client), quota(Quotas::Address)],
         }

@@ -186,6 +186,27 @@ impl Limiters {
         }
     }
 
+    /// One account e-mail to `to` caused from `addr`, if the hourly limits allow it;
+    /// `Err(wait)` (and nothing counted) when that recipient, or that address, has had its
+    /// share.
+    pub(crate) async fn account_email(
+        &self,
+        to: &str,
+        addr: Option<IpAddr>,
+    ) -> Result<(), Duration> {
+        let to = key(&["mail", &to.trim().to_lowercase()]);
+        let from = addr.map(|a| key(&["mail-address", &a.to_string()]));
+        self.check(Counter::Mail, to).await?;
+        if let Some(k) = from {
+            self.check(Counter::MailAddress, k).await?;
+        }
+        self.fail(Counter::Mail, to).await;
+        if let Some(k) = from {
+            self.fail(Counter::MailAddress, k).await;
+        }
+        Ok(())
+    }
+
     /// One request by the authenticated client `client_id`.
     pub(crate) async fn client(&self, client_id: &str) -> Result<(), Duration> {
         self.spend(Quotas::Client, key(&["client-quota", client_id]))

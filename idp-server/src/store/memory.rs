@@ -6,9 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    AuthCodeRecord, Client, ConsentRecord, ConsumeOutcome, DeviceCodeRecord, DeviceDecision,
-    DevicePoll, DeviceStatus, GrantRecord, GrantsOf, RefreshTokenRecord, SessionRecord,
-    SigningKeyRecord, Store, StoreError, Tenant, User,
+    AccountTokenPurpose, AccountTokenRecord, AuthCodeRecord, Client, ConsentRecord, ConsumeOutcome,
+    DeviceCodeRecord, DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf,
+    RefreshTokenRecord, SessionRecord, SigningKeyRecord, Store, StoreError, Tenant, User,
 };
 
 #[derive(Debug, Default)]
@@ -24,6 +24,7 @@ struct Inner {
     sessions: HashMap<String, SessionRecord>,
     consents: HashMap<(String, String), ConsentRecord>,
     revoked: HashMap<String, i64>,
+    account_tokens: HashMap<String, AccountTokenRecord>,
 }
 
 /// A [`Store`] that keeps everything in process memory; nothing survives a restart.
@@ -532,6 +533,83 @@ impl Store for MemoryStore {
         Ok(gone)
     }
 
+    async fn insert_account_token(&self, token: &AccountTokenRecord) -> Result<(), StoreError> {
+        let mut g = self.lock();
+        if g.account_tokens.contains_key(&token.token_hash) {
+            return Err(StoreError::Conflict("account token already exists".into()));
+        }
+        g.account_tokens
+            .insert(token.token_hash.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn take_account_token(
+        &self,
+        token_hash: &str,
+        purpose: AccountTokenPurpose,
+        now: i64,
+    ) -> Result<Option<AccountTokenRecord>, StoreError> {
+        let mut g = self.lock();
+        match g.account_tokens.get(token_hash) {
+            Some(t) if t.purpose == purpose && t.expires_at > now => {
+                Ok(g.account_tokens.remove(token_hash))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete_account_tokens(
+        &self,
+        user_id: &str,
+        purpose: AccountTokenPurpose,
+    ) -> Result<u64, StoreError> {
+        let mut g = self.lock();
+        let before = g.account_tokens.len();
+        g.account_tokens
+            .retain(|_, t| !(t.user_id == user_id && t.purpose == purpose));
+        Ok((before - g.account_tokens.len()) as u64)
+    }
+
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut out: Vec<SessionRecord> = self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.expires_at > now)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.sid.cmp(&b.sid)));
+        Ok(out)
+    }
+
+    async fn list_consents(&self, user_id: &str) -> Result<Vec<ConsentRecord>, StoreError> {
+        let mut out: Vec<ConsentRecord> = self
+            .lock()
+            .consents
+            .values()
+            .filter(|c| c.user_id == user_id)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| {
+            b.granted_at
+                .cmp(&a.granted_at)
+                .then(a.client_id.cmp(&b.client_id))
+        });
+        Ok(out)
+    }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .consents
+            .remove(&(user_id.to_owned(), client_id.to_owned()))
+            .is_some())
+    }
+
     async fn get_consent(
         &self,
         user_id: &str,
@@ -575,6 +653,7 @@ impl Store for MemoryStore {
                 + g.grants.len()
                 + g.sessions.len()
                 + g.revoked.len()
+                + g.account_tokens.len()
         };
         let before = count(&g);
         g.codes.retain(|_, c| c.expires_at > now);
@@ -583,6 +662,7 @@ impl Store for MemoryStore {
         g.grants.retain(|_, t| t.expires_at > now);
         g.sessions.retain(|_, s| s.expires_at > now);
         g.revoked.retain(|_, exp| *exp > now);
+        g.account_tokens.retain(|_, t| t.expires_at > now);
         Ok((before - count(&g)) as u64)
     }
 }

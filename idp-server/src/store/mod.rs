@@ -28,8 +28,9 @@ pub use sql::PostgresStore;
 pub use sql::SqliteStore;
 pub(crate) use tokens::password_amr;
 pub use tokens::{
-    AuthCodeRecord, ConsentRecord, ConsumeOutcome, DeviceCodeRecord, DeviceDecision, DevicePoll,
-    DeviceStatus, GrantRecord, GrantsOf, RefreshTokenRecord, SessionRecord, SigningKeyRecord,
+    AccountTokenPurpose, AccountTokenRecord, AuthCodeRecord, ConsentRecord, ConsumeOutcome,
+    DeviceCodeRecord, DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf,
+    RefreshTokenRecord, SessionRecord, SigningKeyRecord,
 };
 pub use two_factor::{PendingSignIn, TwoFactorRecord, TwoFactorStore};
 
@@ -284,6 +285,12 @@ pub trait Store: TwoFactorStore + Send + Sync + fmt::Debug + 'static {
     async fn delete_session(&self, session_hash: &str) -> Result<bool, StoreError>;
     /// Deletes every session of a user; the deleted sessions.
     async fn delete_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError>;
+    /// The sessions of a user that have not expired at `now`, newest first.
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
 
     // ---- consents ----
     /// The consent a user gave a client, if any.
@@ -294,6 +301,29 @@ pub trait Store: TwoFactorStore + Send + Sync + fmt::Debug + 'static {
     ) -> Result<Option<ConsentRecord>, StoreError>;
     /// Stores (or replaces) a consent.
     async fn put_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError>;
+    /// Every consent a user gave, newest first.
+    async fn list_consents(&self, user_id: &str) -> Result<Vec<ConsentRecord>, StoreError>;
+    /// Forgets the consent a user gave a client; whether there was one.
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError>;
+
+    // ---- single-use e-mail tokens ----
+    /// Stores a verification or reset token.
+    async fn insert_account_token(&self, token: &AccountTokenRecord) -> Result<(), StoreError>;
+    /// Takes the token with this hash and purpose if it has not expired at `now`: it is
+    /// deleted in the same atomic step, so a second use finds nothing.
+    async fn take_account_token(
+        &self,
+        token_hash: &str,
+        purpose: AccountTokenPurpose,
+        now: i64,
+    ) -> Result<Option<AccountTokenRecord>, StoreError>;
+    /// Deletes every token of a user for `purpose` (a new link replaces the old ones; a
+    /// new password ends every reset link); how many.
+    async fn delete_account_tokens(
+        &self,
+        user_id: &str,
+        purpose: AccountTokenPurpose,
+    ) -> Result<u64, StoreError>;
 
     // ---- revoked access tokens ----
     /// Records a revoked access-token id until `expires_at`.

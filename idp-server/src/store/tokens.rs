@@ -361,6 +361,75 @@ pub struct ConsentRecord {
     pub granted_at: i64,
 }
 
+/// What a single-use link sent by e-mail is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccountTokenPurpose {
+    /// Proves the address it was sent to (after registration or an address change).
+    VerifyEmail,
+    /// Lets its holder choose a new password.
+    ResetPassword,
+}
+
+impl AccountTokenPurpose {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+        }
+    }
+
+    /// The purpose of a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "verify_email" => Some(Self::VerifyEmail),
+            "reset_password" => Some(Self::ResetPassword),
+            _ => None,
+        }
+    }
+}
+
+/// A single-use token sent by e-mail (a verification or password-reset link), stored only
+/// as the SHA-256 of its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountTokenRecord {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// What it is for.
+    pub purpose: AccountTokenPurpose,
+    /// The user it acts on.
+    pub user_id: String,
+    /// The address it was sent to (for a verification: the address it proves).
+    pub email: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+}
+
+impl AccountTokenRecord {
+    /// A token created at `now`.
+    pub fn new(
+        token_hash: impl Into<String>,
+        purpose: AccountTokenPurpose,
+        user_id: impl Into<String>,
+        email: impl Into<String>,
+        now: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            token_hash: token_hash.into(),
+            purpose,
+            user_id: user_id.into(),
+            email: email.into(),
+            created_at: now,
+            expires_at,
+        }
+    }
+}
+
 // ---- constructors ----
 //
 // The records are `#[non_exhaustive]`, so code outside this crate (the `idp` binary, the

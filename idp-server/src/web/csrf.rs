@@ -34,9 +34,9 @@ pub(crate) enum Purpose<'a> {
     /// The forms of the device verification page (the user code, the decision), shown to
     /// the session with this `sid`.
     Device { sid: &'a str },
-    /// The forms of the two-factor page (enrol, disable), shown to the session with this
-    /// `sid`.
-    TwoFactor { sid: &'a str },
+    /// The forms of the account pages (profile, password, sessions, applications), shown
+    /// to the session with this `sid`.
+    Account { sid: &'a str },
 }
 
 impl Purpose<'_> {
@@ -46,7 +46,7 @@ impl Purpose<'_> {
             Self::Consent { .. } => b"consent",
             Self::Logout { .. } => b"logout",
             Self::Device { .. } => b"device",
-            Self::TwoFactor { .. } => b"two-factor",
+            Self::Account { .. } => b"account",
         }
     }
 
@@ -56,7 +56,7 @@ impl Purpose<'_> {
             Self::Consent { sid }
             | Self::Logout { sid }
             | Self::Device { sid }
-            | Self::TwoFactor { sid } => sid.as_bytes(),
+            | Self::Account { sid } => sid.as_bytes(),
         }
     }
 }

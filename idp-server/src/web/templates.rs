@@ -1,5 +1,7 @@
-//! HTML pages (login, consent, device verification, logout confirmation, error, signed-out) from minijinja templates that a deployer
-//! may override, and the security headers every page carries.
+//! HTML pages (login, consent, device verification, logout confirmation, error,
+//! signed-out) from minijinja templates that a deployer may override, their stylesheet,
+//! and the security headers every page carries: a Content-Security-Policy without
+//! `'unsafe-inline'` (the styles are in the stylesheet, served by the provider).
 
 use std::path::Path;
 
@@ -10,7 +12,7 @@ use serde::Serialize;
 
 use crate::Error;
 
-const NAMES: [(&str, &str); 10] = [
+const NAMES: [(&str, &str); 15] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
@@ -23,6 +25,23 @@ const NAMES: [(&str, &str); 10] = [
     (
         "logged_out.html",
         include_str!("../../templates/logged_out.html"),
+    ),
+    (
+        "account_nav.html",
+        include_str!("../../templates/account_nav.html"),
+    ),
+    ("account.html", include_str!("../../templates/account.html")),
+    (
+        "account_password.html",
+        include_str!("../../templates/account_password.html"),
+    ),
+    (
+        "account_sessions.html",
+        include_str!("../../templates/account_sessions.html"),
+    ),
+    (
+        "account_apps.html",
+        include_str!("../../templates/account_apps.html"),
     ),
     (
         "totp_challenge.html",
@@ -38,6 +57,9 @@ const NAMES: [(&str, &str); 10] = [
     ),
 ];
 
+/// The pages' built-in stylesheet (`idp.css` in the templates directory replaces it).
+const STYLESHEET: &str = include_str!("../../templates/idp.css");
+
 /// How much of a refused redirect URI an error page shows.
 const SHOWN_URI_CHARS: usize = 300;
 
@@ -45,6 +67,8 @@ const SHOWN_URI_CHARS: usize = 300;
 /// configured directory when there is one.
 pub(crate) struct Templates {
     env: Environment<'static>,
+    /// The stylesheet's text, served at `paths::STYLESHEET`.
+    stylesheet: bytes::Bytes,
 }
 
 impl std::fmt::Debug for Templates {
@@ -54,8 +78,21 @@ impl std::fmt::Debug for Templates {
 }
 
 impl Templates {
-    pub(crate) fn load(dir: Option<&Path>) -> Result<Self, Error> {
+    /// The templates, and the stylesheet they link to at `stylesheet_url` (with a version
+    /// of its contents appended, so that browsers may keep it for a year).
+    pub(crate) fn load(dir: Option<&Path>, stylesheet_url: &str) -> Result<Self, Error> {
+        let stylesheet = match dir.map(|d| d.join("idp.css")).filter(|p| p.exists()) {
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|e| Error::Config(format!("stylesheet {}: {e}", path.display())))?,
+            None => STYLESHEET.to_owned(),
+        };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, stylesheet.as_bytes());
+        let version: String = digest.as_ref()[..6]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let mut env = Environment::new();
+        env.add_global("stylesheet", format!("{stylesheet_url}?v={version}"));
         for (name, builtin) in NAMES {
             let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
                 Some(path) => std::fs::read_to_string(&path)
@@ -66,9 +103,12 @@ impl Templates {
                 .map_err(|e| Error::Config(format!("template {name}: {e}")))?;
         }
         // Render each once so that a broken override fails at start-up, not on a request.
-        let t = Self { env };
+        let t = Self {
+            env,
+            stylesheet: bytes::Bytes::from(stylesheet),
+        };
         for (name, _) in NAMES {
-            if name != "base.html" {
+            if name != "base.html" && name != "account_nav.html" {
                 t.env
                     .get_template(name)
                     .and_then(|tpl| tpl.render(minijinja::context! {}))
@@ -76,6 +116,11 @@ impl Templates {
             }
         }
         Ok(t)
+    }
+
+    /// The stylesheet's text.
+    pub(crate) fn stylesheet(&self) -> bytes::Bytes {
+        self.stylesheet.clone()
     }
 
     pub(crate) fn render<S: Serialize>(&self, name: &str, status: StatusCode, ctx: S) -> Response {
@@ -142,15 +187,18 @@ impl Templates {
     }
 }
 
-/// An HTML response with headers that keep it out of frames and caches and forbid scripts.
+/// The pages' Content-Security-Policy: nothing but the provider's own stylesheet and
+/// images (a tenant's logo adds its origin to `img-src`); no script, no inline style.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// An HTML response with headers that keep it out of frames and caches and forbid scripts
+/// and inline styles.
 pub(crate) fn page(status: StatusCode, body: String) -> Response {
     let mut resp = (status, Html(body)).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
-        ),
+        HeaderValue::from_static(PAGE_CSP),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(

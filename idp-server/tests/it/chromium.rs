@@ -132,6 +132,21 @@ impl Driver {
             .to_owned()
     }
 
+    /// The computed value of a CSS property of the element (WebDriver "Get Element CSS
+    /// Value": no script involved).
+    async fn css_value(&self, css: &str, property: &str) -> String {
+        let id = self.find(css).await;
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{id}/css/{property}"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
     async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.cmd(
@@ -224,6 +239,14 @@ async fn chromium_signs_in_and_gets_sso_for_a_second_client() {
 
     let d = Driver::start(&chromedriver).await;
     d.goto(&authorize("app-one", "state-one")).await;
+    // The page is styled by the provider's stylesheet, which its CSP (no 'unsafe-inline')
+    // lets the browser apply: the blue button, the narrow card.
+    assert_eq!(
+        d.css_value("#submit", "background-color").await,
+        "rgba(36, 87, 214, 1)"
+    );
+    assert_eq!(d.css_value("main", "max-width").await, "384px");
+    assert_eq!(d.css_value("label[for=email]", "font-weight").await, "600");
     d.type_into("#email", "ada@example.com").await;
     d.type_into("#password", PASSWORD).await;
     d.click("#submit").await;
@@ -438,10 +461,12 @@ async fn chromium_enrols_totp_and_signs_in_with_password_and_code() {
         .unwrap();
 
     let d = Driver::start(&chromedriver).await;
-    d.goto(&s.url("/account/two-factor")).await;
+    d.goto(&s.url("/account/login")).await;
     d.type_into("#email", "ada@example.com").await;
     d.type_into("#password", PASSWORD).await;
     d.click("#submit").await;
+    wait_for_text(&d, "Your account").await;
+    d.goto(&s.url("/account/two-factor")).await;
     let source = wait_for_text(&d, "id=\"secret\"").await;
     assert!(source.contains("<svg"), "the QR code is inline: {source}");
     let secret = base32_decode(&element_text(&source, "secret").unwrap());

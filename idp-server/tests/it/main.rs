@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub, dead_code)]
 
 mod abuse;
+mod account;
 mod admin;
 mod attributes;
 mod browser;
@@ -20,6 +21,7 @@ mod hardening;
 mod hooks;
 mod hostile;
 mod keys;
+mod mail;
 mod manage;
 mod mount;
 mod native;

@@ -151,7 +151,9 @@ async fn error_page_names_the_app_and_the_refused_redirect_uri_escaped() {
     assert_eq!(page.location, None);
     assert!(!page.body.contains("<script"), "{}", page.body);
     assert!(!page.body.contains("<b>"), "{}", page.body);
-    assert!(!page.body.contains("href"), "{}", page.body);
+    // Never a link (the one `href` is the stylesheet's).
+    assert!(!page.body.contains("<a "), "{}", page.body);
+    assert_eq!(page.body.matches("href").count(), 1, "{}", page.body);
     assert!(
         page.body
             .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;&quot;&#x27;"),
@@ -194,4 +196,141 @@ async fn error_page_names_the_app_and_the_refused_redirect_uri_escaped() {
     assert_eq!(page.location, None);
     assert!(!page.body.contains("evil.example"), "{}", page.body);
     s.stop().await;
+}
+
+/// The stylesheet link of a page, unescaped.
+fn stylesheet_link(page: &Page) -> String {
+    let text = unescape(&page.body);
+    let start = text
+        .find(r#"<link rel="stylesheet" href=""#)
+        .unwrap_or_else(|| panic!("no stylesheet link: {}", page.body));
+    let rest = &text[start + r#"<link rel="stylesheet" href=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+/// The login, consent, device, error, logout and signed-out pages: a CSP without
+/// `'unsafe-inline'` (nor any script), no inline style anywhere, and the provider's own
+/// stylesheet, served as CSS that browsers keep.
+#[tokio::test]
+async fn pages_have_no_inline_style_and_link_the_served_stylesheet() {
+    let s = TestServer::start().await;
+    setup(&s).await;
+    third_party(&s, "shop", false, "https://app.example.com/cb").await;
+    let b = Browser::new();
+    let login = b
+        .authorize(
+            &s,
+            &[
+                ("client_id", "web"),
+                ("redirect_uri", crate::browser::REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+            ],
+        )
+        .await;
+    assert!(login.is_login_form());
+    let signed_in = b.login(&s, &login, "ada@example.com", PASSWORD).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let consent = consent_page(&s, "shop", "https://app.example.com/cb").await;
+    let device = b.get(&s.url("/device")).await;
+    assert!(device.body.contains("Connect a device"), "{}", device.body);
+    let error = b
+        .authorize(
+            &s,
+            &[
+                ("client_id", "shop"),
+                ("redirect_uri", "https://elsewhere.example/cb"),
+                ("response_type", "code"),
+            ],
+        )
+        .await;
+    assert_eq!(error.status, 400);
+    let logout = b.get(&s.url("/oauth/logout")).await;
+    assert!(logout.body.contains("Sign out?"), "{}", logout.body);
+    let logged_out = b
+        .post(&s.url("/oauth/logout"), &logout.hidden_fields())
+        .await;
+    assert!(
+        logged_out.body.contains("You are signed out"),
+        "{}",
+        logged_out.body
+    );
+
+    let mut links = Vec::new();
+    for (name, page) in [
+        ("login", &login),
+        ("consent", &consent),
+        ("device", &device),
+        ("error", &error),
+        ("logout", &logout),
+        ("signed out", &logged_out),
+    ] {
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(!csp.contains("unsafe-inline"), "{name}: {csp}");
+        assert!(
+            !csp.contains("unsafe-eval") && !csp.contains("script-src"),
+            "{name}: {csp}"
+        );
+        assert!(csp.contains("style-src 'self'"), "{name}: {csp}");
+        assert!(csp.starts_with("default-src 'none'"), "{name}: {csp}");
+        assert!(!page.body.contains("<style"), "{name}: {}", page.body);
+        assert!(!page.body.contains(" style="), "{name}: {}", page.body);
+        links.push(stylesheet_link(page));
+    }
+    // One stylesheet, on the provider's origin, versioned by its contents.
+    links.dedup();
+    assert_eq!(links.len(), 1, "{links:?}");
+    let link = &links[0];
+    assert!(link.starts_with(&s.url("/assets/idp.css?v=")), "{link}");
+
+    let resp = s.http.get(link).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let h = resp.headers().clone();
+    assert_eq!(h["content-type"], "text/css; charset=utf-8");
+    assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    let css = resp.text().await.unwrap();
+    assert!(
+        css.contains("button.secondary { background: #e7e9ee;"),
+        "{css}"
+    );
+    assert!(css.contains(".error {"), "{css}");
+    s.stop().await;
+}
+
+/// `idp.css` in the templates directory replaces the stylesheet, and its URL changes with
+/// it (so that browsers that kept the old one fetch the new one).
+#[tokio::test]
+async fn a_stylesheet_in_the_templates_dir_replaces_the_built_in_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("idp.css"), "body { background: #000; }\n").unwrap();
+    let default = TestServer::start().await;
+    setup(&default).await;
+    let s = TestServer::start_with(Arc::new(MemoryStore::new()), |b| {
+        b.templates_dir(dir.path())
+    })
+    .await;
+    setup(&s).await;
+    let params = [
+        ("client_id", "web"),
+        ("redirect_uri", crate::browser::REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    let ours = stylesheet_link(&Browser::new().authorize(&s, &params).await);
+    let builtin = stylesheet_link(&Browser::new().authorize(&default, &params).await);
+    let version = |l: &str| l.split("?v=").nth(1).unwrap().to_owned();
+    assert_ne!(version(&ours), version(&builtin));
+    let css = s
+        .http
+        .get(&ours)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(css, "body { background: #000; }\n");
+    s.stop().await;
+    default.stop().await;
 }

@@ -10,10 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use idp_core::{Algorithm, GrantType, Jwk, Scope};
 use idp_server::store::{
-    AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome, DeviceCodeRecord,
-    DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf, MemoryStore, PostgresStore,
-    RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, SqliteStore, Store,
-    StoreError, Tenant, User,
+    AccountTokenPurpose, AccountTokenRecord, AuthCodeRecord, AuthMethod, Client, ConsentRecord,
+    ConsumeOutcome, DeviceCodeRecord, DeviceDecision, DevicePoll, DeviceStatus, GrantRecord,
+    GrantsOf, MemoryStore, PostgresStore, RefreshTokenRecord, SecretHash, SessionRecord,
+    SigningKeyRecord, SqliteStore, Store, StoreError, Tenant, User,
 };
 use serde_json::{Map, Value, json};
 use tokio::sync::Barrier;
@@ -82,6 +82,7 @@ async fn conformance(store: Arc<dyn Store>) {
     sessions(s).await;
     user_sessions(s).await;
     consents(s).await;
+    account_tokens(s).await;
     revoked_access_tokens(s).await;
     crate::storage_two_factor::two_factor(store.clone()).await;
     // The readiness write: repeatable, and it leaves nothing a purge would count.
@@ -1326,15 +1327,32 @@ async fn grants(s: &dyn Store) {
 // ---- sessions of a user ----
 
 async fn user_sessions(s: &dyn Store) {
-    for (hash, sid, user) in [
-        ("us-1", "us-sid-1", "u-carol"),
-        ("us-2", "us-sid-2", "u-carol"),
-        ("us-3", "us-sid-3", "u-dave"),
+    for (hash, sid, user, at) in [
+        ("us-1", "us-sid-1", "u-carol", NOW),
+        ("us-2", "us-sid-2", "u-carol", NOW + 10),
+        ("us-3", "us-sid-3", "u-dave", NOW),
+        ("us-4", "us-sid-4", "u-carol", NOW - 100),
     ] {
-        s.insert_session(&SessionRecord::new(hash, sid, user, NOW, NOW + 60))
+        s.insert_session(&SessionRecord::new(hash, sid, user, at, at + 60))
             .await
             .unwrap();
     }
+    // Listing: live ones only (us-4 has expired at NOW + 1), newest first.
+    let sids = |v: Vec<SessionRecord>| v.into_iter().map(|r| r.sid).collect::<Vec<_>>();
+    assert_eq!(
+        sids(s.list_user_sessions("u-carol", NOW + 1).await.unwrap()),
+        ["us-sid-2", "us-sid-1"]
+    );
+    assert_eq!(
+        sids(s.list_user_sessions("u-dave", NOW + 1).await.unwrap()),
+        ["us-sid-3"]
+    );
+    assert!(
+        s.list_user_sessions("u-nobody", NOW)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let mut gone: Vec<String> = s
         .delete_user_sessions("u-carol")
         .await
@@ -1343,7 +1361,7 @@ async fn user_sessions(s: &dyn Store) {
         .map(|r| r.sid)
         .collect();
     gone.sort();
-    assert_eq!(gone, ["us-sid-1", "us-sid-2"]);
+    assert_eq!(gone, ["us-sid-1", "us-sid-2", "us-sid-4"]);
     assert!(s.delete_user_sessions("u-carol").await.unwrap().is_empty());
     assert_eq!(s.get_session("us-1", NOW).await.unwrap(), None);
     assert!(s.get_session("us-3", NOW).await.unwrap().is_some());
@@ -1368,7 +1386,128 @@ async fn consents(s: &dyn Store) {
     assert_eq!(s.get_consent("u-alice", "spa").await.unwrap(), Some(empty));
     assert_eq!(s.get_consent("u-plain", "web").await.unwrap(), None);
     assert_eq!(s.get_consent("web", "u-alice").await.unwrap(), None);
+    assert_eq!(
+        s.get_consent("u-alice", "web").await.unwrap(),
+        Some(wider.clone())
+    );
+
+    // A user's consents, newest first; forgetting one leaves the others.
+    let of = |v: Vec<ConsentRecord>| v.into_iter().map(|c| c.client_id).collect::<Vec<_>>();
+    assert_eq!(
+        of(s.list_consents("u-alice").await.unwrap()),
+        ["web", "spa"]
+    );
+    assert!(s.list_consents("u-plain").await.unwrap().is_empty());
+    assert!(s.delete_consent("u-alice", "spa").await.unwrap());
+    assert!(!s.delete_consent("u-alice", "spa").await.unwrap());
+    assert!(!s.delete_consent("u-plain", "web").await.unwrap());
+    assert_eq!(of(s.list_consents("u-alice").await.unwrap()), ["web"]);
     assert_eq!(s.get_consent("u-alice", "web").await.unwrap(), Some(wider));
+}
+
+// ---- single-use e-mail tokens ----
+
+async fn account_tokens(s: &dyn Store) {
+    use AccountTokenPurpose::{ResetPassword, VerifyEmail};
+    let verify = AccountTokenRecord::new(
+        "at-1",
+        VerifyEmail,
+        "u-erin",
+        "erin@example.com",
+        NOW,
+        NOW + 60,
+    );
+    s.insert_account_token(&verify).await.unwrap();
+    assert_conflict(s.insert_account_token(&verify).await);
+    // Only for its purpose, only before its expiry, only once.
+    assert_eq!(
+        s.take_account_token("at-1", ResetPassword, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_account_token("at-1", VerifyEmail, NOW + 60)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_account_token("at-1", VerifyEmail, NOW + 59)
+            .await
+            .unwrap(),
+        Some(verify)
+    );
+    assert_eq!(
+        s.take_account_token("at-1", VerifyEmail, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_account_token("at-unknown", VerifyEmail, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Deleting a user's tokens of one purpose leaves the others.
+    for (hash, purpose, user) in [
+        ("at-2", ResetPassword, "u-erin"),
+        ("at-3", ResetPassword, "u-erin"),
+        ("at-4", VerifyEmail, "u-erin"),
+        ("at-5", ResetPassword, "u-frank"),
+    ] {
+        let t = AccountTokenRecord::new(hash, purpose, user, "x@example.com", NOW, NOW + 60);
+        s.insert_account_token(&t).await.unwrap();
+    }
+    assert_eq!(
+        s.delete_account_tokens("u-erin", ResetPassword)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.delete_account_tokens("u-erin", ResetPassword)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.take_account_token("at-2", ResetPassword, NOW)
+            .await
+            .unwrap(),
+        None
+    );
+    // An expired token is purged; the rest are taken, so that nothing is left behind.
+    let old = AccountTokenRecord::new(
+        "at-6",
+        ResetPassword,
+        "u-gina",
+        "g@example.com",
+        NOW - 100,
+        NOW - 1,
+    );
+    s.insert_account_token(&old).await.unwrap();
+    assert_eq!(s.purge_expired(NOW).await.unwrap(), 1);
+    assert_eq!(
+        s.take_account_token("at-6", ResetPassword, NOW - 50)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        s.take_account_token("at-4", VerifyEmail, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.take_account_token("at-5", ResetPassword, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 // ---- revoked access tokens ----

@@ -294,6 +294,8 @@ pub(crate) struct Opened {
     pub(crate) db: String,
     /// The key file `idp init` or `--dev` wrote, if one was generated.
     pub(crate) generated_key: Option<PathBuf>,
+    /// Where `--dev` writes e-mail (no `[smtp]` in the file).
+    pub(crate) outbox: Option<PathBuf>,
 }
 
 /// The provider the command works on: the configuration file, then the flags (which win),
@@ -397,6 +399,14 @@ pub(crate) async fn open(
         None if dev => RateLimits::insecure_none(),
         None => RateLimits::default(),
     };
+    // --dev without [smtp]: e-mail goes to files beside the SQLite file (or in the
+    // working directory for another database) and to the log.
+    let outbox = (dev && file.smtp().is_none()).then(|| {
+        db.sqlite_file().map_or_else(
+            || PathBuf::from("idp-dev-outbox"),
+            |p| PathBuf::from(format!("{}.outbox", p.display())),
+        )
+    });
     let mut builder = Provider::builder()
         .config(file)
         .issuer(issuer)
@@ -408,12 +418,18 @@ pub(crate) async fn open(
     if dev {
         builder = builder.cors_allow_localhost();
     }
+    if let Some(dir) = &outbox {
+        builder = builder.mailer(std::sync::Arc::new(idp_server::mail::DevMailer::new(
+            dir.clone(),
+        )?));
+    }
     let provider = builder.build().await?;
     Ok((
         provider,
         Opened {
             db: name,
             generated_key: key.generated,
+            outbox,
         },
     ))
 }

@@ -172,7 +172,7 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         .clone()
         .or_else(|| file.listen().map(str::to_owned))
         .unwrap_or_else(|| "127.0.0.1:4000".to_owned());
-    let (provider, _) = db::open(global, file, issuer, Need::Serve { dev: args.dev }).await?;
+    let (provider, opened) = db::open(global, file, issuer, Need::Serve { dev: args.dev }).await?;
     if args.dev {
         ensure_dev_fixtures(&provider).await?;
     }
@@ -196,7 +196,19 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         }
         vec![v.to_string()]
     } else {
-        banner_lines(&local.to_string(), issuer, args.dev)
+        let mut lines = banner_lines(&local.to_string(), issuer, args.dev);
+        if args.dev {
+            lines.push(match &opened.outbox {
+                Some(dir) => format!(
+                    "dev mail: messages are written to {} (and named in the log)",
+                    std::path::absolute(dir)
+                        .unwrap_or_else(|_| dir.clone())
+                        .display()
+                ),
+                None => "dev mail: sent through [smtp] of the configuration file".to_owned(),
+            });
+        }
+        lines
     };
     // The server keeps running when nobody reads its standard output any more.
     for line in banner {

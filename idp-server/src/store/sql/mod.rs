@@ -270,10 +270,23 @@ const LIVE_SESSION: &str = "SELECT * FROM sessions WHERE session_hash = $1 AND e
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
 const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1 RETURNING *";
 
+const USER_SESSIONS: &str = "SELECT * FROM sessions WHERE user_id = $1 AND expires_at > $2 \
+     ORDER BY created_at DESC, sid";
+
 const CONSENT: &str = "SELECT * FROM consents WHERE user_id = $1 AND client_id = $2";
+const USER_CONSENTS: &str =
+    "SELECT * FROM consents WHERE user_id = $1 ORDER BY granted_at DESC, client_id";
+const DELETE_CONSENT: &str = "DELETE FROM consents WHERE user_id = $1 AND client_id = $2";
 const PUT_CONSENT: &str = "INSERT INTO consents (user_id, client_id, scope, granted_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client_id) \
      DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at";
+
+const INSERT_ACCOUNT_TOKEN: &str = "INSERT INTO account_tokens \
+     (token_hash, purpose, user_id, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+const TAKE_ACCOUNT_TOKEN: &str = "DELETE FROM account_tokens \
+     WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3 RETURNING *";
+const DELETE_ACCOUNT_TOKENS: &str =
+    "DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2";
 
 const PROBE_WRITE: &str = "INSERT INTO health (id, checked_at) VALUES (1, $1) \
      ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at";
@@ -282,7 +295,8 @@ const REVOKE_ACCESS_TOKEN: &str = "INSERT INTO revoked_access_tokens (jti, expir
 const ACCESS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_access_tokens WHERE jti = $1";
 
 /// What `purge_expired` deletes (`$1` is now), in one write transaction.
-const PURGES: [&str; 6] = [
+const PURGES: [&str; 7] = [
+    "DELETE FROM account_tokens WHERE expires_at <= $1",
     "DELETE FROM auth_codes WHERE expires_at <= $1",
     "DELETE FROM device_codes WHERE expires_at <= $1",
     "DELETE FROM refresh_tokens WHERE expires_at <= $1",

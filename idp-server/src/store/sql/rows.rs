@@ -237,6 +237,21 @@ macro_rules! row_decoders {
             })
         }
 
+        fn account_token_from_row(row: &$row) -> Result<AccountTokenRecord, StoreError> {
+            let d = Decoder::new(row, "account_tokens");
+            let purpose: String = d.get("purpose")?;
+            let purpose = AccountTokenPurpose::parse(&purpose)
+                .ok_or_else(|| d.corrupt("purpose", "unknown purpose"))?;
+            Ok(AccountTokenRecord {
+                token_hash: d.get("token_hash")?,
+                purpose,
+                user_id: d.get("user_id")?,
+                email: d.get("email")?,
+                created_at: d.get("created_at")?,
+                expires_at: d.get("expires_at")?,
+            })
+        }
+
         fn consent_from_row(row: &$row) -> Result<ConsentRecord, StoreError> {
             let d = Decoder::new(row, "consents");
             Ok(ConsentRecord {

@@ -22,10 +22,10 @@ macro_rules! sql_store {
             use super::$store;
             use $crate::store::sql::{self, Dialect, backend, conflict_or_backend, to_json};
             use $crate::store::{
-                AuthCodeRecord, AuthMethod, Client, ConsentRecord, ConsumeOutcome,
-                DeviceCodeRecord, DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf,
-                RefreshTokenRecord, SecretHash, SessionRecord, SigningKeyRecord, Store, StoreError,
-                Tenant, User,
+                AccountTokenPurpose, AccountTokenRecord, AuthCodeRecord, AuthMethod, Client,
+                ConsentRecord, ConsumeOutcome, DeviceCodeRecord, DeviceDecision, DevicePoll,
+                DeviceStatus, GrantRecord, GrantsOf, RefreshTokenRecord, SecretHash, SessionRecord,
+                SigningKeyRecord, Store, StoreError, Tenant, User,
             };
 
             $crate::store::sql::rows::row_decoders!($row, $db);
@@ -518,6 +518,87 @@ macro_rules! sql_store {
                     }
                     let query = sqlx::query(sql::DELETE_USER_SESSIONS).bind(user_id);
                     self.all(query, session_from_row).await
+                }
+
+                async fn insert_account_token(
+                    &self,
+                    token: &AccountTokenRecord,
+                ) -> Result<(), StoreError> {
+                    let query = sqlx::query(sql::INSERT_ACCOUNT_TOKEN)
+                        .bind(token.token_hash.as_str())
+                        .bind(token.purpose.as_str())
+                        .bind(token.user_id.as_str())
+                        .bind(token.email.as_str())
+                        .bind(token.created_at)
+                        .bind(token.expires_at);
+                    self.insert(query, "account token already exists").await
+                }
+
+                async fn take_account_token(
+                    &self,
+                    token_hash: &str,
+                    purpose: AccountTokenPurpose,
+                    now: i64,
+                ) -> Result<Option<AccountTokenRecord>, StoreError> {
+                    if !Self::storable(token_hash) {
+                        return Ok(None);
+                    }
+                    let query = sqlx::query(sql::TAKE_ACCOUNT_TOKEN)
+                        .bind(token_hash)
+                        .bind(purpose.as_str())
+                        .bind(now);
+                    self.optional(query, account_token_from_row).await
+                }
+
+                async fn delete_account_tokens(
+                    &self,
+                    user_id: &str,
+                    purpose: AccountTokenPurpose,
+                ) -> Result<u64, StoreError> {
+                    if !Self::storable(user_id) {
+                        return Ok(0);
+                    }
+                    let query = sqlx::query(sql::DELETE_ACCOUNT_TOKENS)
+                        .bind(user_id)
+                        .bind(purpose.as_str());
+                    self.affected(query).await
+                }
+
+                async fn list_user_sessions(
+                    &self,
+                    user_id: &str,
+                    now: i64,
+                ) -> Result<Vec<SessionRecord>, StoreError> {
+                    if !Self::storable(user_id) {
+                        return Ok(Vec::new());
+                    }
+                    let query = sqlx::query(sql::USER_SESSIONS).bind(user_id).bind(now);
+                    self.all(query, session_from_row).await
+                }
+
+                async fn list_consents(
+                    &self,
+                    user_id: &str,
+                ) -> Result<Vec<ConsentRecord>, StoreError> {
+                    if !Self::storable(user_id) {
+                        return Ok(Vec::new());
+                    }
+                    let query = sqlx::query(sql::USER_CONSENTS).bind(user_id);
+                    self.all(query, consent_from_row).await
+                }
+
+                async fn delete_consent(
+                    &self,
+                    user_id: &str,
+                    client_id: &str,
+                ) -> Result<bool, StoreError> {
+                    if !Self::storable(user_id) || !Self::storable(client_id) {
+                        return Ok(false);
+                    }
+                    let query = sqlx::query(sql::DELETE_CONSENT)
+                        .bind(user_id)
+                        .bind(client_id);
+                    self.affected(query).await.map(|n| n > 0)
                 }
 
                 async fn get_consent(

@@ -22,6 +22,12 @@
 //! client [`SERVICE_CLIENT`] / [`SERVICE_SECRET`] (client_credentials, audience
 //! [`API_AUDIENCE`], scopes `read:orders write:orders`). Rate limits are off and a rotated
 //! key signs at once.
+//!
+//! [`SmtpSink`] is an SMTP server on loopback that keeps what it receives: give its
+//! [`smtp_config`](SmtpSink::smtp_config) to the provider and read the verification and
+//! reset mails it sends.
+
+mod smtp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +40,8 @@ use crate::manage::{NewClient, NewUser};
 use crate::provider::{Provider, ProviderBuilder};
 use crate::rate_limit::RateLimits;
 use crate::store::MemoryStore;
+
+pub use smtp::{ReceivedMail, SmtpSink};
 
 /// The preset user's e-mail address.
 pub const USER_EMAIL: &str = "alice@example.com";
