@@ -127,6 +127,17 @@ impl MacKey {
         })
     }
 
+    /// The key for the purpose named `label`, derived from the at-rest encryption key as
+    /// HMAC-SHA256(key, label) (for what is keyed where only the [`EncryptionKey`] is at
+    /// hand, e.g. backup codes).
+    pub(crate) fn derive_from(enc: &EncryptionKey, label: &str) -> Self {
+        let root = hmac::Key::new(hmac::HMAC_SHA256, &enc.key);
+        let derived = Zeroizing::new(hmac::sign(&root, label.as_bytes()).as_ref().to_vec());
+        Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &derived),
+        }
+    }
+
     /// The MAC of `parts`. Each part is prefixed with its length, so that two different
     /// lists never feed the same bytes to the MAC (`["ab", "c"]` is not `["a", "bc"]`).
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {

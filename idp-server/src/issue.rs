@@ -35,6 +35,8 @@ pub(crate) struct Grant {
     pub(crate) auth_time: i64,
     pub(crate) sid: Option<String>,
     pub(crate) nonce: Option<String>,
+    /// How the user authenticated (the ID token's `amr`): the grant's.
+    pub(crate) amr: Vec<String>,
 }
 
 /// The custom claims of one issuance, per token: the configured mapping's, after the
@@ -215,7 +217,11 @@ impl Minter<'_> {
             id.azp = Some(client.client_id.clone());
             id.at_hash = Some(at_hash(&access_token, c.id_token_alg));
             id.sid = grant.sid.clone();
-            id.amr = Some(vec!["pwd".into()]);
+            id.amr = Some(if grant.amr.is_empty() {
+                crate::store::password_amr()
+            } else {
+                grant.amr.clone()
+            });
             id.tenant = user.tenant_id.clone();
             profile_claims(&mut id.profile, user, &grant.scope);
             Some(self.with_custom_claims(c.id_token_alg, "JWT", &id, &extra.id)?)

@@ -33,6 +33,7 @@ pub(crate) mod paths {
     pub(crate) const ACCOUNT_VERIFY: &str = "/account/verify";
     pub(crate) const ACCOUNT_FORGOT: &str = "/account/forgot";
     pub(crate) const ACCOUNT_RESET: &str = "/account/reset";
+    pub(crate) const ACCOUNT_TWO_FACTOR: &str = "/account/two-factor";
 
     /// Path prefixes whose every sub-path the provider answers (its pages and APIs
     /// grouped under one path).

@@ -75,6 +75,11 @@ impl KeyRing {
         }
     }
 
+    /// The at-rest encryption key (also what seals two-factor secrets).
+    pub(crate) fn encryption_key(&self) -> &EncryptionKey {
+        &self.enc
+    }
+
     pub(crate) fn snapshot(&self) -> Arc<KeySnapshot> {
         Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
     }

@@ -310,7 +310,9 @@ impl ProviderBuilder {
     }
 
     /// A directory whose `login.html`, `consent.html`, `device.html`,
-    /// `logout_confirm.html`, `error.html`, `logged_out.html`, `base.html` or `idp.css`
+    /// `logout_confirm.html`, `error.html`, `logged_out.html`, the account pages' and the
+    /// two-factor pages' (`totp_setup.html`, `totp_challenge.html`, `backup_codes.html`),
+    /// `base.html` or `idp.css`
     /// replace the built-in page templates and stylesheet, and whose `mail/NAME.txt` and
     /// `mail/NAME.html` replace the e-mail templates (see
     /// [`MailTemplates`](crate::mail::MailTemplates)); minijinja syntax.

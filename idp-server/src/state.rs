@@ -425,6 +425,7 @@ impl State {
         store.delete_expired_keys(now).await?;
         self.keys.reload(store, now).await?;
         store.purge_expired(now).await?;
+        store.purge_pending_sign_ins(now).await?;
         self.limiters.shrink();
         Ok(())
     }

@@ -8,6 +8,7 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use idp_core::Password;
 
+use super::second_factor::{self, Second};
 use super::{FormContext, form_page, session};
 use crate::Error;
 use crate::issuer::paths;
@@ -65,14 +66,62 @@ fn urlencoding(s: &str) -> String {
 pub(crate) enum SignIn {
     /// Signed in: the new session and its user, and the cookie to set.
     Done(Box<(SessionRecord, User)>, HeaderValue),
-    /// Refused: the page to show (the form again, with a message).
+    /// Not signed in (yet): the page to show (the form again with a message, or the form
+    /// of the second factor).
     Refused(Response),
 }
 
-/// Checks the `email` and `password` of a login form for a user of `tenant` and, when they
-/// are right, starts a session. A wrong password, an unknown e-mail and a disabled account
-/// get the same answer, and count as a failure for that account from `addr`.
+/// Checks a submitted sign-in form for a user of `tenant` and, when the user is
+/// authenticated, starts a session: the login form (`_action=login`: `email` and
+/// `password`), or the code form of the second step (`_action=two_factor`, see
+/// `second_factor`). A user with two-factor on gets the code form after a right password,
+/// never a session.
 pub(crate) async fn sign_in(
+    app: &App,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+    tenant: Option<&str>,
+    addr: Option<IpAddr>,
+    form: FormContext<'_>,
+) -> Result<SignIn, Error> {
+    if single(pairs, "_action").ok().flatten() == Some("two_factor") {
+        return match second_factor::verify(app, headers, pairs, tenant, addr, form).await? {
+            Second::Verified(user) => {
+                let email = user.email.clone();
+                finish(
+                    app,
+                    headers,
+                    *user,
+                    (tenant, addr),
+                    form,
+                    &email,
+                    second_factor::amr(),
+                )
+                .await
+            }
+            Second::Refused(resp) => Ok(SignIn::Refused(resp)),
+            Second::Restart(message) => {
+                let mut resp = page(
+                    app,
+                    headers,
+                    form,
+                    StatusCode::UNAUTHORIZED,
+                    Some(message),
+                    "",
+                );
+                resp.headers_mut()
+                    .append(http::header::SET_COOKIE, second_factor::clear_cookie(app));
+                Ok(SignIn::Refused(resp))
+            }
+        };
+    }
+    password_step(app, headers, pairs, tenant, addr, form).await
+}
+
+/// Checks the `email` and `password` of a login form. A wrong password, an unknown e-mail
+/// and a disabled account get the same answer, and count as a failure for that account
+/// from `addr`.
+async fn password_step(
     app: &App,
     headers: &HeaderMap,
     pairs: &[(String, String)],
@@ -143,6 +192,26 @@ pub(crate) async fn sign_in(
         );
         return Ok(SignIn::Refused(resp));
     }
+    if app.users().two_factor().required(&user.id).await? {
+        tracing::info!(target: "idp::audit", event = "sign_in_second_factor_asked", user_id = %user.id, tenant = tenant.unwrap_or("-"), client_addr = ?addr, "password right; second factor asked");
+        let resp = second_factor::challenge(app, headers, &user, form).await?;
+        return Ok(SignIn::Refused(resp));
+    }
+    let amr = crate::store::password_amr();
+    finish(app, headers, user, (tenant, addr), form, &email, amr).await
+}
+
+/// The end of a sign-in whose factors are checked: the after-sign-in hook, then a session
+/// that remembers how the user authenticated (`amr`).
+async fn finish(
+    app: &App,
+    headers: &HeaderMap,
+    user: User,
+    (tenant, addr): (Option<&str>, Option<IpAddr>),
+    form: FormContext<'_>,
+    email: &str,
+    amr: Vec<String>,
+) -> Result<SignIn, Error> {
     let mut ctx = HookContext::new(Actor::User(user.id.clone()))
         .tenant(tenant)
         .client_addr(addr);
@@ -160,13 +229,13 @@ pub(crate) async fn sign_in(
                 form,
                 StatusCode::FORBIDDEN,
                 Some(&message),
-                &email,
+                email,
             );
             return Ok(SignIn::Refused(resp));
         }
         Err(e) => return Err(e),
     }
-    let (rec, cookie) = session::start(app, headers, &user).await?;
+    let (rec, cookie) = session::start(app, headers, &user, amr).await?;
     tracing::info!(target: "idp::audit", event = "sign_in_succeeded", user_id = %user.id, sid = %rec.sid, tenant = tenant.unwrap_or("-"), client_addr = ?addr, "signed in");
     Ok(SignIn::Done(Box::new((rec, user)), cookie))
 }

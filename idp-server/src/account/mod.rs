@@ -6,6 +6,7 @@
 pub(crate) mod consent;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod second_factor;
 pub(crate) mod session;
 pub(crate) mod settings;
 

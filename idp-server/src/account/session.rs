@@ -26,12 +26,13 @@ pub(crate) async fn current(
     Ok(user.active.then_some((session, user)))
 }
 
-/// Starts a session for `user`, replacing the one the browser held; returns the record
-/// and the cookie to set.
+/// Starts a session for `user`, who authenticated as `amr` says, replacing the one the
+/// browser held; returns the record and the cookie to set.
 pub(crate) async fn start(
     state: &State,
     headers: &HeaderMap,
     user: &User,
+    amr: Vec<String>,
 ) -> Result<(SessionRecord, HeaderValue), Error> {
     // The session this browser held is replaced (its grants stay with it: a sign-in for
     // one application does not end another's tokens).
@@ -44,13 +45,14 @@ pub(crate) async fn start(
     let value = random_token();
     let now = state.now();
     let ttl = state.config.session_secs();
-    let rec = SessionRecord::new(
+    let mut rec = SessionRecord::new(
         sha256_b64url(value.as_bytes()),
         uuid::Uuid::new_v4().to_string(),
         user.id.clone(),
         now,
         now + ttl,
     );
+    rec.amr = amr;
     state.store.insert_session(&rec).await?;
     let cookie = cookies::set(&state.issuer, Cookie::Session, &value, Some(ttl));
     Ok((rec, cookie))

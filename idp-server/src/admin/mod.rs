@@ -16,6 +16,7 @@
 mod auth;
 mod handlers;
 mod openapi;
+mod two_factor;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -45,6 +46,10 @@ pub(crate) fn routes() -> Router<std::sync::Arc<App>> {
         .route(
             &format!("{BASE}/users/{{id}}/password"),
             post(users::set_password),
+        )
+        .route(
+            &format!("{BASE}/users/{{id}}/two-factor"),
+            get(two_factor::status).delete(two_factor::reset),
         )
         .route(
             &format!("{BASE}/clients"),

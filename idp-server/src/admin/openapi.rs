@@ -46,6 +46,20 @@ pub(crate) const OPERATIONS: &[(&str, &str, &str, Option<&str>, u16)] = &[
     ),
     (
         "get",
+        "/users/{id}/two-factor",
+        "Whether a user has two-factor authentication on, and backup codes left",
+        None,
+        200,
+    ),
+    (
+        "delete",
+        "/users/{id}/two-factor",
+        "Turn a user's two-factor authentication off (operator reset)",
+        None,
+        200,
+    ),
+    (
+        "get",
         "/clients",
         "List clients (by tenant, in pages)",
         None,

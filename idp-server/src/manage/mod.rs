@@ -6,6 +6,7 @@ mod keys;
 pub(crate) mod password_policy;
 mod records;
 mod tenants;
+pub(crate) mod two_factor;
 mod users;
 mod validate;
 
@@ -26,6 +27,7 @@ pub use records::{
     ClientUpdate, CreatedClient, NewClient, NewTenant, NewUser, TenantUpdate, UserUpdate,
 };
 pub use tenants::Tenants;
+pub use two_factor::{TwoFactor, TwoFactorStatus};
 pub use users::Users;
 
 /// What the management facades work on: the provider's store, clock, keys and hooks.

@@ -266,6 +266,7 @@ impl<'a> Users<'a> {
             return Err(Error::NotFound);
         }
         self.ctx.revoker.end_user(id, UserEnd::Deleted).await?;
+        self.ctx.store.delete_two_factor(id).await?;
         if self.ctx.store.delete_user(id).await? {
             audit("user_deleted", id, None);
             Ok(())
@@ -285,6 +286,11 @@ impl<'a> Users<'a> {
             })
             .await
             .map_err(|_| Error::Busy)
+    }
+
+    /// Two-factor authentication of users: status and operator reset.
+    pub fn two_factor(&self) -> super::TwoFactor<'a> {
+        super::TwoFactor::new(self.ctx, self.actor.clone())
     }
 
     /// Checks a password; the user if it is right and the user is active. Takes about as

@@ -31,6 +31,8 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Enrolments, backup codes and pending sign-ins (`memory_two_factor.rs`).
+    pub(super) two_factor: super::memory_two_factor::TwoFactorMaps,
 }
 
 impl MemoryStore {

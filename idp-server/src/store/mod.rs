@@ -9,9 +9,11 @@
 
 mod accounts;
 mod memory;
+mod memory_two_factor;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 mod tokens;
+mod two_factor;
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,11 +26,13 @@ pub use memory::MemoryStore;
 pub use sql::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::SqliteStore;
+pub(crate) use tokens::password_amr;
 pub use tokens::{
     AccountTokenPurpose, AccountTokenRecord, AuthCodeRecord, ConsentRecord, ConsumeOutcome,
     DeviceCodeRecord, DeviceDecision, DevicePoll, DeviceStatus, GrantRecord, GrantsOf,
     RefreshTokenRecord, SessionRecord, SigningKeyRecord,
 };
+pub use two_factor::{PendingSignIn, TwoFactorRecord, TwoFactorStore};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -126,10 +130,10 @@ fn feature_off(scheme: &str, feature: &str) -> StoreError {
     ))
 }
 
-/// The storage every provider backend implements. Consuming a code and rotating a refresh
-/// token are single atomic operations, never read-then-write.
+/// The storage every provider backend implements (with [`TwoFactorStore`]). Consuming a
+/// code and rotating a refresh token are single atomic operations, never read-then-write.
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug + 'static {
+pub trait Store: TwoFactorStore + Send + Sync + fmt::Debug + 'static {
     // ---- users ----
     /// Inserts a user; `Conflict` if the id, or the e-mail (ignoring ASCII case) within the
     /// tenant, is taken.

@@ -147,6 +147,9 @@ pub struct GrantRecord {
     pub expires_at: i64,
     /// When it was revoked, if it was.
     pub revoked_at: Option<i64>,
+    /// How the user authenticated in the session it was granted in (the ID token's `amr`,
+    /// RFC 8176): `["pwd"]`, or `["pwd", "otp"]` with a second factor.
+    pub amr: Vec<String>,
 }
 
 impl GrantRecord {
@@ -334,6 +337,14 @@ pub struct SessionRecord {
     pub created_at: i64,
     /// Expiry.
     pub expires_at: i64,
+    /// How the user authenticated (RFC 8176 `amr` values): `["pwd"]`, or `["pwd", "otp"]`
+    /// with a second factor.
+    pub amr: Vec<String>,
+}
+
+/// The `amr` of a password sign-in, what records made before `amr` was stored carry.
+pub(crate) fn password_amr() -> Vec<String> {
+    vec!["pwd".to_owned()]
 }
 
 /// A remembered consent decision.
@@ -525,12 +536,13 @@ impl GrantRecord {
             created_at: now,
             expires_at,
             revoked_at: None,
+            amr: password_amr(),
         }
     }
 }
 
 impl SessionRecord {
-    /// A session created at `now` for a user who authenticated at `now`.
+    /// A session created at `now` for a user who authenticated at `now` with a password.
     pub fn new(
         session_hash: impl Into<String>,
         sid: impl Into<String>,
@@ -545,6 +557,7 @@ impl SessionRecord {
             auth_time: now,
             created_at: now,
             expires_at,
+            amr: password_amr(),
         }
     }
 }

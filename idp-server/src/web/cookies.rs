@@ -13,6 +13,8 @@ pub(crate) enum Cookie {
     Session,
     /// The CSRF nonce the form tokens are bound to.
     Csrf,
+    /// A sign-in awaiting its second factor (the password was right).
+    PendingSignIn,
 }
 
 /// The name of `cookie`, for reading and writing alike. With an `https` issuer at the root
@@ -27,6 +29,8 @@ pub(crate) fn name(issuer: &Issuer, cookie: Cookie) -> &'static str {
         (Cookie::Session, false) => "idp_session",
         (Cookie::Csrf, true) => "__Host-idp_csrf",
         (Cookie::Csrf, false) => "idp_csrf",
+        (Cookie::PendingSignIn, true) => "__Host-idp_2fa",
+        (Cookie::PendingSignIn, false) => "idp_2fa",
     }
 }
 

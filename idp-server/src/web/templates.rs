@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Error;
 
-const NAMES: [(&str, &str); 18] = [
+const NAMES: [(&str, &str); 21] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("login.html", include_str!("../../templates/login.html")),
     ("consent.html", include_str!("../../templates/consent.html")),
@@ -55,6 +55,18 @@ const NAMES: [(&str, &str); 18] = [
     ("forgot.html", include_str!("../../templates/forgot.html")),
     ("reset.html", include_str!("../../templates/reset.html")),
     ("landing.html", include_str!("../../templates/landing.html")),
+    (
+        "totp_challenge.html",
+        include_str!("../../templates/totp_challenge.html"),
+    ),
+    (
+        "totp_setup.html",
+        include_str!("../../templates/totp_setup.html"),
+    ),
+    (
+        "backup_codes.html",
+        include_str!("../../templates/backup_codes.html"),
+    ),
 ];
 
 /// The pages' built-in stylesheet (`idp.css` in the templates directory replaces it).

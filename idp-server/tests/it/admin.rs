@@ -422,5 +422,5 @@ async fn the_openapi_document_matches_the_routes() {
             assert_eq!(status, 401, "{method} {path}: {body}");
         }
     }
-    assert_eq!(operations, 18);
+    assert_eq!(operations, 20);
 }

@@ -406,3 +406,126 @@ async fn chromium_approves_a_device_on_the_verification_page() {
     driver.quit().await;
     s.stop().await;
 }
+
+/// Waits until the page's source contains `text`; the source.
+async fn wait_for_text(d: &Driver, text: &str) -> String {
+    let mut source = String::new();
+    for _ in 0..100 {
+        source = d.source().await;
+        if source.contains(text) {
+            return source;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page never showed {text:?}: {source}");
+}
+
+/// TOTP two-factor through the real pages, without JavaScript: sign in on the account page,
+/// enrol with a code computed from the secret the page shows (beside its inline QR code),
+/// sign out, then sign in to an application with the password and a code; the ID token's
+/// `amr` is `["pwd","otp"]`.
+#[tokio::test]
+#[cfg_attr(not(idp_test_chromium), ignore = "needs IDP_TEST_CHROMEDRIVER")]
+async fn chromium_enrols_totp_and_signs_in_with_password_and_code() {
+    use crate::two_factor::{base32_decode, element_text, totp};
+    use idp_core::Clock;
+    let Ok(chromedriver) = std::env::var("IDP_TEST_CHROMEDRIVER") else {
+        eprintln!("skipped: IDP_TEST_CHROMEDRIVER not set");
+        return;
+    };
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/callback",
+        get(move |RawQuery(q): RawQuery| {
+            let record = record.clone();
+            async move {
+                record.lock().unwrap().push(q.unwrap_or_default());
+                "signed in"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!("http://{}/callback", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let s = TestServer::start().await;
+    setup(&s).await;
+    s.provider
+        .clients()
+        .insert(NewClient {
+            client_id: "app".into(),
+            secret: Some("s3cret".into()),
+            redirect_uris: vec![callback.clone()],
+            allowed_scopes: vec!["openid".into()],
+            first_party: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    let d = Driver::start(&chromedriver).await;
+    d.goto(&s.url("/account/login")).await;
+    d.type_into("#email", "ada@example.com").await;
+    d.type_into("#password", PASSWORD).await;
+    d.click("#submit").await;
+    wait_for_text(&d, "Your account").await;
+    d.goto(&s.url("/account/two-factor")).await;
+    let source = wait_for_text(&d, "id=\"secret\"").await;
+    assert!(source.contains("<svg"), "the QR code is inline: {source}");
+    let secret = base32_decode(&element_text(&source, "secret").unwrap());
+    d.type_into("#code", &totp(&secret, s.clock.unix_now()))
+        .await;
+    d.click("#enable").await;
+    let source = wait_for_text(&d, "id=\"backup-codes\"").await;
+    assert_eq!(source.matches("<li><code>").count(), 10, "{source}");
+
+    d.goto(&s.url("/oauth/logout")).await;
+    wait_for_text(&d, "Sign out?").await;
+    d.click("#logout").await;
+    wait_for_text(&d, "You are signed out").await;
+
+    s.clock.advance(Duration::from_secs(30));
+    let mut u = url::Url::parse(&s.url("/oauth/authorize")).unwrap();
+    u.query_pairs_mut()
+        .append_pair("client_id", "app")
+        .append_pair("redirect_uri", &callback)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("state", "st-2fa");
+    d.goto(u.as_str()).await;
+    d.type_into("#email", "ada@example.com").await;
+    d.type_into("#password", PASSWORD).await;
+    d.click("#submit").await;
+    wait_for_text(&d, "Enter your code").await;
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "no redirect before the code"
+    );
+    d.type_into("#code", &totp(&secret, s.clock.unix_now()))
+        .await;
+    d.click("#submit").await;
+    let q = wait_for(&seen, 0).await;
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(params["state"], "st-2fa");
+    let (status, _, body) = s
+        .post_form(
+            "/oauth/token",
+            Some(("app", "s3cret")),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &params["code"]),
+                ("redirect_uri", &callback),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let claims =
+        crate::common::verify_with_jsonwebtoken(&s, body["id_token"].as_str().unwrap(), "app")
+            .await;
+    assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    d.quit().await;
+    s.stop().await;
+}

@@ -29,6 +29,8 @@ mod pages;
 mod replicas;
 mod self_service;
 mod storage;
+mod storage_two_factor;
 mod tenants;
 mod tokeninfo;
+mod two_factor;
 mod web_security;

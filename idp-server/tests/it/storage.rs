@@ -84,6 +84,7 @@ async fn conformance(store: Arc<dyn Store>) {
     consents(s).await;
     account_tokens(s).await;
     revoked_access_tokens(s).await;
+    crate::storage_two_factor::two_factor(store.clone()).await;
     // The readiness write: repeatable, and it leaves nothing a purge would count.
     s.probe_write(NOW).await.unwrap();
     s.probe_write(NOW + 1).await.unwrap();

@@ -1,6 +1,6 @@
 //! The account pages of the signed-in person, under `/account`: the profile
-//! ([`profile`]), the password ([`password`]), the sessions ([`sessions`]) and the
-//! applications they connected ([`apps`]).
+//! ([`profile`]), the password ([`password`]), the sessions ([`sessions`]), the
+//! applications they connected ([`apps`]) and two-factor authentication ([`two_factor`]).
 //!
 //! A request without a session is sent to `/account/login`, the same login page (and the
 //! same sign-in checks, throttles and hooks) as the authorization endpoint's, posting back
@@ -13,6 +13,7 @@ mod password;
 mod profile;
 mod public;
 mod sessions;
+mod two_factor;
 
 use std::sync::Arc;
 
@@ -63,6 +64,10 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route(
             paths::ACCOUNT_RESET,
             get(public::reset_get).post(public::reset_post),
+        )
+        .route(
+            paths::ACCOUNT_TWO_FACTOR,
+            get(two_factor::get).post(two_factor::post),
         )
 }
 
@@ -142,6 +147,7 @@ fn render(
         account_password => app.issuer.endpoint(paths::ACCOUNT_PASSWORD),
         account_sessions => app.issuer.endpoint(paths::ACCOUNT_SESSIONS),
         account_apps => app.issuer.endpoint(paths::ACCOUNT_APPS),
+        account_two_factor => app.issuer.endpoint(paths::ACCOUNT_TWO_FACTOR),
         logout => app.issuer.endpoint(paths::LOGOUT),
         ..extra
     };

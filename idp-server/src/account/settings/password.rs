@@ -100,7 +100,9 @@ pub(super) async fn post(
         };
     }
     // Every session ended with the change, this one too: sign this browser in again.
-    let (rec, cookie) = match session::start(&app, &headers, &person.user).await {
+    // (Signed in as before: the same factors.)
+    let amr = person.session.amr.clone();
+    let (rec, cookie) = match session::start(&app, &headers, &person.user, amr).await {
         Ok(s) => s,
         Err(e) => return app.templates.server_error("account password", e),
     };

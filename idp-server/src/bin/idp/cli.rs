@@ -183,6 +183,16 @@ pub(crate) enum UsersCmd {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Turn a user's two-factor authentication off (by id or e-mail): the secret and the
+    /// backup codes are deleted; the next sign-in asks for the password only.
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        /// User id or e-mail.
+        user: String,
+        /// The tenant to look the e-mail up in.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Set a user's password (by id or e-mail); ends every session and grant of the user.
     SetPassword {
         /// User id or e-mail.

@@ -180,6 +180,19 @@ pub(crate) async fn users(p: &Provider, g: &Global, cmd: &UsersCmd) -> Result<()
                 say(&format!("ended every session and grant of user {id}"))?;
             }
         }
+        UsersCmd::Reset2fa { user, tenant } => {
+            let id = find_user(p, user, tenant.as_deref()).await?;
+            let was_enabled = p.users().by(Actor::Cli).two_factor().reset(&id).await?;
+            if g.json {
+                print_json(&serde_json::json!({
+                    "id": id, "two_factor": false, "was_enabled": was_enabled,
+                }))?;
+            } else if was_enabled {
+                say(&format!("two-factor authentication of user {id} is off"))?;
+            } else {
+                say(&format!("user {id} had no two-factor authentication"))?;
+            }
+        }
         UsersCmd::SetPassword {
             user,
             password,

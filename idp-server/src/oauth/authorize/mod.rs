@@ -247,7 +247,8 @@ async fn person_step(
         return Err(bad_request(app, "invalid_request", msg));
     }
     // Before anything else reads the form: a sign-in form's token, bound to no session.
-    if action == Some("login")
+    // (`two_factor`: the second step of a sign-in, see `account::second_factor`.)
+    if matches!(action, Some("login" | "two_factor"))
         && let Some(refused) = refuse_forged(app, headers, pairs, Purpose::Login)
     {
         return Err(refused);
@@ -262,15 +263,17 @@ async fn person_step(
     };
     let form = form_context(req);
     match action {
-        Some("login") => match login::sign_in(app, headers, pairs, tenant, addr, form).await {
-            Ok(SignIn::Done(signed_in, cookie)) => {
-                person.session = Some(*signed_in);
-                person.set_cookie = Some(cookie);
-                person.fresh_login = true;
+        Some("login" | "two_factor") => {
+            match login::sign_in(app, headers, pairs, tenant, addr, form).await {
+                Ok(SignIn::Done(signed_in, cookie)) => {
+                    person.session = Some(*signed_in);
+                    person.set_cookie = Some(cookie);
+                    person.fresh_login = true;
+                }
+                Ok(SignIn::Refused(resp)) => return Err(resp),
+                Err(e) => return Err(server_error(app, e)),
             }
-            Ok(SignIn::Refused(resp)) => return Err(resp),
-            Err(e) => return Err(server_error(app, e)),
-        },
+        }
         Some("consent") => {
             let Some((session, user)) = &person.session else {
                 return Err(login::page(app, headers, form, StatusCode::OK, None, ""));
@@ -416,6 +419,7 @@ async fn issue_code(
     grant.tenant_id = user.tenant_id.clone();
     grant.session_id = Some(session.sid.clone());
     grant.offline = offline;
+    grant.amr = session.amr.clone();
     app.store
         .insert_grant(&grant)
         .await

@@ -8,8 +8,15 @@ use crate::store::Client;
 use crate::web::form::{first_repeated, single};
 
 /// Form fields of the login and consent steps, never part of the authorization request.
-pub(crate) const STEP_FIELDS: [&str; 5] =
-    ["_action", "csrf_token", "email", "password", "decision"];
+pub(crate) const STEP_FIELDS: [&str; 6] = [
+    "_action",
+    "csrf_token",
+    "email",
+    "password",
+    "decision",
+    // The second factor's code (`account::second_factor`).
+    "code",
+];
 
 /// Whether `uri` matches a registered redirect URI: exactly, or for a loopback IP redirect
 /// with another port (RFC 8252 §7.3).

@@ -78,7 +78,7 @@ pub(crate) async fn post(
         }
     };
     let step = match single(&pairs, "_action").ok().flatten() {
-        Some("login") => sign_in(&app, addr, &headers, &pairs).await,
+        Some("login" | "two_factor") => sign_in(&app, addr, &headers, &pairs).await,
         Some("code") => enter_code(&app, addr, &headers, &pairs).await,
         Some("decide") => decide(&app, addr, &headers, &pairs).await,
         _ => Err(bad_request(&app, "Unknown form action.")),
@@ -506,6 +506,7 @@ async fn store_grant(
     grant.tenant_id = user.tenant_id.clone();
     grant.session_id = Some(session.sid.clone());
     grant.offline = offline;
+    grant.amr = session.amr.clone();
     app.store
         .insert_grant(&grant)
         .await

@@ -9,7 +9,7 @@ use idp_core::{
     CodeChallenge, CodeVerifier, ErrorCode, GrantType, TokenRequest, TokenResponse, sha256_b64url,
 };
 
-use super::active_user;
+use super::{active_user, grant_amr};
 use crate::error::OAuthError;
 use crate::issue::{Grant, default_audiences, requested_audiences, restrict_to_user};
 use crate::state::State;
@@ -45,15 +45,17 @@ pub(crate) async fn authorization_code(
     let resource = requested_audiences(&audiences, req)?;
     let rec = consume(state, &hash, now).await?;
     let user = active_user(state, &rec.user_id, client).await?;
-    let grant = Grant {
+    let mut grant = Grant {
         grant_id: rec.grant_id.clone(),
         scope: restrict_to_user(&rec.scope, &user),
         audiences,
         resource,
         auth_time: rec.auth_time,
         sid: rec.session_id.clone(),
+        amr: Vec::new(),
         nonce: rec.nonce.clone(),
     };
+    grant.amr = grant_amr(state, &rec.grant_id, &grant.scope).await?;
     let (resp, refresh) = {
         let extra = state
             .extra_claims(client, &user, &grant.scope, addr)

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use idp_core::{ErrorCode, GrantType, TokenRequest, TokenResponse, sha256_b64url};
 
-use super::active_user;
+use super::{active_user, grant_amr};
 use crate::error::OAuthError;
 use crate::issue::{Grant, default_audiences};
 use crate::state::State;
@@ -102,15 +102,17 @@ async fn issue(
         return Err(revoked());
     }
     let user = active_user(state, user_id, client).await?;
-    let grant = Grant {
+    let mut grant = Grant {
         grant_id: grant_id.clone(),
         scope: rec.granted_scope.clone().unwrap_or_default(),
         audiences: default_audiences(client),
         resource: Vec::new(),
         auth_time: rec.auth_time.unwrap_or(rec.created_at),
         sid: rec.session_id.clone(),
+        amr: Vec::new(),
         nonce: None,
     };
+    grant.amr = grant_amr(state, grant_id, &grant.scope).await?;
     let (resp, refresh) = {
         let extra = state
             .extra_claims(client, &user, &grant.scope, addr)

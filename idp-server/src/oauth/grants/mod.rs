@@ -29,3 +29,21 @@ pub(super) async fn active_user(
     }
     Ok(user)
 }
+
+/// How the user of grant `grant_id` authenticated (the ID token's `amr`), read only when
+/// `scope` yields an ID token; a grant stored before `amr` was is a password sign-in.
+pub(super) async fn grant_amr(
+    state: &State,
+    grant_id: &str,
+    scope: &idp_core::Scope,
+) -> Result<Vec<String>, OAuthError> {
+    if !scope.contains("openid") {
+        return Ok(Vec::new());
+    }
+    let grant = state
+        .store
+        .get_grant(grant_id)
+        .await
+        .map_err(OAuthError::server)?;
+    Ok(grant.map_or_else(crate::store::password_amr, |g| g.amr))
+}

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use idp_core::{ErrorCode, GrantType, RefreshToken, TokenRequest, TokenResponse, sha256_b64url};
 
-use super::active_user;
+use super::{active_user, grant_amr};
 use crate::error::OAuthError;
 use crate::issue::{Grant, default_audiences, requested_audiences, restrict_to_user};
 use crate::state::State;
@@ -55,15 +55,17 @@ pub(crate) async fn refresh_token(
     // audiences; the new refresh token keeps them all.
     let resource = requested_audiences(&audiences, req)?;
     let user = active_user(state, &old.user_id, client).await?;
-    let grant = Grant {
+    let mut grant = Grant {
         grant_id: old.family_id.clone(),
         scope: restrict_to_user(&scope, &user),
         audiences,
         resource,
         auth_time: old.auth_time,
         sid: old.session_id.clone(),
+        amr: Vec::new(),
         nonce: None,
     };
+    grant.amr = grant_amr(state, &old.family_id, &grant.scope).await?;
     let (resp, successor) = {
         let extra = state
             .extra_claims(client, &user, &grant.scope, addr)

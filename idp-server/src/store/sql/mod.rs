@@ -27,6 +27,7 @@ mod rows;
 mod shared;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod two_factor;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
@@ -196,8 +197,8 @@ const REVOKE_FAMILY: &str =
     "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL";
 
 const INSERT_GRANT: &str = "INSERT INTO grants (grant_id, client_id, user_id, tenant_id, \
-     session_id, offline, created_at, expires_at, revoked_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     session_id, offline, created_at, expires_at, revoked_at, amr) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const GRANT_BY_ID: &str = "SELECT * FROM grants WHERE grant_id = $1";
 /// In a rotation: extends a live grant to `$2` (the successor's expiry). Also the lock that
 /// orders a rotation and a revocation of the same grant: whichever updates the row first,
@@ -264,7 +265,7 @@ fn grant_statements(which: super::GrantsOf<'_>) -> (GrantStatements, &str) {
 }
 
 const INSERT_SESSION: &str = "INSERT INTO sessions (session_hash, sid, user_id, auth_time, \
-     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+     created_at, expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const LIVE_SESSION: &str = "SELECT * FROM sessions WHERE session_hash = $1 AND expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
 const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1 RETURNING *";

@@ -189,6 +189,7 @@ impl Dialect for PostgresStore {
 const CLIENT_CHANNEL: &str = "idp_client_changed";
 
 super::shared::sql_store!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);
+super::two_factor::sql_two_factor!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);
 
 #[cfg(test)]
 mod tests;

@@ -54,6 +54,17 @@ macro_rules! row_decoders {
                     .transpose()
             }
 
+            /// The `amr` column: space-separated values; NULL (a row from before the column)
+            /// is a password sign-in.
+            fn amr(&self) -> Result<Vec<String>, StoreError> {
+                Ok(match self.get::<Option<String>>("amr")? {
+                    Some(t) if !t.trim().is_empty() => {
+                        t.split_ascii_whitespace().map(str::to_owned).collect()
+                    }
+                    _ => $crate::store::password_amr(),
+                })
+            }
+
             fn secret(&self, column: &str) -> Result<Option<SecretHash>, StoreError> {
                 Ok(self.get::<Option<String>>(column)?.map(SecretHash::new))
             }
@@ -209,6 +220,7 @@ macro_rules! row_decoders {
                 created_at: d.get("created_at")?,
                 expires_at: d.get("expires_at")?,
                 revoked_at: d.get("revoked_at")?,
+                amr: d.amr()?,
             })
         }
 
@@ -221,6 +233,7 @@ macro_rules! row_decoders {
                 auth_time: d.get("auth_time")?,
                 created_at: d.get("created_at")?,
                 expires_at: d.get("expires_at")?,
+                amr: d.amr()?,
             })
         }
 

@@ -321,7 +321,8 @@ macro_rules! sql_store {
                         .bind(grant.offline)
                         .bind(grant.created_at)
                         .bind(grant.expires_at)
-                        .bind(grant.revoked_at);
+                        .bind(grant.revoked_at)
+                        .bind(grant.amr.join(" "));
                     self.insert(query, "grant exists").await
                 }
 
@@ -483,7 +484,8 @@ macro_rules! sql_store {
                         .bind(session.user_id.as_str())
                         .bind(session.auth_time)
                         .bind(session.created_at)
-                        .bind(session.expires_at);
+                        .bind(session.expires_at)
+                        .bind(session.amr.join(" "));
                     self.insert(query, "session exists").await
                 }
 

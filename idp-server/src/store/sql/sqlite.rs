@@ -172,6 +172,7 @@ impl Dialect for SqliteStore {
 }
 
 super::shared::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+super::two_factor::sql_two_factor!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
 
 #[cfg(test)]
 mod tests {
