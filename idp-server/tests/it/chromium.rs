@@ -167,6 +167,17 @@ impl Driver {
         .await;
     }
 
+    /// Saves a PNG screenshot of the page (WebDriver "Take Screenshot").
+    async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or_default())
+            .unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+        std::fs::write(path, png).unwrap();
+    }
+
     async fn quit(self) {
         let _ = self
             .http
@@ -526,6 +537,199 @@ async fn chromium_enrols_totp_and_signs_in_with_password_and_code() {
         crate::common::verify_with_jsonwebtoken(&s, body["id_token"].as_str().unwrap(), "app")
             .await;
     assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    d.quit().await;
+    s.stop().await;
+}
+
+/// The whole self-service journey in a real Chromium, with a real SMTP listener on
+/// loopback: register → read the verification e-mail → verify → sign in → enrol TOTP (the
+/// code computed from the secret the page shows) → sign out → sign in with password and
+/// TOTP → sign out → sign in with a backup code → forgot password → reset through the
+/// e-mailed link → the old session is gone. A screenshot of each page is saved under
+/// `target/tmp/journey/` (the test's artefacts).
+#[tokio::test]
+#[cfg_attr(not(idp_test_chromium), ignore = "needs IDP_TEST_CHROMEDRIVER")]
+async fn chromium_runs_the_whole_account_journey() {
+    use crate::two_factor::{base32_decode, element_text, totp};
+    use idp_core::Clock;
+    use idp_server::Registration;
+    use idp_server::testkit::SmtpSink;
+    let Ok(chromedriver) = std::env::var("IDP_TEST_CHROMEDRIVER") else {
+        eprintln!("skipped: IDP_TEST_CHROMEDRIVER not set");
+        return;
+    };
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("journey");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).unwrap();
+    let sink = SmtpSink::start().await.unwrap();
+    let smtp = sink.smtp_config("id@example.com");
+    let s = TestServer::start_with(Arc::new(idp_server::store::MemoryStore::new()), move |b| {
+        b.smtp(smtp)
+            .registration(Registration::open())
+            .require_verified_email()
+    })
+    .await;
+    let link_of = |m: &idp_server::testkit::ReceivedMail| {
+        let l = m.links().into_iter().next().expect("a link");
+        let at = l.find("/account/").unwrap();
+        s.url(&l[at..])
+    };
+    let d = Driver::start(&chromedriver).await;
+    let mut n = 0;
+    let mut shot = |name: &str| {
+        n += 1;
+        shots.join(format!("{n:02}-{name}.png"))
+    };
+    const NEW_PASSWORD: &str = "a brand new passphrase";
+    const FIRST_PASSWORD: &str = "grace's first passphrase";
+
+    // Register.
+    d.goto(&s.url("/account/login")).await;
+    wait_for_text(&d, "Create an account").await;
+    d.screenshot(&shot("login")).await;
+    d.click("#register").await;
+    wait_for_text(&d, "Create an account").await;
+    d.type_into("#name", "Grace Hopper").await;
+    d.type_into("#email", "grace@example.com").await;
+    d.type_into("#password", FIRST_PASSWORD).await;
+    d.type_into("#confirm_password", FIRST_PASSWORD).await;
+    d.screenshot(&shot("register")).await;
+    d.click("#register").await;
+    wait_for_text(&d, "Check your email").await;
+    d.screenshot(&shot("check-email")).await;
+
+    // Verify through the e-mailed link.
+    let m = sink
+        .next_message(Duration::from_secs(10))
+        .await
+        .expect("a verification mail");
+    assert_eq!(m.recipients(), ["grace@example.com"]);
+    d.goto(&link_of(&m)).await;
+    wait_for_text(&d, "Confirm my address").await;
+    d.screenshot(&shot("verify")).await;
+    d.click("#confirm").await;
+    wait_for_text(&d, "Address confirmed").await;
+    d.screenshot(&shot("verified")).await;
+
+    // Sign in; enrol TOTP.
+    d.goto(&s.url("/account/login")).await;
+    d.type_into("#email", "grace@example.com").await;
+    d.type_into("#password", FIRST_PASSWORD).await;
+    d.click("#submit").await;
+    wait_for_text(&d, "Your account").await;
+    d.screenshot(&shot("account")).await;
+    d.goto(&s.url("/account/two-factor")).await;
+    let source = wait_for_text(&d, "id=\"secret\"").await;
+    d.screenshot(&shot("totp-setup")).await;
+    let secret = base32_decode(&element_text(&source, "secret").unwrap());
+    d.type_into("#code", &totp(&secret, s.clock.unix_now()))
+        .await;
+    d.click("#enable").await;
+    let source = wait_for_text(&d, "id=\"backup-codes\"").await;
+    d.screenshot(&shot("backup-codes")).await;
+    let backup: Vec<String> = source
+        .split("<li><code>")
+        .skip(1)
+        .map(|c| c[..c.find('<').unwrap()].to_owned())
+        .collect();
+    assert_eq!(backup.len(), 10);
+
+    let sign_out = || async {
+        d.goto(&s.url("/oauth/logout")).await;
+        wait_for_text(&d, "Sign out?").await;
+        d.click("#logout").await;
+        wait_for_text(&d, "You are signed out").await;
+    };
+    let password_step = |password: &'static str| {
+        let d = &d;
+        let s = &s;
+        async move {
+            d.goto(&s.url("/account/login")).await;
+            d.type_into("#email", "grace@example.com").await;
+            d.type_into("#password", password).await;
+            d.click("#submit").await;
+            wait_for_text(d, "Enter your code").await;
+        }
+    };
+
+    // Sign out; sign in with password and TOTP.
+    sign_out().await;
+    d.screenshot(&shot("signed-out")).await;
+    s.clock.advance(Duration::from_secs(30));
+    password_step(FIRST_PASSWORD).await;
+    d.screenshot(&shot("totp-challenge")).await;
+    d.type_into("#code", &totp(&secret, s.clock.unix_now()))
+        .await;
+    d.click("#submit").await;
+    wait_for_text(&d, "Your account").await;
+
+    // Sign out; sign in with a backup code.
+    sign_out().await;
+    password_step(FIRST_PASSWORD).await;
+    d.type_into("#code", &backup[0]).await;
+    d.click("#submit").await;
+    wait_for_text(&d, "Your account").await;
+    d.goto(&s.url("/account/sessions")).await;
+    wait_for_text(&d, "this browser").await;
+    d.screenshot(&shot("sessions")).await;
+
+    // Forgot the password (still signed in here): reset through the e-mailed link.
+    let user = s
+        .provider
+        .users()
+        .find_by_email(None, "grace@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.provider
+            .store()
+            .list_user_sessions(&user.id, s.clock.unix_now())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    d.goto(&s.url("/account/forgot")).await;
+    wait_for_text(&d, "Forgot your password?").await;
+    d.type_into("#email", "grace@example.com").await;
+    d.screenshot(&shot("forgot")).await;
+    d.click("#send").await;
+    wait_for_text(&d, "Check your email").await;
+    let m = sink
+        .next_message(Duration::from_secs(10))
+        .await
+        .expect("a reset mail");
+    d.goto(&link_of(&m)).await;
+    wait_for_text(&d, "Choose a new password").await;
+    d.type_into("#new_password", NEW_PASSWORD).await;
+    d.type_into("#confirm_password", NEW_PASSWORD).await;
+    d.screenshot(&shot("reset")).await;
+    d.click("#reset").await;
+    wait_for_text(&d, "Password changed").await;
+    d.screenshot(&shot("password-changed")).await;
+
+    // The old session is gone: the account page asks to sign in again.
+    assert!(
+        s.provider
+            .store()
+            .list_user_sessions(&user.id, s.clock.unix_now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    d.goto(&s.url("/account")).await;
+    wait_for_text(&d, "Sign in").await;
+    assert!(d.url().await.ends_with("/account/login"));
+    // The new password (and the second factor) sign in.
+    s.clock.advance(Duration::from_secs(30));
+    password_step(NEW_PASSWORD).await;
+    d.type_into("#code", &totp(&secret, s.clock.unix_now()))
+        .await;
+    d.click("#submit").await;
+    wait_for_text(&d, "Your account").await;
+    d.screenshot(&shot("account-again")).await;
+    assert!(std::fs::read_dir(&shots).unwrap().count() >= 15);
     d.quit().await;
     s.stop().await;
 }
