@@ -152,7 +152,6 @@ fn parse_parts(token: &str) -> Result<(JwtHeader, usize, usize), TokenError> {
 
 /// Decodes and checks a header segment: the one JOSE header decoder.
 fn decode_header(segment: &str) -> Result<JwtHeader, TokenError> {
-    #[cfg(any(test, feature = "test-support"))]
     crate::test_support::record_header_decode();
 
     #[derive(Deserialize)]

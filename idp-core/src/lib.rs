@@ -12,7 +12,6 @@ mod oauth_error;
 mod pkce;
 mod scope;
 mod secret;
-#[cfg(any(test, feature = "test-support"))]
 #[doc(hidden)]
 pub mod test_support;
 mod token;

@@ -1,6 +1,8 @@
-//! Test instrumentation, compiled only for idp-core's own tests and under the
-//! `test-support` feature (which the other crates of the workspace enable for their tests
-//! only). Not part of the API.
+//! Test instrumentation: a per-thread count of JOSE header decodes, which the workspace's
+//! tests read to prove a token's header is decoded once per request. Not part of the API
+//! (hidden from the docs). Always compiled — one thread-local increment per decode — so
+//! that the tests build on the same idp-core as `cargo run` (a feature switched on only by
+//! dev-dependencies would rebuild idp-core and everything above it for `cargo test`).
 
 use std::cell::Cell;
 

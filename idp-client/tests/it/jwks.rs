@@ -300,9 +300,8 @@ async fn forced_refresh_ignores_the_cooldown() {
     assert_eq!(fake.jwks_hits(), 2);
 }
 
-/// `validate` decodes the token's header once (idp-core counts its decodes per thread under
-/// its `test-support` feature, on for these tests only); `verify` of a parsed token decodes
-/// nothing more.
+/// `validate` decodes the token's header once (idp-core counts its decodes per thread, in a
+/// module hidden from its API); `verify` of a parsed token decodes nothing more.
 #[tokio::test]
 async fn the_header_is_decoded_once_per_validation() {
     use idp_client::idp_core::UnverifiedJwt;
