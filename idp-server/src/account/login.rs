@@ -13,6 +13,7 @@ use crate::Error;
 use crate::issuer::paths;
 use crate::manage::hooks::run as run_hook;
 use crate::manage::{Actor, HookContext};
+use crate::metrics::SignInOutcome;
 use crate::store::{SessionRecord, User};
 use crate::web::csrf::Purpose;
 use crate::web::form::single;
@@ -93,6 +94,7 @@ pub(crate) async fn sign_in(
         SignIn::Refused(retry_after(resp, wait))
     };
     if let Err(wait) = app.limiters.login_allowed(tenant, &email, addr).await {
+        app.metrics.sign_in(SignInOutcome::Throttled);
         tracing::warn!(target: "idp::audit", event = "sign_in_throttled", tenant = tenant.unwrap_or("-"), client_addr = ?addr, "sign-in throttled");
         let message = "Too many sign-in attempts. Wait a minute and try again.";
         return Ok(later(StatusCode::TOO_MANY_REQUESTS, message, wait));
@@ -116,6 +118,7 @@ pub(crate) async fn sign_in(
     };
     let Some(user) = user else {
         // Not the e-mail: people type their password into it.
+        app.metrics.sign_in(SignInOutcome::Failure);
         tracing::info!(target: "idp::audit", event = "sign_in_failed", tenant = tenant.unwrap_or("-"), client_addr = ?addr, "sign-in failed");
         app.limiters.login_failed(tenant, &email, addr).await;
         let resp = page(
@@ -167,6 +170,7 @@ pub(crate) async fn sign_in(
         Err(e) => return Err(e),
     }
     let (rec, cookie) = session::start(app, headers, &user).await?;
+    app.metrics.sign_in(SignInOutcome::Success);
     tracing::info!(target: "idp::audit", event = "sign_in_succeeded", user_id = %user.id, sid = %rec.sid, tenant = tenant.unwrap_or("-"), client_addr = ?addr, "signed in");
     Ok(SignIn::Done(Box::new((rec, user)), cookie))
 }
