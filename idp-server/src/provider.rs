@@ -663,6 +663,28 @@ impl ProviderBuilder {
         self
     }
 
+    /// Serves HTTPS under [`Provider::serve`] with the certificate chain in `cert` and its
+    /// private key in `key`, PEM files (keys `tls_cert`, `tls_key`); `build` fails with a
+    /// message naming the file when one does not load or the key does not match. Reloaded
+    /// when the files change and by [`Provider::reload_tls`].
+    pub fn tls(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.config.tls_cert = Some(cert.into());
+        self.config.tls_key = Some(key.into());
+        self
+    }
+
+    /// Serves `GET /metrics` with the provider's endpoints (key `metrics = true`). Off by
+    /// default: in production prefer [`Provider::serve_metrics`] on an address of its own
+    /// (`metrics_listen`), which clients cannot reach.
+    pub fn metrics_endpoint(mut self) -> Self {
+        self.config.metrics = true;
+        self
+    }
+
     /// How long [`Provider::serve`] lets requests in flight finish after the shutdown
     /// signal before it drops the remaining connections (default 10 seconds).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
