@@ -356,3 +356,152 @@ async fn tls_redirect_listener_only_redirects_to_the_https_issuer() {
         .to_string();
     assert!(e.contains("https"), "{e}");
 }
+
+/// A random-looking encryption key (64 hex characters), as `openssl rand -hex 32` makes.
+const HEX_KEY: &str = "3f9c2a7be41d5068c7a9f1e2d3b4c5a6978877665544332211a0b1c2d3e4f5a6";
+
+fn idp(dir: &Path) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_idp"));
+    c.current_dir(dir)
+        .env_remove("IDP_ENCRYPTION_KEY")
+        .env_remove("IDP_DATABASE_URL")
+        .env_remove("IDP_ISSUER")
+        .env_remove("IDP_LISTEN")
+        .env_remove("IDP_CONFIG")
+        .kill_on_drop(true);
+    c
+}
+
+#[tokio::test]
+async fn tls_idp_serve_runs_https_the_redirect_and_the_metrics_listeners() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let pair = self_signed();
+    let files = Files::new(&pair);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = |extra: &str| {
+        format!(
+            "issuer = \"https://localhost:4443\"\n\
+             database_url = \"sqlite://{}\"\n\
+             encryption_key = \"{HEX_KEY}\"\n\
+             {extra}",
+            d.join("tls.db").display()
+        )
+    };
+    std::fs::write(
+        d.join("idp.toml"),
+        config(&format!(
+            "tls_cert = \"{}\"\ntls_key = \"{}\"\n\
+             http_redirect_listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n",
+            files.cert.display(),
+            files.key.display()
+        )),
+    )
+    .unwrap();
+    let mut child = idp(d)
+        .args(["serve", "--config", "idp.toml", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut main, mut redirect, mut metrics) = (None, None, None);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metrics.is_none() {
+        let line = tokio::time::timeout_at(deadline, lines.next_line())
+            .await
+            .expect("idp serve did not start in time")
+            .unwrap()
+            .expect("idp exited early");
+        if let Some(url) = line.strip_prefix("idp listening on https://") {
+            main = Some(url.parse::<SocketAddr>().unwrap());
+        } else if let Some(rest) = line.strip_prefix("redirecting http://") {
+            redirect = rest.split(' ').next().map(str::to_owned);
+        } else if let Some(url) = line.strip_prefix("metrics: ") {
+            metrics = Some(url.to_owned());
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let main = main.expect("listening on https");
+    let client = |cert: &str| {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(cert.as_bytes()).unwrap())
+            .resolve("localhost", main)
+            .build()
+            .unwrap()
+    };
+    let url = format!("https://localhost:{}/health/live", main.port());
+    assert_eq!(client(&pair.0).get(&url).send().await.unwrap().status(), 200);
+
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = plain
+        .get(format!("http://{}/oauth/authorize?a=b", redirect.unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 308);
+    assert_eq!(
+        resp.headers()["location"],
+        "https://localhost:4443/oauth/authorize?a=b"
+    );
+    let text = plain.get(metrics.unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("idp_http_requests_total{endpoint=\"/health/live\",status=\"200\"} 1"),
+        "{text}"
+    );
+
+    // SIGHUP: the new certificate is served, the server goes on.
+    let second = self_signed();
+    files.write((&second.0, &second.1));
+    let pid = child.id().unwrap().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client(&second.0).get(&url).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the new certificate was not served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(child.try_wait().unwrap().is_none(), "SIGHUP ended the server");
+    drop(child);
+
+    // Only one of the two files: a message at start-up, and no server.
+    std::fs::write(
+        d.join("half.toml"),
+        config(&format!("tls_cert = \"{}\"\n", files.cert.display())),
+    )
+    .unwrap();
+    let out = idp(d)
+        .args(["serve", "--config", "half.toml", "--listen", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tls_cert is set but tls_key is not"), "{err}");
+    // A key that does not belong to the certificate.
+    let other = self_signed();
+    std::fs::write(d.join("other-key.pem"), &other.1).unwrap();
+    std::fs::write(
+        d.join("mismatch.toml"),
+        config(&format!(
+            "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            files.cert.display(),
+            d.join("other-key.pem").display()
+        )),
+    )
+    .unwrap();
+    let out = idp(d)
+        .args(["serve", "--config", "mismatch.toml", "--listen", "127.0.0.1:0"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not match the certificate"), "{err}");
+}
