@@ -169,9 +169,7 @@ impl Provider {
     }
 
     /// The TLS state and the metrics that count its reloads, if TLS is configured.
-    pub(crate) fn tls_state(
-        &self,
-    ) -> Option<(Arc<crate::tls::Tls>, Arc<crate::metrics::Metrics>)> {
+    pub(crate) fn tls_state(&self) -> Option<(Arc<crate::tls::Tls>, Arc<crate::metrics::Metrics>)> {
         let tls = self.app.tls.as_ref()?;
         Some((Arc::clone(tls), Arc::clone(&self.app.metrics)))
     }

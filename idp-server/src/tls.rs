@@ -93,7 +93,11 @@ impl Tls {
         let now = stamp(&self.cert, &self.key);
         *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(now);
         let certified = load_pair(&self.cert, &self.key, &self.provider).map_err(Error::Config)?;
-        *self.current.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(certified);
+        *self
+            .current
+            .0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(certified);
         tracing::info!(cert = %self.cert.display(), "TLS certificate loaded");
         Ok(())
     }
@@ -140,7 +144,12 @@ fn load_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Certi
     let cert_pem = read("tls_cert", cert)?;
     let chain = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("tls_cert {}: not a PEM certificate chain: {e}", cert.display()))?;
+        .map_err(|e| {
+            format!(
+                "tls_cert {}: not a PEM certificate chain: {e}",
+                cert.display()
+            )
+        })?;
     if chain.is_empty() {
         return Err(format!(
             "tls_cert {}: no PEM CERTIFICATE block in the file",

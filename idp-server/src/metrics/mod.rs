@@ -194,7 +194,9 @@ impl Metrics {
 
     /// One successful token response for `grant_type` (a name from a fixed set).
     pub(crate) fn token_issued(&self, grant_type: &'static str) {
-        self.tokens.get_or_create(&[("grant_type", grant_type)]).inc();
+        self.tokens
+            .get_or_create(&[("grant_type", grant_type)])
+            .inc();
     }
 
     /// One submitted sign-in form.
@@ -236,7 +238,9 @@ impl Metrics {
     /// as of now.
     pub(crate) fn render(&self, key_ages: &[(String, i64)]) -> String {
         for (alg, age) in key_ages {
-            self.key_age.get_or_create(&[("alg", alg.clone())]).set(*age);
+            self.key_age
+                .get_or_create(&[("alg", alg.clone())])
+                .set(*age);
         }
         let mut out = String::new();
         // Writing to a String does not fail.

@@ -49,8 +49,16 @@ impl Store for TimedStore {
         timed!(self, "get_user", self.inner.get_user(id))
     }
 
-    async fn find_user_by_email(&self, tenant_id: Option<&str>, email: &str) -> Result<Option<User>, StoreError> {
-        timed!(self, "find_user_by_email", self.inner.find_user_by_email(tenant_id, email))
+    async fn find_user_by_email(
+        &self,
+        tenant_id: Option<&str>,
+        email: &str,
+    ) -> Result<Option<User>, StoreError> {
+        timed!(
+            self,
+            "find_user_by_email",
+            self.inner.find_user_by_email(tenant_id, email)
+        )
     }
 
     async fn list_users(&self, tenant_id: Option<&str>) -> Result<Vec<User>, StoreError> {
@@ -109,12 +117,25 @@ impl Store for TimedStore {
         timed!(self, "list_keys", self.inner.list_keys())
     }
 
-    async fn retire_key(&self, kid: &str, retired_at: i64, expires_at: i64) -> Result<(), StoreError> {
-        timed!(self, "retire_key", self.inner.retire_key(kid, retired_at, expires_at))
+    async fn retire_key(
+        &self,
+        kid: &str,
+        retired_at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        timed!(
+            self,
+            "retire_key",
+            self.inner.retire_key(kid, retired_at, expires_at)
+        )
     }
 
     async fn delete_expired_keys(&self, now: i64) -> Result<u64, StoreError> {
-        timed!(self, "delete_expired_keys", self.inner.delete_expired_keys(now))
+        timed!(
+            self,
+            "delete_expired_keys",
+            self.inner.delete_expired_keys(now)
+        )
     }
 
     async fn insert_code(&self, code: &AuthCodeRecord) -> Result<(), StoreError> {
@@ -125,24 +146,56 @@ impl Store for TimedStore {
         timed!(self, "get_code", self.inner.get_code(code_hash))
     }
 
-    async fn consume_code(&self, code_hash: &str, now: i64) -> Result<ConsumeOutcome<AuthCodeRecord>, StoreError> {
-        timed!(self, "consume_code", self.inner.consume_code(code_hash, now))
+    async fn consume_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<ConsumeOutcome<AuthCodeRecord>, StoreError> {
+        timed!(
+            self,
+            "consume_code",
+            self.inner.consume_code(code_hash, now)
+        )
     }
 
     async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
-        timed!(self, "insert_refresh_token", self.inner.insert_refresh_token(token))
+        timed!(
+            self,
+            "insert_refresh_token",
+            self.inner.insert_refresh_token(token)
+        )
     }
 
-    async fn get_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError> {
-        timed!(self, "get_refresh_token", self.inner.get_refresh_token(token_hash))
+    async fn get_refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        timed!(
+            self,
+            "get_refresh_token",
+            self.inner.get_refresh_token(token_hash)
+        )
     }
 
-    async fn rotate_refresh_token(&self, token_hash: &str, successor: &RefreshTokenRecord, now: i64) -> Result<ConsumeOutcome<RefreshTokenRecord>, StoreError> {
-        timed!(self, "rotate_refresh_token", self.inner.rotate_refresh_token(token_hash, successor, now))
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        successor: &RefreshTokenRecord,
+        now: i64,
+    ) -> Result<ConsumeOutcome<RefreshTokenRecord>, StoreError> {
+        timed!(
+            self,
+            "rotate_refresh_token",
+            self.inner.rotate_refresh_token(token_hash, successor, now)
+        )
     }
 
     async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<u64, StoreError> {
-        timed!(self, "revoke_refresh_family", self.inner.revoke_refresh_family(family_id, now))
+        timed!(
+            self,
+            "revoke_refresh_family",
+            self.inner.revoke_refresh_family(family_id, now)
+        )
     }
 
     async fn insert_grant(&self, grant: &GrantRecord) -> Result<(), StoreError> {
@@ -162,47 +215,115 @@ impl Store for TimedStore {
     }
 
     async fn insert_device_code(&self, device: &DeviceCodeRecord) -> Result<(), StoreError> {
-        timed!(self, "insert_device_code", self.inner.insert_device_code(device))
+        timed!(
+            self,
+            "insert_device_code",
+            self.inner.insert_device_code(device)
+        )
     }
 
-    async fn get_device_code(&self, device_code_hash: &str) -> Result<Option<DeviceCodeRecord>, StoreError> {
-        timed!(self, "get_device_code", self.inner.get_device_code(device_code_hash))
+    async fn get_device_code(
+        &self,
+        device_code_hash: &str,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        timed!(
+            self,
+            "get_device_code",
+            self.inner.get_device_code(device_code_hash)
+        )
     }
 
-    async fn find_pending_user_code(&self, user_code: &str, now: i64) -> Result<Option<DeviceCodeRecord>, StoreError> {
-        timed!(self, "find_pending_user_code", self.inner.find_pending_user_code(user_code, now))
+    async fn find_pending_user_code(
+        &self,
+        user_code: &str,
+        now: i64,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        timed!(
+            self,
+            "find_pending_user_code",
+            self.inner.find_pending_user_code(user_code, now)
+        )
     }
 
-    async fn decide_device_code(&self, user_code: &str, decision: &DeviceDecision, now: i64) -> Result<Option<DeviceCodeRecord>, StoreError> {
-        timed!(self, "decide_device_code", self.inner.decide_device_code(user_code, decision, now))
+    async fn decide_device_code(
+        &self,
+        user_code: &str,
+        decision: &DeviceDecision,
+        now: i64,
+    ) -> Result<Option<DeviceCodeRecord>, StoreError> {
+        timed!(
+            self,
+            "decide_device_code",
+            self.inner.decide_device_code(user_code, decision, now)
+        )
     }
 
-    async fn poll_device_code(&self, device_code_hash: &str, now: i64) -> Result<DevicePoll, StoreError> {
-        timed!(self, "poll_device_code", self.inner.poll_device_code(device_code_hash, now))
+    async fn poll_device_code(
+        &self,
+        device_code_hash: &str,
+        now: i64,
+    ) -> Result<DevicePoll, StoreError> {
+        timed!(
+            self,
+            "poll_device_code",
+            self.inner.poll_device_code(device_code_hash, now)
+        )
     }
 
     async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
         timed!(self, "insert_session", self.inner.insert_session(session))
     }
 
-    async fn get_session(&self, session_hash: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
-        timed!(self, "get_session", self.inner.get_session(session_hash, now))
+    async fn get_session(
+        &self,
+        session_hash: &str,
+        now: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        timed!(
+            self,
+            "get_session",
+            self.inner.get_session(session_hash, now)
+        )
     }
 
     async fn delete_session(&self, session_hash: &str) -> Result<bool, StoreError> {
-        timed!(self, "delete_session", self.inner.delete_session(session_hash))
+        timed!(
+            self,
+            "delete_session",
+            self.inner.delete_session(session_hash)
+        )
     }
 
     async fn delete_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
-        timed!(self, "delete_user_sessions", self.inner.delete_user_sessions(user_id))
+        timed!(
+            self,
+            "delete_user_sessions",
+            self.inner.delete_user_sessions(user_id)
+        )
     }
 
-    async fn list_user_sessions(&self, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
-        timed!(self, "list_user_sessions", self.inner.list_user_sessions(user_id, now))
+    async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        timed!(
+            self,
+            "list_user_sessions",
+            self.inner.list_user_sessions(user_id, now)
+        )
     }
 
-    async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Option<ConsentRecord>, StoreError> {
-        timed!(self, "get_consent", self.inner.get_consent(user_id, client_id))
+    async fn get_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Option<ConsentRecord>, StoreError> {
+        timed!(
+            self,
+            "get_consent",
+            self.inner.get_consent(user_id, client_id)
+        )
     }
 
     async fn put_consent(&self, consent: &ConsentRecord) -> Result<(), StoreError> {
@@ -214,31 +335,68 @@ impl Store for TimedStore {
     }
 
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<bool, StoreError> {
-        timed!(self, "delete_consent", self.inner.delete_consent(user_id, client_id))
+        timed!(
+            self,
+            "delete_consent",
+            self.inner.delete_consent(user_id, client_id)
+        )
     }
 
     async fn insert_account_token(&self, token: &AccountTokenRecord) -> Result<(), StoreError> {
-        timed!(self, "insert_account_token", self.inner.insert_account_token(token))
+        timed!(
+            self,
+            "insert_account_token",
+            self.inner.insert_account_token(token)
+        )
     }
 
-    async fn take_account_token(&self, token_hash: &str, purpose: AccountTokenPurpose, now: i64) -> Result<Option<AccountTokenRecord>, StoreError> {
-        timed!(self, "take_account_token", self.inner.take_account_token(token_hash, purpose, now))
+    async fn take_account_token(
+        &self,
+        token_hash: &str,
+        purpose: AccountTokenPurpose,
+        now: i64,
+    ) -> Result<Option<AccountTokenRecord>, StoreError> {
+        timed!(
+            self,
+            "take_account_token",
+            self.inner.take_account_token(token_hash, purpose, now)
+        )
     }
 
-    async fn delete_account_tokens(&self, user_id: &str, purpose: AccountTokenPurpose) -> Result<u64, StoreError> {
-        timed!(self, "delete_account_tokens", self.inner.delete_account_tokens(user_id, purpose))
+    async fn delete_account_tokens(
+        &self,
+        user_id: &str,
+        purpose: AccountTokenPurpose,
+    ) -> Result<u64, StoreError> {
+        timed!(
+            self,
+            "delete_account_tokens",
+            self.inner.delete_account_tokens(user_id, purpose)
+        )
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        timed!(self, "revoke_access_token", self.inner.revoke_access_token(jti, expires_at))
+        timed!(
+            self,
+            "revoke_access_token",
+            self.inner.revoke_access_token(jti, expires_at)
+        )
     }
 
     async fn is_access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        timed!(self, "is_access_token_revoked", self.inner.is_access_token_revoked(jti))
+        timed!(
+            self,
+            "is_access_token_revoked",
+            self.inner.is_access_token_revoked(jti)
+        )
     }
 
     async fn announce_client_change(&self, client_id: &str) -> Result<(), StoreError> {
-        timed!(self, "announce_client_change", self.inner.announce_client_change(client_id))
+        timed!(
+            self,
+            "announce_client_change",
+            self.inner.announce_client_change(client_id)
+        )
     }
 
     async fn client_changes(&self) -> Option<tokio::sync::mpsc::Receiver<ClientChange>> {

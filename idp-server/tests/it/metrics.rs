@@ -10,7 +10,12 @@ use tokio::sync::oneshot;
 use crate::common::{KEY, TestServer};
 
 async fn scrape(server: &TestServer) -> String {
-    let resp = server.http.get(server.url("/metrics")).send().await.unwrap();
+    let resp = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert!(
         resp.headers()["content-type"]
@@ -30,45 +35,67 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_tokens_requests_and_store_operations() {
-    let server = TestServer::start_with(Arc::new(MemoryStore::new()), |b| b.metrics_endpoint()).await;
+    let server =
+        TestServer::start_with(Arc::new(MemoryStore::new()), |b| b.metrics_endpoint()).await;
     server.service_client("svc").await;
     let before = scrape(&server).await;
     assert_eq!(
-        sample(&before, "idp_tokens_issued_total{grant_type=\"client_credentials\"}"),
+        sample(
+            &before,
+            "idp_tokens_issued_total{grant_type=\"client_credentials\"}"
+        ),
         None
     );
     server.cc_token("svc", &[]).await;
     let text = scrape(&server).await;
     assert_eq!(
-        sample(&text, "idp_tokens_issued_total{grant_type=\"client_credentials\"}"),
+        sample(
+            &text,
+            "idp_tokens_issued_total{grant_type=\"client_credentials\"}"
+        ),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, "idp_http_requests_total{endpoint=\"/oauth/token\",status=\"200\"}"),
+        sample(
+            &text,
+            "idp_http_requests_total{endpoint=\"/oauth/token\",status=\"200\"}"
+        ),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, "idp_http_request_duration_seconds_count{endpoint=\"/oauth/token\"}"),
+        sample(
+            &text,
+            "idp_http_request_duration_seconds_count{endpoint=\"/oauth/token\"}"
+        ),
         Some(1.0),
         "{text}"
     );
     assert!(
-        text.contains("idp_http_request_duration_seconds_bucket{le=\"0.001\",endpoint=\"/oauth/token\"}")
-            || text.contains("idp_http_request_duration_seconds_bucket{endpoint=\"/oauth/token\",le=\"0.001\"}"),
+        text.contains(
+            "idp_http_request_duration_seconds_bucket{le=\"0.001\",endpoint=\"/oauth/token\"}"
+        ) || text.contains(
+            "idp_http_request_duration_seconds_bucket{endpoint=\"/oauth/token\",le=\"0.001\"}"
+        ),
         "{text}"
     );
     // The token endpoint's storage operations are timed.
     assert!(
-        sample(&text, "idp_store_operation_duration_seconds_count{operation=\"get_client\"}")
-            .is_some_and(|n| n >= 1.0),
+        sample(
+            &text,
+            "idp_store_operation_duration_seconds_count{operation=\"get_client\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
         "{text}"
     );
     // The signing keys in use, by algorithm (the test clock is frozen: age 0).
     for alg in ["ES256", "RS256"] {
         assert_eq!(
-            sample(&text, &format!("idp_signing_key_age_seconds{{alg=\"{alg}\"}}")),
+            sample(
+                &text,
+                &format!("idp_signing_key_age_seconds{{alg=\"{alg}\"}}")
+            ),
             Some(0.0),
             "{text}"
         );
@@ -84,11 +111,17 @@ async fn metrics_count_tokens_requests_and_store_operations() {
     assert_eq!(status, 401);
     let text = scrape(&server).await;
     assert_eq!(
-        sample(&text, "idp_tokens_issued_total{grant_type=\"client_credentials\"}"),
+        sample(
+            &text,
+            "idp_tokens_issued_total{grant_type=\"client_credentials\"}"
+        ),
         Some(1.0)
     );
     assert_eq!(
-        sample(&text, "idp_http_requests_total{endpoint=\"/oauth/token\",status=\"401\"}"),
+        sample(
+            &text,
+            "idp_http_requests_total{endpoint=\"/oauth/token\",status=\"401\"}"
+        ),
         Some(1.0),
         "{text}"
     );
@@ -97,7 +130,8 @@ async fn metrics_count_tokens_requests_and_store_operations() {
 
 #[tokio::test]
 async fn metrics_unknown_paths_do_not_create_series() {
-    let server = TestServer::start_with(Arc::new(MemoryStore::new()), |b| b.metrics_endpoint()).await;
+    let server =
+        TestServer::start_with(Arc::new(MemoryStore::new()), |b| b.metrics_endpoint()).await;
     // Each series (name and labels) but those of the scrapes themselves.
     let series = |t: &str| -> std::collections::BTreeSet<String> {
         t.lines()
@@ -114,7 +148,10 @@ async fn metrics_unknown_paths_do_not_create_series() {
         server.http.get(server.url(&path)).send().await.unwrap();
         server
             .http
-            .request(reqwest::Method::from_bytes(b"BREW").unwrap(), server.url(&path))
+            .request(
+                reqwest::Method::from_bytes(b"BREW").unwrap(),
+                server.url(&path),
+            )
             .send()
             .await
             .unwrap();
@@ -122,7 +159,10 @@ async fn metrics_unknown_paths_do_not_create_series() {
     let text = scrape(&server).await;
     assert!(!text.contains("probe"), "{text}");
     assert_eq!(
-        sample(&text, "idp_http_requests_total{endpoint=\"other\",status=\"404\"}"),
+        sample(
+            &text,
+            "idp_http_requests_total{endpoint=\"other\",status=\"404\"}"
+        ),
         Some(201.0),
         "{text}"
     );
@@ -133,7 +173,12 @@ async fn metrics_unknown_paths_do_not_create_series() {
 #[tokio::test]
 async fn metrics_are_off_on_the_main_router_unless_switched_on() {
     let server = TestServer::start().await;
-    let resp = server.http.get(server.url("/metrics")).send().await.unwrap();
+    let resp = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     server.stop().await;
 }
@@ -181,7 +226,10 @@ async fn metrics_listener_of_its_own() {
         .await
         .unwrap();
     assert_eq!(
-        sample(&text, "idp_http_requests_total{endpoint=\"/health/live\",status=\"200\"}"),
+        sample(
+            &text,
+            "idp_http_requests_total{endpoint=\"/health/live\",status=\"200\"}"
+        ),
         Some(1.0),
         "{text}"
     );

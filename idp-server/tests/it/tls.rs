@@ -158,7 +158,10 @@ async fn tls_certificate_is_reloaded_when_the_files_change_and_on_request() {
     let files = Files::new(&first);
     let server = Https::start(&files.cert, &files.key, |b| b).await;
     let trusts_first = || server.client(&first.0, false);
-    assert_eq!(discovery(&trusts_first(), &server).await.unwrap().status(), 200);
+    assert_eq!(
+        discovery(&trusts_first(), &server).await.unwrap().status(),
+        200
+    );
 
     // New files: served once the server has seen them (it looks every two seconds).
     let second = self_signed();
@@ -170,7 +173,10 @@ async fn tls_certificate_is_reloaded_when_the_files_change_and_on_request() {
         if discovery(&trusts_second(), &server).await.is_ok() {
             break;
         }
-        assert!(Instant::now() < deadline, "the new certificate was not served");
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was not served"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(discovery(&trusts_first(), &server).await.is_err());
@@ -185,13 +191,19 @@ async fn tls_certificate_is_reloaded_when_the_files_change_and_on_request() {
         "{e}"
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(discovery(&trusts_second(), &server).await.unwrap().status(), 200);
+    assert_eq!(
+        discovery(&trusts_second(), &server).await.unwrap().status(),
+        200
+    );
 
     // At once (what SIGHUP does in the binary).
     files.write((&third.0, &third.1));
     assert!(server.provider.reload_tls().unwrap());
     let trusts_third = server.client(&third.0, false);
-    assert_eq!(discovery(&trusts_third, &server).await.unwrap().status(), 200);
+    assert_eq!(
+        discovery(&trusts_third, &server).await.unwrap().status(),
+        200
+    );
 
     // The reloads are counted.
     let metrics = server.provider.render_metrics();
@@ -223,7 +235,8 @@ async fn tls_configuration_errors_name_the_problem() {
 
     let other = self_signed();
     std::fs::write(files.key.with_file_name("other.pem"), &other.1).unwrap();
-    let e = build(Provider::builder().tls(&files.cert, files.key.with_file_name("other.pem"))).await;
+    let e =
+        build(Provider::builder().tls(&files.cert, files.key.with_file_name("other.pem"))).await;
     assert!(e.contains("does not match"), "{e}");
 
     // The certificate given as the key, and the key as the certificate.
@@ -244,7 +257,10 @@ async fn tls_configuration_errors_name_the_problem() {
     }))
     .unwrap();
     let e = config.check().unwrap_err().to_string();
-    assert!(e.contains("http_redirect_listen") && e.contains("https"), "{e}");
+    assert!(
+        e.contains("http_redirect_listen") && e.contains("https"),
+        "{e}"
+    );
     // A good pair passes `idp config check`.
     let config: idp_server::Config = serde_json::from_value(serde_json::json!({
         "issuer": "https://localhost:4443",
@@ -278,9 +294,15 @@ async fn tls_a_silent_client_is_dropped_after_the_handshake_timeout() {
             .unwrap_or(0);
         assert_eq!(n, 0, "closed without an answer");
     }
-    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
     // ...and are given back: a real client is served afterwards.
-    let resp = discovery(&server.client(&pair.0, false), &server).await.unwrap();
+    let resp = discovery(&server.client(&pair.0, false), &server)
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     server.stop().await;
 }
@@ -431,7 +453,10 @@ async fn tls_idp_serve_runs_https_the_redirect_and_the_metrics_listeners() {
             .unwrap()
     };
     let url = format!("https://localhost:{}/health/live", main.port());
-    assert_eq!(client(&pair.0).get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client(&pair.0).get(&url).send().await.unwrap().status(),
+        200
+    );
 
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -447,7 +472,14 @@ async fn tls_idp_serve_runs_https_the_redirect_and_the_metrics_listeners() {
         resp.headers()["location"],
         "https://localhost:4443/oauth/authorize?a=b"
     );
-    let text = plain.get(metrics.unwrap()).send().await.unwrap().text().await.unwrap();
+    let text = plain
+        .get(metrics.unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         text.contains("idp_http_requests_total{endpoint=\"/health/live\",status=\"200\"} 1"),
         "{text}"
@@ -464,10 +496,16 @@ async fn tls_idp_serve_runs_https_the_redirect_and_the_metrics_listeners() {
     assert!(hup.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     while client(&second.0).get(&url).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the new certificate was not served");
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was not served"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(child.try_wait().unwrap().is_none(), "SIGHUP ended the server");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the server"
+    );
     drop(child);
 
     // Only one of the two files: a message at start-up, and no server.
@@ -497,7 +535,13 @@ async fn tls_idp_serve_runs_https_the_redirect_and_the_metrics_listeners() {
     )
     .unwrap();
     let out = idp(d)
-        .args(["serve", "--config", "mismatch.toml", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--config",
+            "mismatch.toml",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .await
         .unwrap();

@@ -146,21 +146,26 @@ fn reload_tls_on_sighup(provider: &Provider) {
     #[cfg(unix)]
     {
         let provider = provider.clone();
-        let hangups =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
         match hangups {
             Ok(mut hangups) => {
                 tokio::spawn(async move {
                     while hangups.recv().await.is_some() {
                         match provider.reload_tls() {
                             Ok(true) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                            Ok(false) => tracing::info!("SIGHUP: no TLS configured; nothing to reload"),
-                            Err(e) => tracing::error!(error = %e, "SIGHUP: the TLS certificate did not load; still serving the previous one"),
+                            Ok(false) => {
+                                tracing::info!("SIGHUP: no TLS configured; nothing to reload")
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "SIGHUP: the TLS certificate did not load; still serving the previous one")
+                            }
                         }
                     }
                 });
             }
-            Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP; the certificate reloads only when its files change"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; the certificate reloads only when its files change")
+            }
         }
     }
     #[cfg(not(unix))]
@@ -212,10 +217,7 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
     }
     let listener = bind(&listen).await?;
     let scheme = if tls { "https" } else { "http" };
-    let local = format!(
-        "{scheme}://{}",
-        listener.local_addr().map_err(Error::from)?
-    );
+    let local = format!("{scheme}://{}", listener.local_addr().map_err(Error::from)?);
     let redirect = match redirect_listen {
         Some(addr) => Some(bind_for(&addr, "change http_redirect_listen").await?),
         None => None,
