@@ -13,7 +13,7 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Metrics, OTHER};
+use super::registry::{Metrics, OTHER};
 
 /// Records `idp_http_requests_total` and `idp_http_request_duration_seconds`.
 #[derive(Clone, Debug)]

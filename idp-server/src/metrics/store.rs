@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
-use super::Metrics;
+use super::registry::Metrics;
 use crate::store::{
     AccountTokenPurpose, AccountTokenRecord, AuthCodeRecord, Client, ClientChange, ConsentRecord,
     ConsumeOutcome, DeviceCodeRecord, DeviceDecision, DevicePoll, GrantRecord, GrantsOf,
