@@ -675,8 +675,10 @@ impl ProviderBuilder {
         self
     }
 
-    /// Serves `GET /metrics` with the provider's endpoints (key `metrics = true`). Off by
-    /// default: in production prefer [`Provider::serve_metrics`] on an address of its own
+    /// Serves `GET /metrics` with the provider's endpoints (key `metrics = true`) in
+    /// [`Provider::router`] and [`Provider::serve`]; [`Provider::layer`] does not claim the
+    /// path (mount [`Provider::metrics_router`] yourself there). Off by default: in
+    /// production prefer [`Provider::serve_metrics`] on an address of its own
     /// (`metrics_listen`), which clients cannot reach.
     pub fn metrics_endpoint(mut self) -> Self {
         self.config.metrics = true;
