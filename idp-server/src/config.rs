@@ -689,6 +689,18 @@ impl Config {
             }
             _ => {}
         }
+        if self.tls_cert.is_some()
+            && self
+                .issuer
+                .as_deref()
+                .is_some_and(|i| i.starts_with("http://"))
+        {
+            return Err(Error::Config(
+                "tls_cert and tls_key make the provider serve HTTPS, so the issuer must be an \
+                 https:// URL (every endpoint URL is built from it)"
+                    .into(),
+            ));
+        }
         if self.http_redirect_listen.is_some()
             && !self
                 .issuer

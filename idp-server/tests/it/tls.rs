@@ -261,6 +261,15 @@ async fn tls_configuration_errors_name_the_problem() {
         e.contains("http_redirect_listen") && e.contains("https"),
         "{e}"
     );
+    // HTTPS with an http:// issuer would advertise URLs nobody can reach.
+    let config: idp_server::Config = serde_json::from_value(serde_json::json!({
+        "issuer": "http://localhost:4000",
+        "tls_cert": files.cert,
+        "tls_key": files.key,
+    }))
+    .unwrap();
+    let e = config.check().unwrap_err().to_string();
+    assert!(e.contains("https://"), "{e}");
     // A good pair passes `idp config check`.
     let config: idp_server::Config = serde_json::from_value(serde_json::json!({
         "issuer": "https://localhost:4443",
