@@ -37,7 +37,9 @@ use tower::ServiceExt;
 
 use crate::Error;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::provider::Provider;
+use crate::tls::Tls;
 
 /// How long the accept loop pauses after an accept error that is not about one connection
 /// (out of file descriptors, out of memory), so that it does not spin.
@@ -206,19 +208,15 @@ fn redirect_router(origin: String) -> Router {
             // Only the path and query of the request are used (an absolute-form request
             // URI cannot choose the host), and they are already valid URI characters.
             let path = if path.starts_with('/') { path } else { "/" };
+            let mut resp = Response::new(axum::body::Body::empty());
             match HeaderValue::try_from(format!("{origin}{path}")) {
                 Ok(location) => {
-                    let mut resp = Response::new(axum::body::Body::empty());
                     *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
                     resp.headers_mut().insert(header::LOCATION, location);
-                    resp
                 }
-                Err(_) => {
-                    let mut resp = Response::new(axum::body::Body::empty());
-                    *resp.status_mut() = StatusCode::BAD_REQUEST;
-                    resp
-                }
+                Err(_) => *resp.status_mut() = StatusCode::BAD_REQUEST,
             }
+            resp
         }
     })
 }
@@ -243,17 +241,19 @@ async fn run(
     let builder = Arc::new(limits.connection_builder());
     // The files are watched as long as the server runs.
     let _watcher = tls.as_ref().map(|t| {
-        let reload = t.reload.clone();
+        let (tls, metrics) = (Arc::clone(&t.tls), Arc::clone(&t.metrics));
         AbortOnDrop(tokio::spawn(async move {
             let mut tick = tokio::time::interval(TLS_POLL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                reload();
+                if let Some(result) = tls.reload_if_changed() {
+                    metrics.tls_reload(result.is_ok());
+                }
             }
         }))
     });
-    let acceptor = tls.map(|t| t.acceptor);
+    let acceptor = tls.map(|t| TlsAcceptor::from(t.tls.server_config()));
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -341,23 +341,17 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// What `run` needs to serve TLS: the acceptor, and what the watcher calls every
-/// [`TLS_POLL`] (reload the pair if the files changed).
-pub(crate) struct TlsSetup {
-    acceptor: TlsAcceptor,
-    reload: Arc<dyn Fn() + Send + Sync>,
+/// What `run` needs to serve TLS: the certificate (which the watcher reloads every
+/// [`TLS_POLL`] if its files changed) and the metrics that count the reloads.
+struct TlsSetup {
+    tls: Arc<Tls>,
+    metrics: Arc<Metrics>,
 }
 
 impl Provider {
     fn tls(&self) -> Option<TlsSetup> {
         let (tls, metrics) = self.tls_state()?;
-        let acceptor = TlsAcceptor::from(tls.server_config());
-        let reload = Arc::new(move || {
-            if let Some(result) = tls.reload_if_changed() {
-                metrics.tls_reload(result.is_ok());
-            }
-        });
-        Some(TlsSetup { acceptor, reload })
+        Some(TlsSetup { tls, metrics })
     }
 }
 
