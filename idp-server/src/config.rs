@@ -106,6 +106,16 @@ pub struct Config {
     pub(crate) password_reset_ttl: HumanDuration,
     /// `[smtp]`: where e-mail is sent. Not set: no mailer (unless one is given in code).
     pub(crate) smtp: Option<SmtpConfig>,
+    /// PEM certificate chain and private key: `Provider::serve` serves HTTPS (both or
+    /// neither).
+    pub(crate) tls_cert: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
+    /// `HOST:PORT` of a plain-HTTP listener that only redirects to the https issuer.
+    pub(crate) http_redirect_listen: Option<String>,
+    /// Whether `/metrics` is served with the endpoints (on the main listener).
+    pub(crate) metrics: bool,
+    /// `HOST:PORT` of a listener of its own for `/metrics`.
+    pub(crate) metrics_listen: Option<String>,
 }
 
 /// Self-service registration (`[registration]`): off by default. People sign up at
@@ -282,6 +292,11 @@ impl Default for Config {
             email_verification_ttl: dur(DAY),
             password_reset_ttl: dur(HOUR),
             smtp: None,
+            tls_cert: None,
+            tls_key: None,
+            http_redirect_listen: None,
+            metrics: false,
+            metrics_listen: None,
         }
     }
 }
@@ -316,6 +331,28 @@ impl Config {
     /// How the `idp` binary writes its log (`log_format`).
     pub fn log_format(&self) -> LogFormat {
         self.log_format
+    }
+
+    /// The PEM files of the certificate chain and its private key, if set (`tls_cert`,
+    /// `tls_key`): [`Provider::serve`](crate::Provider::serve) then serves HTTPS.
+    pub fn tls_files(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        self.tls_cert.as_deref().zip(self.tls_key.as_deref())
+    }
+
+    /// The address of the plain-HTTP listener that only redirects to the https issuer, if
+    /// set (`http_redirect_listen`, e.g. `0.0.0.0:80`).
+    pub fn http_redirect_listen(&self) -> Option<&str> {
+        self.http_redirect_listen.as_deref()
+    }
+
+    /// Whether `/metrics` is served with the provider's endpoints (`metrics`, default off).
+    pub fn metrics(&self) -> bool {
+        self.metrics
+    }
+
+    /// The address of a listener of its own for `/metrics`, if set (`metrics_listen`).
+    pub fn metrics_listen(&self) -> Option<&str> {
+        self.metrics_listen.as_deref()
     }
 
     /// The SMTP settings, if set (`[smtp]`).
@@ -444,7 +481,17 @@ impl Config {
     /// setting, and that `templates_dir`, when set, is a directory. The error names the key.
     pub fn check(&self) -> Result<(), Error> {
         self.validate()?;
-        self.check_templates_dir()
+        self.check_templates_dir()?;
+        self.load_tls().map(drop)
+    }
+
+    /// The TLS certificate and key (`tls_cert`, `tls_key`), loaded and checked to belong
+    /// together; `None` when not set.
+    pub(crate) fn load_tls(&self) -> Result<Option<crate::tls::Tls>, Error> {
+        match self.tls_files() {
+            Some((cert, key)) => crate::tls::Tls::load(cert, key).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// `templates_dir`, when set, must be a directory: a mistyped path would otherwise
@@ -509,17 +556,23 @@ impl Config {
                 tokio::sync::Semaphore::MAX_PERMITS
             )));
         }
-        if let Some(listen) = &self.listen {
+        for (name, listen) in [
+            ("listen", &self.listen),
+            ("http_redirect_listen", &self.http_redirect_listen),
+            ("metrics_listen", &self.metrics_listen),
+        ] {
+            let Some(listen) = listen else { continue };
             let ok = listen.parse::<SocketAddr>().is_ok()
                 || listen
                     .rsplit_once(':')
                     .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
             if !ok {
                 return Err(Error::Config(format!(
-                    "listen {listen:?} is not HOST:PORT (e.g. 0.0.0.0:4000 or localhost:4000)"
+                    "{name} {listen:?} is not HOST:PORT (e.g. 0.0.0.0:4000 or localhost:4000)"
                 )));
             }
         }
+        self.validate_tls()?;
         self.validate_cors()?;
         if let Some(smtp) = &self.smtp {
             smtp.validate().map_err(Error::Config)?;
@@ -611,6 +664,53 @@ impl Config {
                 "cors_allowed_origins \"*\" cannot be combined with cors_allow_credentials = \
                  true: the Fetch standard forbids credentials with a wildcard origin; list \
                  the origins instead"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `tls_cert` and `tls_key` come together; the redirect listener sends people to an
+    /// https issuer.
+    fn validate_tls(&self) -> Result<(), Error> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(Error::Config(
+                    "tls_cert is set but tls_key is not: set both (PEM files of the \
+                     certificate chain and of its private key) or neither"
+                        .into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::Config(
+                    "tls_key is set but tls_cert is not: set both (PEM files of the \
+                     certificate chain and of its private key) or neither"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+        if self.tls_cert.is_some()
+            && self
+                .issuer
+                .as_deref()
+                .is_some_and(|i| i.starts_with("http://"))
+        {
+            return Err(Error::Config(
+                "tls_cert and tls_key make the provider serve HTTPS, so the issuer must be an \
+                 https:// URL (every endpoint URL is built from it)"
+                    .into(),
+            ));
+        }
+        if self.http_redirect_listen.is_some()
+            && !self
+                .issuer
+                .as_deref()
+                .is_some_and(|i| i.starts_with("https://"))
+        {
+            return Err(Error::Config(
+                "http_redirect_listen redirects to the issuer, which must then be an \
+                 https:// URL"
                     .into(),
             ));
         }

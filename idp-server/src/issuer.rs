@@ -23,6 +23,8 @@ pub(crate) mod paths {
     pub(crate) const LIVE: &str = "/health/live";
     pub(crate) const READY: &str = "/health/ready";
     pub(crate) const STYLESHEET: &str = "/assets/idp.css";
+    /// Prometheus metrics (`metrics = true`, or on `metrics_listen`).
+    pub(crate) const METRICS: &str = "/metrics";
     /// The signed-in person's account pages, and every page below it.
     pub(crate) const ACCOUNT: &str = "/account";
     pub(crate) const ACCOUNT_LOGIN: &str = "/account/login";

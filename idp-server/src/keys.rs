@@ -13,6 +13,7 @@ use crate::store::{SigningKeyRecord, Store};
 #[derive(Debug)]
 struct Loaded {
     key: Arc<SigningKey>,
+    created_at: i64,
     activates_at: i64,
     /// When a newer key took over; a retired key signs only if nothing newer may.
     retired_at: Option<i64>,
@@ -33,12 +34,20 @@ impl KeySnapshot {
     /// The key that signs `alg` tokens at `now`: the most recently activated one, a key
     /// not retired winning a tie (two rotations within one second).
     pub(crate) fn signer(&self, alg: Algorithm, now: i64) -> Option<Arc<SigningKey>> {
+        self.signing(alg, now).map(|l| Arc::clone(&l.key))
+    }
+
+    /// When the key that signs `alg` tokens at `now` was created.
+    pub(crate) fn signer_created_at(&self, alg: Algorithm, now: i64) -> Option<i64> {
+        self.signing(alg, now).map(|l| l.created_at)
+    }
+
+    fn signing(&self, alg: Algorithm, now: i64) -> Option<&Loaded> {
         self.loaded
             .iter()
             .filter(|l| l.key.alg() == alg && l.activates_at <= now)
             .filter(|l| l.expires_at.is_none_or(|e| e > now))
             .max_by_key(|l| (l.activates_at, l.retired_at.is_none_or(|r| r > now)))
-            .map(|l| Arc::clone(&l.key))
     }
 }
 
@@ -98,6 +107,7 @@ impl KeyRing {
             published.push(key.public_jwk());
             loaded.push(Loaded {
                 key: Arc::new(key),
+                created_at: r.created_at,
                 activates_at: r.activates_at,
                 retired_at: r.retired_at,
                 expires_at: r.expires_at,

@@ -13,8 +13,9 @@
 //   manage/ · issue                   management API per resource · token minting
 //   keys                              the key ring: publish, sign, rotate
 //   crypto · config · issuer · hashing  key material · the one Config · the issuer · hash budget
-//   mail/                             e-mail: mailers, the outgoing queue, message templates
+//   mail/ · tls                       e-mail: mailers, queue, templates · TLS certificates
 //   error · rate_limit · secret_cache the two errors · limiters · verified secrets
+//   metrics/                          the provider's metrics, a timing store decorator
 //   store/                            persistence: memory, SQLite, PostgreSQL
 
 mod account;
@@ -31,6 +32,7 @@ mod keys;
 mod layer;
 pub mod mail;
 pub mod manage;
+mod metrics;
 mod oauth;
 mod provider;
 mod rate_limit;
@@ -41,6 +43,7 @@ mod state;
 pub mod store;
 #[cfg(feature = "test-kit")]
 pub mod testkit;
+mod tls;
 mod web;
 
 pub use attributes::{AttributeRule, AttributeSchema, AttributeType, ClaimMapping, TokenKind};

@@ -147,6 +147,39 @@ impl Provider {
     pub(crate) fn config(&self) -> &Config {
         &self.app.config
     }
+
+    /// `GET /metrics` alone: the provider's metrics as OpenMetrics text, which Prometheus
+    /// scrapes. [`Provider::serve_metrics`] serves it on a listener of its own (key
+    /// `metrics_listen`); key `metrics = true` adds it to [`Provider::router`] instead.
+    /// Mounted in an application, put it where only the monitoring system can reach it.
+    pub fn metrics_router(&self) -> Router {
+        crate::oauth::metrics_routes(Arc::clone(&self.app))
+    }
+
+    /// The provider's metrics as OpenMetrics text (what `GET /metrics` answers).
+    pub fn render_metrics(&self) -> String {
+        self.app.render_metrics()
+    }
+
+    /// Reads the TLS certificate and key files (`tls_cert`, `tls_key`) again: the next
+    /// handshakes of [`Provider::serve`] use the new pair, connections already open keep
+    /// theirs. On an error (a missing file, a key that does not match) the pair in use
+    /// stays and the error says why. `Ok(false)`: the provider has no TLS configured.
+    /// The `idp` binary calls this on SIGHUP; `serve` also reloads when the files change.
+    pub fn reload_tls(&self) -> Result<bool, Error> {
+        let Some((tls, metrics)) = self.tls_state() else {
+            return Ok(false);
+        };
+        let result = tls.reload();
+        metrics.tls_reload(result.is_ok());
+        result.map(|()| true)
+    }
+
+    /// The TLS state and the metrics that count its reloads, if TLS is configured.
+    pub(crate) fn tls_state(&self) -> Option<(Arc<crate::tls::Tls>, Arc<crate::metrics::Metrics>)> {
+        let tls = self.app.tls.as_ref()?;
+        Some((Arc::clone(tls), Arc::clone(&self.app.metrics)))
+    }
 }
 
 /// Builder for [`Provider`]: a [`Config`] plus what cannot come from a file (the store, the
@@ -634,6 +667,30 @@ impl ProviderBuilder {
     /// also when the provider is mounted in your own server.
     pub fn request_body_timeout(mut self, timeout: Duration) -> Self {
         self.config.request_body_timeout = timeout.into();
+        self
+    }
+
+    /// Serves HTTPS under [`Provider::serve`] with the certificate chain in `cert` and its
+    /// private key in `key`, PEM files (keys `tls_cert`, `tls_key`); `build` fails with a
+    /// message naming the file when one does not load or the key does not match. Reloaded
+    /// when the files change and by [`Provider::reload_tls`].
+    pub fn tls(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.config.tls_cert = Some(cert.into());
+        self.config.tls_key = Some(key.into());
+        self
+    }
+
+    /// Serves `GET /metrics` with the provider's endpoints (key `metrics = true`) in
+    /// [`Provider::router`] and [`Provider::serve`]; [`Provider::layer`] does not claim the
+    /// path (mount [`Provider::metrics_router`] yourself there). Off by default: in
+    /// production prefer [`Provider::serve_metrics`] on an address of its own
+    /// (`metrics_listen`), which clients cannot reach.
+    pub fn metrics_endpoint(mut self) -> Self {
+        self.config.metrics = true;
         self
     }
 

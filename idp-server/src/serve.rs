@@ -1,6 +1,7 @@
 //! Serving the provider on a TCP listener with bounds a hostile peer cannot stretch: a
-//! deadline for request heads, an idle timeout, a cap on connections at once, and a
-//! shutdown that ends within a grace period.
+//! deadline for the TLS handshake and for request heads, an idle timeout, a cap on
+//! connections at once, and a shutdown that ends within a grace period. The same loop
+//! serves the plain-HTTP redirect listener and the metrics listener.
 //!
 //! Each accepted connection holds a permit of a semaphore sized `max_connections`; the
 //! accept loop takes a permit before it accepts, so when all are held the kernel's backlog
@@ -21,20 +22,24 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response, StatusCode, Uri, header};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::Error;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::provider::Provider;
+use crate::tls::Tls;
 
 /// How long the accept loop pauses after an accept error that is not about one connection
 /// (out of file descriptors, out of memory), so that it does not spin.
@@ -43,6 +48,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// On shutdown, how long a connection with no request in flight may take to close (at most;
 /// the header-read timeout if shorter).
 const SHUTDOWN_LINGER: Duration = Duration::from_secs(1);
+
+/// How often the TLS certificate and key files are looked at for a change.
+const TLS_POLL: Duration = Duration::from_secs(2);
 
 /// The settings the server reads from the [`Config`], copied once.
 #[derive(Clone, Copy, Debug)]
@@ -90,7 +98,11 @@ impl Provider {
     /// connection settings of the [`Config`] (`header_read_timeout`, `idle_timeout`,
     /// `max_connections`, `shutdown_grace`). This is what the `idp` binary runs.
     ///
-    /// - HTTP/1 and HTTP/2 (cleartext; put TLS in front).
+    /// - HTTP/1 and HTTP/2; over TLS when the [`Config`] names a certificate and key
+    ///   (`tls_cert`, `tls_key`), with ALPN `h2` and `http/1.1`. The TLS handshake must
+    ///   end within `header_read_timeout`. The files are looked at every two seconds and
+    ///   reloaded when they change ([`Provider::reload_tls`] reloads at once); a pair that
+    ///   does not load is logged and the one in use stays.
     /// - An HTTP/1 request head must arrive within `header_read_timeout`, counted from the
     ///   moment the server waits for it (so it also bounds the wait between requests on a
     ///   kept-alive connection); a new connection of either version must start its first
@@ -139,7 +151,82 @@ impl Provider {
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
         let limits = Limits::new(self.config());
         let router = self.own_router();
-        run(listener, router, limits, shutdown)
+        let tls = self.tls();
+        run(listener, router, limits, tls, shutdown)
+    }
+
+    /// Serves, on `listener`, plain-HTTP answers that send every request to the same path
+    /// and query under the issuer's `https://` origin (`308 Permanent Redirect`), and
+    /// nothing else: what `http_redirect_listen` runs. The connection settings and the
+    /// shutdown are those of [`Provider::serve`]. An issuer that is not `https://` is
+    /// an error.
+    pub fn serve_redirects(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let limits = Limits::new(self.config());
+        let issuer = self.issuer().to_owned();
+        async move {
+            let origin = https_origin(&issuer)?;
+            run(listener, redirect_router(origin), limits, None, shutdown).await
+        }
+    }
+
+    /// Serves [`Provider::metrics_router`] (`GET /metrics`) on `listener`, in plain HTTP
+    /// with the connection settings of [`Provider::serve`]: what `metrics_listen` runs.
+    /// Bind it to an address only the monitoring system reaches.
+    pub fn serve_metrics(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let limits = Limits::new(self.config());
+        run(listener, self.metrics_router(), limits, None, shutdown)
+    }
+}
+
+/// `https://host[:port]` of an `https://` issuer.
+fn https_origin(issuer: &str) -> Result<String, Error> {
+    let url = url::Url::parse(issuer).map_err(|e| Error::Config(format!("issuer: {e}")))?;
+    if url.scheme() != "https" {
+        return Err(Error::Config(
+            "http_redirect_listen redirects to the issuer, which must then be an https:// URL"
+                .into(),
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Answers every request with `308` to the same path and query under `origin`.
+fn redirect_router(origin: String) -> Router {
+    let origin: Arc<str> = origin.into();
+    Router::new().fallback(move |uri: Uri| {
+        let origin = Arc::clone(&origin);
+        async move {
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            // Only the path and query of the request are used (an absolute-form request
+            // URI cannot choose the host), and they are already valid URI characters.
+            let path = if path.starts_with('/') { path } else { "/" };
+            let mut resp = Response::new(axum::body::Body::empty());
+            match HeaderValue::try_from(format!("{origin}{path}")) {
+                Ok(location) => {
+                    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
+                    resp.headers_mut().insert(header::LOCATION, location);
+                }
+                Err(_) => *resp.status_mut() = StatusCode::BAD_REQUEST,
+            }
+            resp
+        }
+    })
+}
+
+/// Aborts a spawned task when dropped (the certificate watcher ends with the server).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -148,9 +235,25 @@ async fn run(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<TlsSetup>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), Error> {
     let builder = Arc::new(limits.connection_builder());
+    // The files are watched as long as the server runs.
+    let _watcher = tls.as_ref().map(|t| {
+        let (tls, metrics) = (Arc::clone(&t.tls), Arc::clone(&t.metrics));
+        AbortOnDrop(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TLS_POLL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Some(result) = tls.reload_if_changed() {
+                    metrics.tls_reload(result.is_ok());
+                }
+            }
+        }))
+    });
+    let acceptor = tls.map(|t| TlsAcceptor::from(t.tls.server_config()));
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
@@ -172,17 +275,31 @@ async fn run(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => {
-                connections.spawn(serve_connection(
-                    Arc::clone(&builder),
-                    stream,
-                    peer,
-                    router.clone(),
-                    limits,
-                    stopping.clone(),
-                    permit,
-                ));
-            }
+            Ok((stream, peer)) => match &acceptor {
+                None => {
+                    connections.spawn(serve_connection(
+                        Arc::clone(&builder),
+                        stream,
+                        peer,
+                        router.clone(),
+                        limits,
+                        stopping.clone(),
+                        permit,
+                    ));
+                }
+                Some(acceptor) => {
+                    connections.spawn(serve_tls_connection(
+                        acceptor.clone(),
+                        Arc::clone(&builder),
+                        stream,
+                        peer,
+                        router.clone(),
+                        limits,
+                        stopping.clone(),
+                        permit,
+                    ));
+                }
+            },
             // Errors about one connection that went away before it was accepted.
             Err(e) if is_connection_error(&e) => {
                 tracing::debug!(error = %e, "accept: connection failed");
@@ -224,17 +341,64 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
-/// Serves one connection until it ends, is idle too long, or the server stops. Holds its
-/// permit until then.
-async fn serve_connection(
+/// What `run` needs to serve TLS: the certificate (which the watcher reloads every
+/// [`TLS_POLL`] if its files changed) and the metrics that count the reloads.
+struct TlsSetup {
+    tls: Arc<Tls>,
+    metrics: Arc<Metrics>,
+}
+
+impl Provider {
+    fn tls(&self) -> Option<TlsSetup> {
+        let (tls, metrics) = self.tls_state()?;
+        Some(TlsSetup { tls, metrics })
+    }
+}
+
+/// Completes the TLS handshake within the header-read timeout (or drops the connection),
+/// then serves the connection.
+#[allow(clippy::too_many_arguments)]
+async fn serve_tls_connection(
+    acceptor: TlsAcceptor,
     builder: Arc<auto::Builder<TokioExecutor>>,
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
     limits: Limits,
     mut stopping: watch::Receiver<bool>,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
 ) {
+    let handshake = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+    let stream = tokio::select! {
+        result = handshake => match result {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = stopping.wait_for(|stop| *stop) => return,
+    };
+    serve_connection(builder, stream, peer, router, limits, stopping, permit).await;
+}
+
+/// Serves one connection until it ends, is idle too long, or the server stops. Holds its
+/// permit until then.
+async fn serve_connection<IO>(
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stream: IO,
+    peer: SocketAddr,
+    router: Router,
+    limits: Limits,
+    mut stopping: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Activity::new();
     let in_flight = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
@@ -404,7 +568,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(run(listener, router, limits, async {
+        let server = tokio::spawn(run(listener, router, limits, None, async {
             let _ = stopped.await;
         }));
         let mut s = TcpStream::connect(addr).await.unwrap();

@@ -26,10 +26,12 @@ use crate::keys::KeyRing;
 use crate::mail::{MailContext, MailTemplates, Mailer, Outbox, SmtpMailer};
 use crate::manage::hooks::Hooks;
 use crate::manage::{Actor, Clients, Ctx, HookContext, Keys, Tenants, TokenClaims, Users};
+use crate::metrics::{Metrics, TimedStore};
 use crate::rate_limit::{Limiters, RateLimits};
 use crate::revocation::{Backchannel, Notify, Revoker};
 use crate::secret_cache::VerifiedSecrets;
 use crate::store::{Client, Store, StoreError, Tenant, User};
+use crate::tls::Tls;
 
 /// How the provider validates its own tokens, built once.
 #[derive(Debug)]
@@ -100,6 +102,10 @@ pub(crate) struct State {
     schemas: Schemas,
     /// Outgoing e-mail: `mail.send(kind, to, &ctx)` queues a message.
     pub(crate) mail: Outbox,
+    /// The provider's metrics (`/metrics`).
+    pub(crate) metrics: Arc<Metrics>,
+    /// The certificate `Provider::serve` serves HTTPS with (`tls_cert`, `tls_key`).
+    pub(crate) tls: Option<Arc<Tls>>,
 }
 
 impl State {
@@ -137,6 +143,10 @@ impl State {
             (None, Some(smtp)) => Some(Arc::new(SmtpMailer::new(smtp)?) as Arc<dyn Mailer>),
             (None, None) => None,
         };
+        let tls = config.load_tls()?.map(Arc::new);
+        let metrics = Arc::new(Metrics::new());
+        // Every storage operation is timed, whatever the backend.
+        let store: Arc<dyn Store> = Arc::new(TimedStore::new(store, Arc::clone(&metrics)));
         let mail = Outbox::new(
             MailTemplates::load(config.templates_dir.as_deref())?,
             mailer,
@@ -145,7 +155,10 @@ impl State {
             mail,
             policies: Policies::new(&issuer, config.id_token_alg)?,
             limiters: Limiters::new(config.rate_limits.as_ref().unwrap_or(&default_limits))
-                .map_err(Error::Config)?,
+                .map_err(Error::Config)?
+                .with_metrics(Arc::clone(&metrics)),
+            metrics,
+            tls,
             issuer,
             scopes_supported,
             store,
@@ -166,6 +179,22 @@ impl State {
             state.client_cache.follow(changes);
         }
         Ok(state)
+    }
+
+    /// The metrics as OpenMetrics text, with the signing keys' ages as of now.
+    pub(crate) fn render_metrics(&self) -> String {
+        let now = self.now();
+        let snap = self.keys.snapshot();
+        let ages: Vec<(String, i64)> = self
+            .config
+            .signing_algorithms()
+            .into_iter()
+            .filter_map(|alg| {
+                let created = snap.signer_created_at(alg, now)?;
+                Some((alg.to_string(), now.saturating_sub(created).max(0)))
+            })
+            .collect();
+        self.metrics.render(&ages)
     }
 
     /// Unix seconds, from the injected clock.

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 /// on a lower layer, never from its own layer or above.
 const LAYERS: &[&[&str]] = &[
     &["store", "attributes"],
+    &["metrics"],
     &["error", "rate_limit", "secret_cache", "client_cache"],
-    &["mail"],
+    &["mail", "tls"],
     &["crypto", "config", "issuer", "hashing"],
     &["keys"],
     &["revocation"],

@@ -14,6 +14,7 @@ use crate::Error;
 use crate::issuer::paths;
 use crate::manage::hooks::run as run_hook;
 use crate::manage::{Actor, HookContext};
+use crate::metrics::SignInOutcome;
 use crate::store::{SessionRecord, User};
 use crate::web::csrf::Purpose;
 use crate::web::form::single;
@@ -142,6 +143,7 @@ async fn password_step(
         SignIn::Refused(retry_after(resp, wait))
     };
     if let Err(wait) = app.limiters.login_allowed(tenant, &email, addr).await {
+        app.metrics.sign_in(SignInOutcome::Throttled);
         tracing::warn!(target: "idp::audit", event = "sign_in_throttled", tenant = tenant.unwrap_or("-"), client_addr = ?addr, "sign-in throttled");
         let message = "Too many sign-in attempts. Wait a minute and try again.";
         return Ok(later(StatusCode::TOO_MANY_REQUESTS, message, wait));
@@ -165,6 +167,7 @@ async fn password_step(
     };
     let Some(user) = user else {
         // Not the e-mail: people type their password into it.
+        app.metrics.sign_in(SignInOutcome::Failure);
         tracing::info!(target: "idp::audit", event = "sign_in_failed", tenant = tenant.unwrap_or("-"), client_addr = ?addr, "sign-in failed");
         app.limiters.login_failed(tenant, &email, addr).await;
         let resp = page(
@@ -236,6 +239,7 @@ async fn finish(
         Err(e) => return Err(e),
     }
     let (rec, cookie) = session::start(app, headers, &user, amr).await?;
+    app.metrics.sign_in(SignInOutcome::Success);
     tracing::info!(target: "idp::audit", event = "sign_in_succeeded", user_id = %user.id, sid = %rec.sid, tenant = tenant.unwrap_or("-"), client_addr = ?addr, "signed in");
     Ok(SignIn::Done(Box::new((rec, user)), cookie))
 }

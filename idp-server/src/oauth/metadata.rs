@@ -149,3 +149,15 @@ pub(crate) async fn ready(axum::extract::State(app): AppState) -> Response {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
     }
 }
+
+/// `GET /metrics`: the provider's metrics as OpenMetrics text (Prometheus scrapes it).
+pub(crate) async fn metrics(axum::extract::State(app): AppState) -> Response {
+    let mut resp = app.render_metrics().into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

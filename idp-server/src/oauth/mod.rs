@@ -23,6 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::issuer::paths;
+use crate::metrics::RequestMetricsLayer;
 use crate::web::App;
 
 /// The largest request body any endpoint reads.
@@ -72,7 +73,11 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         .route(paths::DEVICE, get(device::page_get).post(device::page_post))
         .route(paths::STYLESHEET, get(metadata::stylesheet))
         .route(paths::LIVE, get(metadata::live))
-        .route(paths::READY, get(metadata::ready))
+        .route(paths::READY, get(metadata::ready));
+    if app.config.metrics() {
+        router = router.route(paths::METRICS, get(metadata::metrics));
+    }
+    let mut router = router
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // A body that trickles in is cut off; the handlers answer it as a body they could
         // not read (`400 invalid_request` in the endpoint's own shape).
@@ -90,7 +95,18 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         ));
     }
-    router.with_state(app)
+    // Outermost, so that every answer counts (also those of the layers above); the label
+    // is the route template, `other` for a path without a route.
+    router
+        .layer(RequestMetricsLayer::new(Arc::clone(&app.metrics)))
+        .with_state(app)
+}
+
+/// `/metrics` alone, for a listener of its own (`metrics_listen`).
+pub(crate) fn metrics_routes(app: Arc<App>) -> Router {
+    Router::new()
+        .route(paths::METRICS, get(metadata::metrics))
+        .with_state(app)
 }
 
 /// The RFC 8414 §3.1 metadata URL of an issuer with a path

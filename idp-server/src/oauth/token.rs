@@ -53,15 +53,24 @@ async fn handle(
     )?;
     let client = authenticate(state, creds, addr).await?;
     let grant_type = req.grant_type.as_str();
-    let response = match &req.grant_type {
-        GrantType::ClientCredentials => {
-            client_credentials::client_credentials(state, &client, &req, addr).await?
-        }
-        GrantType::AuthorizationCode => {
-            authorization_code::authorization_code(state, &client, &req, addr).await?
-        }
-        GrantType::RefreshToken => refresh_token::refresh_token(state, &client, &req, addr).await?,
-        GrantType::DeviceCode => device_code::device_code(state, &client, &req, addr).await?,
+    // The metric's label: one of the grants served, never what the client sent.
+    let (response, metric_grant) = match &req.grant_type {
+        GrantType::ClientCredentials => (
+            client_credentials::client_credentials(state, &client, &req, addr).await?,
+            "client_credentials",
+        ),
+        GrantType::AuthorizationCode => (
+            authorization_code::authorization_code(state, &client, &req, addr).await?,
+            "authorization_code",
+        ),
+        GrantType::RefreshToken => (
+            refresh_token::refresh_token(state, &client, &req, addr).await?,
+            "refresh_token",
+        ),
+        GrantType::DeviceCode => (
+            device_code::device_code(state, &client, &req, addr).await?,
+            "device_code",
+        ),
         _ => {
             return Err(OAuthError::new(ErrorCode::UnsupportedGrantType)
                 .describe("this grant type is not supported"));
@@ -78,6 +87,7 @@ async fn handle(
         client_addr = ?addr,
         "token issued"
     );
+    state.metrics.token_issued(metric_grant);
     let mut resp = axum::Json(response).into_response();
     no_store(&mut resp);
     Ok(resp)

@@ -127,6 +127,19 @@ impl Counter {
         }
     }
 
+    /// The `limiter` label of `idp_rate_limited_total`.
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::LoginAddress => "login_address",
+            Self::Client => "client_auth",
+            Self::DeviceCode => "device_code",
+            Self::DeviceCodeAll => "device_code_all",
+            Self::Mail => "account_email",
+            Self::MailAddress => "account_email_address",
+        }
+    }
+
     #[cfg(feature = "redis")]
     pub(super) fn name(self) -> &'static str {
         match self {
@@ -155,6 +168,14 @@ impl Quotas {
         match self {
             Self::Client => l.client_requests_per_second,
             Self::Address => l.address_requests_per_second,
+        }
+    }
+
+    /// The `limiter` label of `idp_rate_limited_total`.
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Self::Client => "client_quota",
+            Self::Address => "address",
         }
     }
 

@@ -20,6 +20,7 @@
 //! validity.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod limits;
@@ -27,6 +28,7 @@ mod local;
 #[cfg(feature = "redis")]
 mod shared;
 
+use crate::metrics::Metrics;
 pub use limits::RateLimits;
 use limits::{Counter, Quotas};
 use local::Local;
@@ -54,6 +56,8 @@ pub(crate) struct Limiters {
     local: Local,
     #[cfg(feature = "redis")]
     shared: Option<Shared>,
+    /// Where refusals are counted (`idp_rate_limited_total`).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Limiters {
@@ -72,7 +76,23 @@ impl Limiters {
             local: Local::new(limits),
             #[cfg(feature = "redis")]
             shared,
+            metrics: None,
         })
+    }
+
+    /// Counts every refusal in `metrics`.
+    pub(crate) fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count<T>(&self, label: &'static str, answer: Result<T, Duration>) -> Result<T, Duration> {
+        if answer.is_err()
+            && let Some(m) = &self.metrics
+        {
+            m.rate_limited(label);
+        }
+        answer
     }
 
     async fn check(&self, c: Counter, key: [u8; 32]) -> Result<(), Duration> {
@@ -80,9 +100,9 @@ impl Limiters {
         if let Some(s) = &self.shared
             && let Ok(answer) = s.check(c, &key).await
         {
-            return answer;
+            return self.count(c.label(), answer);
         }
-        self.local.check(c, &key)
+        self.count(c.label(), self.local.check(c, &key))
     }
 
     async fn fail(&self, c: Counter, key: [u8; 32]) {
@@ -100,9 +120,9 @@ impl Limiters {
         if let Some(s) = &self.shared
             && let Ok(answer) = s.spend(q, &key).await
         {
-            return answer;
+            return self.count(q.label(), answer);
         }
-        self.local.spend(q, &key)
+        self.count(q.label(), self.local.spend(q, &key))
     }
 
     fn account(tenant: Option<&str>, email: &str, addr: Option<IpAddr>) -> [u8; 32] {

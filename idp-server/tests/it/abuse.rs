@@ -358,6 +358,19 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out() {
         sign_in_with(&owner, &s, "ada@example.com", PASSWORD).await,
         303
     );
+    // The metrics tell the three outcomes and the limiter apart.
+    let metrics = s.provider.render_metrics();
+    for line in [
+        "idp_sign_ins_total{outcome=\"failure\"} 3",
+        "idp_sign_ins_total{outcome=\"throttled\"} 4",
+        "idp_sign_ins_total{outcome=\"success\"} 1",
+        "idp_rate_limited_total{limiter=\"login\"} 4",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

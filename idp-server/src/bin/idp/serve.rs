@@ -125,21 +125,57 @@ async fn shutdown_signal() {
 
 /// Binds `listen` (`HOST:PORT`, the host resolved); the error names the address.
 async fn bind(listen: &str) -> Result<tokio::net::TcpListener, Failure> {
+    bind_for(listen, "choose another with --listen").await
+}
+
+/// Binds `listen`; an address in use is answered with `choose`.
+async fn bind_for(listen: &str, choose: &str) -> Result<tokio::net::TcpListener, Failure> {
     tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::AddrInUse => Failure::msg(format!(
                 "cannot listen on {listen}: the address is already in use (another idp or \
-                 another program listens there); choose another with --listen"
+                 another program listens there); {choose}"
             )),
             _ => Failure::msg(format!("cannot listen on {listen}: {e}")),
         })
 }
 
+/// Reloads the TLS certificate on every SIGHUP, for as long as the server runs.
+fn reload_tls_on_sighup(provider: &Provider) {
+    #[cfg(unix)]
+    {
+        let provider = provider.clone();
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        match hangups {
+            Ok(mut hangups) => {
+                tokio::spawn(async move {
+                    while hangups.recv().await.is_some() {
+                        match provider.reload_tls() {
+                            Ok(true) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                            Ok(false) => {
+                                tracing::info!("SIGHUP: no TLS configured; nothing to reload")
+                            }
+                            Err(e) => {
+                                tracing::error!(error = %e, "SIGHUP: the TLS certificate did not load; still serving the previous one")
+                            }
+                        }
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP; the certificate reloads only when its files change")
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = provider;
+}
+
 /// What `idp serve` prints when it listens, for people.
 fn banner_lines(local: &str, issuer: &str, dev: bool) -> Vec<String> {
     let mut banner = vec![
-        format!("idp listening on http://{local}"),
+        format!("idp listening on {local}"),
         format!("issuer: {issuer}"),
         format!("discovery: {issuer}/.well-known/openid-configuration"),
     ];
@@ -172,16 +208,28 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         .clone()
         .or_else(|| file.listen().map(str::to_owned))
         .unwrap_or_else(|| "127.0.0.1:4000".to_owned());
+    let tls = file.tls_files().is_some();
+    let redirect_listen = file.http_redirect_listen().map(str::to_owned);
+    let metrics_listen = file.metrics_listen().map(str::to_owned);
     let (provider, opened) = db::open(global, file, issuer, Need::Serve { dev: args.dev }).await?;
     if args.dev {
         ensure_dev_fixtures(&provider).await?;
     }
     let listener = bind(&listen).await?;
-    let local = listener.local_addr().map_err(Error::from)?;
+    let scheme = if tls { "https" } else { "http" };
+    let local = format!("{scheme}://{}", listener.local_addr().map_err(Error::from)?);
+    let redirect = match redirect_listen {
+        Some(addr) => Some(bind_for(&addr, "change http_redirect_listen").await?),
+        None => None,
+    };
+    let metrics = match metrics_listen {
+        Some(addr) => Some(bind_for(&addr, "change metrics_listen").await?),
+        None => None,
+    };
     let issuer = provider.issuer();
     let banner = if global.json {
         let mut v = serde_json::json!({
-            "listening": format!("http://{local}"),
+            "listening": local,
             "issuer": issuer,
             "discovery": format!("{issuer}/.well-known/openid-configuration"),
         });
@@ -196,7 +244,17 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
         }
         vec![v.to_string()]
     } else {
-        let mut lines = banner_lines(&local.to_string(), issuer, args.dev);
+        let mut lines = banner_lines(&local, issuer, args.dev);
+        if let Some(l) = &redirect
+            && let Ok(a) = l.local_addr()
+        {
+            lines.push(format!("redirecting http://{a} to {issuer}"));
+        }
+        if let Some(l) = &metrics
+            && let Ok(a) = l.local_addr()
+        {
+            lines.push(format!("metrics: http://{a}/metrics"));
+        }
         if args.dev {
             lines.push(match &opened.outbox {
                 Some(dir) => format!(
@@ -227,5 +285,32 @@ pub(crate) async fn serve(global: &Global, file: Config, args: &ServeArgs) -> Re
             }
         }
     });
-    Ok(provider.serve(listener, shutdown_signal()).await?)
+    reload_tls_on_sighup(&provider);
+    // One shutdown signal for every listener.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stopping = stopping.clone();
+        async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        }
+    };
+    let mut side = tokio::task::JoinSet::new();
+    if let Some(l) = redirect {
+        side.spawn(provider.serve_redirects(l, stopped()));
+    }
+    if let Some(l) = metrics {
+        side.spawn(provider.serve_metrics(l, stopped()));
+    }
+    let main = tokio::spawn(provider.serve(listener, stopped()));
+    shutdown_signal().await;
+    stop.send_replace(true);
+    while let Some(done) = side.join_next().await {
+        if let Ok(Err(e)) = done {
+            tracing::warn!(error = %e, "a side listener ended with an error");
+        }
+    }
+    match main.await {
+        Ok(result) => Ok(result?),
+        Err(e) => Err(Failure::msg(format!("the server task failed: {e}"))),
+    }
 }
