@@ -47,6 +47,14 @@ fn query(app: &App, raw: Option<String>) -> Pairs {
     decode_pairs(raw.unwrap_or_default().as_bytes(), Bounds::of(&app.config)).unwrap_or_default()
 }
 
+/// The address limiter, then the query (GET).
+async fn opened(app: &App, addr: Option<IpAddr>, raw: Option<String>) -> Step<Pairs> {
+    if let Err(wait) = app.limiters.address(addr).await {
+        return Err(too_many(app, wait));
+    }
+    Ok(query(app, raw))
+}
+
 /// The address limiter, then the form and its token (POST).
 async fn posted(
     app: &App,
@@ -160,10 +168,11 @@ pub(super) async fn register_get(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(wait) = app.limiters.address(addr.0).await {
-        return too_many(&app, wait);
-    }
-    let tenant = tenant_param(&query(&app, raw));
+    let q = match opened(&app, addr.0, raw).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    let tenant = tenant_param(&q);
     match registration_open(&app, tenant.as_deref()).await {
         Ok(true) => register_form(
             &app,
@@ -324,10 +333,10 @@ pub(super) async fn verify_get(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(wait) = app.limiters.address(addr.0).await {
-        return too_many(&app, wait);
-    }
-    let q = query(&app, raw);
+    let q = match opened(&app, addr.0, raw).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
     let token = field(&q, "token");
     verify_page(
         &app,
@@ -478,13 +487,14 @@ pub(super) async fn forgot_get(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(wait) = app.limiters.address(addr.0).await {
-        return too_many(&app, wait);
-    }
+    let q = match opened(&app, addr.0, raw).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
     if !app.mail.is_enabled() {
         return not_available(&app);
     }
-    let tenant = tenant_param(&query(&app, raw));
+    let tenant = tenant_param(&q);
     forgot_page(&app, &headers, StatusCode::OK, tenant.as_deref(), None)
 }
 
@@ -568,10 +578,10 @@ pub(super) async fn reset_get(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if let Err(wait) = app.limiters.address(addr.0).await {
-        return too_many(&app, wait);
-    }
-    let q = query(&app, raw);
+    let q = match opened(&app, addr.0, raw).await {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
     reset_page(&app, &headers, StatusCode::OK, field(&q, "token"), None)
 }
 
