@@ -480,9 +480,16 @@ impl Config {
     /// does, without opening the database (what `idp config check FILE` runs): every
     /// setting, and that `templates_dir`, when set, is a directory. The error names the key.
     pub fn check(&self) -> Result<(), Error> {
-        self.validate()?;
-        self.check_templates_dir()?;
+        self.check_without_tls()?;
         self.load_tls().map(drop)
+    }
+
+    /// [`check`](Self::check) without reading the TLS files: what a provider built to
+    /// manage its data, not to serve, needs (see
+    /// [`ProviderBuilder::without_tls`](crate::ProviderBuilder::without_tls)).
+    pub fn check_without_tls(&self) -> Result<(), Error> {
+        self.validate()?;
+        self.check_templates_dir()
     }
 
     /// The TLS certificate and key (`tls_cert`, `tls_key`), loaded and checked to belong

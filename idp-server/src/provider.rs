@@ -684,6 +684,15 @@ impl ProviderBuilder {
         self
     }
 
+    /// Ignores the configuration's `tls_cert` and `tls_key`: for a provider built to manage
+    /// its data rather than to serve (the `idp` subcommands other than `serve`), which then
+    /// need not read the certificate's private key.
+    pub fn without_tls(mut self) -> Self {
+        self.config.tls_cert = None;
+        self.config.tls_key = None;
+        self
+    }
+
     /// Serves `GET /metrics` with the provider's endpoints (key `metrics = true`) in
     /// [`Provider::router`] and [`Provider::serve`]; [`Provider::layer`] does not claim the
     /// path (mount [`Provider::metrics_router`] yourself there). Off by default: in

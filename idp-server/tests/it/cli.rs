@@ -1632,3 +1632,29 @@ async fn the_readme_configuration_sample_is_checked() {
     let (ok, out, err) = output(d, &["config", "check", "adapted.toml"]).await;
     assert!(ok && out.starts_with("adapted.toml: ok"), "{out}{err}");
 }
+
+/// The management commands do not read the TLS files of the configuration (only `serve`
+/// does), so they work for an operator who may not read the private key.
+#[tokio::test]
+async fn management_commands_do_not_read_the_tls_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    populated(d, "tls.db").await;
+    std::fs::write(
+        d.join("tls.toml"),
+        "issuer = \"https://id.example.com\"\n\
+         tls_cert = \"/nonexistent/cert.pem\"\n\
+         tls_key = \"/nonexistent/key.pem\"\n",
+    )
+    .unwrap();
+    let mut args = on_db(d, "tls.db", &["users", "list"]);
+    args.extend(["--config".into(), "tls.toml".into()]);
+    let (ok, out, err) = run_on(d, args).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("ada@example.com"), "{out}");
+    // Serving does read them, and says which one is missing.
+    let mut args = on_db(d, "tls.db", &["serve", "--listen", "127.0.0.1:0"]);
+    args.extend(["--config".into(), "tls.toml".into()]);
+    let (ok, _, err) = run_on(d, args).await;
+    assert!(!ok && err.contains("/nonexistent/cert.pem"), "{err}");
+}

@@ -307,7 +307,12 @@ pub(crate) async fn open(
     need: Need,
 ) -> Result<(Provider, Opened), Failure> {
     // Settings first: a mistake in the file must not leave a new, empty database behind.
-    file.check()?;
+    // Only `serve` reads the TLS files.
+    if matches!(need, Need::Serve { .. }) {
+        file.check()?;
+    } else {
+        file.check_without_tls()?;
+    }
     let url = url(global, &file);
     let db = Database::parse(&url).await?;
     let name = describe(&url);
@@ -417,6 +422,11 @@ pub(crate) async fn open(
     // revocation endpoints, besides the origins the file lists.
     if dev {
         builder = builder.cors_allow_localhost();
+    }
+    // Only `serve` serves: the other commands do not read the TLS private key (which an
+    // operator's account may not be allowed to read).
+    if !matches!(need, Need::Serve { .. }) {
+        builder = builder.without_tls();
     }
     if let Some(dir) = &outbox {
         builder = builder.mailer(std::sync::Arc::new(idp_server::mail::DevMailer::new(
