@@ -83,17 +83,27 @@ impl ClientCache {
         }
     }
 
-    /// Applies the changes other processes announce, for as long as the cache lives.
-    pub(crate) fn follow(self: &Arc<Self>, mut changes: tokio::sync::mpsc::Receiver<ClientChange>) {
+    /// Applies the changes other processes announce to this cache and to `tenants`, for as
+    /// long as this cache lives.
+    pub(crate) fn follow(
+        self: &Arc<Self>,
+        tenants: &Arc<TenantCache>,
+        mut changes: tokio::sync::mpsc::Receiver<ClientChange>,
+    ) {
         let weak = Arc::downgrade(self);
+        let tenants = Arc::downgrade(tenants);
         tokio::spawn(async move {
             while let Some(change) = changes.recv().await {
-                let Some(cache) = weak.upgrade() else {
+                let (Some(cache), Some(tenants)) = (weak.upgrade(), tenants.upgrade()) else {
                     return;
                 };
                 match change {
                     ClientChange::Client(id) => cache.invalidate(&id).await,
-                    ClientChange::All => cache.invalidate_all(),
+                    ClientChange::Tenant(id) => tenants.invalidate(&id).await,
+                    _ => {
+                        cache.invalidate_all();
+                        tenants.invalidate_all();
+                    }
                 }
             }
         });
@@ -114,7 +124,8 @@ impl ClientCache {
 
 /// Tenant records in memory, for the same reason and lifetime as clients: a tenant's client
 /// asking for tokens must not cost a database read for its tenant's scopes. Changes made
-/// through this process invalidate at once; other replicas see them within the lifetime.
+/// through this process invalidate at once; other replicas are told through the store
+/// (PostgreSQL), or see them within the lifetime.
 #[derive(Debug)]
 pub(crate) struct TenantCache {
     cache: Option<moka::future::Cache<String, Option<Arc<Tenant>>>>,
@@ -153,6 +164,13 @@ impl TenantCache {
     pub(crate) async fn invalidate(&self, id: &str) {
         if let Some(cache) = &self.cache {
             cache.invalidate(id).await;
+        }
+    }
+
+    /// Forgets every tenant (announcements may have been missed).
+    pub(crate) fn invalidate_all(&self) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate_all();
         }
     }
 }

@@ -92,7 +92,7 @@ pub(crate) struct State {
     pub(crate) verified_secrets: VerifiedSecrets,
     pub(crate) hashing: HashBudget,
     client_cache: Arc<ClientCache>,
-    tenant_cache: TenantCache,
+    tenant_cache: Arc<TenantCache>,
     backchannel: Backchannel,
     /// When the last readiness check passed (reused for a second).
     ready_since: tokio::sync::Mutex<Option<std::time::Instant>>,
@@ -167,7 +167,7 @@ impl State {
             verified_secrets: VerifiedSecrets::new(),
             hashing: HashBudget::new(config.hashing_concurrency(), config.hashing_wait()),
             client_cache: Arc::new(ClientCache::new(config.client_cache_ttl())),
-            tenant_cache: TenantCache::new(config.client_cache_ttl()),
+            tenant_cache: Arc::new(TenantCache::new(config.client_cache_ttl())),
             backchannel: Backchannel::start(),
             ready_since: tokio::sync::Mutex::new(None),
             hooks,
@@ -176,7 +176,7 @@ impl State {
         };
         state.keys.ensure(state.store.as_ref(), state.now()).await?;
         if let Some(changes) = state.store.client_changes().await {
-            state.client_cache.follow(changes);
+            state.client_cache.follow(&state.tenant_cache, changes);
         }
         Ok(state)
     }

@@ -100,7 +100,7 @@ impl<'a> Tenants<'a> {
                 }
                 other => other.into(),
             })?;
-        self.ctx.tenant_cache.invalidate(&tenant.id).await;
+        self.changed(&tenant.id).await;
         audit("tenant_created", &tenant.id);
         Ok(tenant)
     }
@@ -150,9 +150,18 @@ impl<'a> Tenants<'a> {
         }
         t.updated_at = self.ctx.now();
         self.ctx.store.update_tenant(&t).await?;
-        self.ctx.tenant_cache.invalidate(&t.id).await;
+        self.changed(&t.id).await;
         audit("tenant_updated", &t.id);
         Ok(t)
+    }
+
+    /// After a change: this process forgets the tenant at once, and the others sharing the
+    /// store are told (PostgreSQL); if telling them fails, their caches' lifetime bounds it.
+    async fn changed(&self, id: &str) {
+        self.ctx.tenant_cache.invalidate(id).await;
+        if let Err(e) = self.ctx.store.announce_tenant_change(id).await {
+            tracing::warn!(tenant = %id, error = %e, "cannot announce a tenant change to other replicas");
+        }
     }
 }
 

@@ -400,6 +400,14 @@ impl Store for TimedStore {
         )
     }
 
+    async fn announce_tenant_change(&self, tenant_id: &str) -> Result<(), StoreError> {
+        timed!(
+            self,
+            "announce_tenant_change",
+            self.inner.announce_tenant_change(tenant_id)
+        )
+    }
+
     async fn client_changes(&self) -> Option<tokio::sync::mpsc::Receiver<ClientChange>> {
         self.inner.client_changes().await
     }

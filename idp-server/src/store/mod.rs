@@ -54,14 +54,17 @@ pub enum StoreError {
     UnsupportedUrl(String),
 }
 
-/// A change to clients that another process announced (see [`Store::client_changes`]).
+/// A change to clients or tenants that another process announced (see
+/// [`Store::client_changes`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientChange {
     /// The client with this id changed (or was added or deleted).
     Client(String),
+    /// The tenant with this id changed (or was added).
+    Tenant(String),
     /// Announcements may have been missed (the connection that listens was lost): any
-    /// client may have changed.
+    /// client or tenant may have changed.
     All,
 }
 
@@ -339,8 +342,13 @@ pub trait Store: TwoFactorStore + Send + Sync + fmt::Debug + 'static {
     async fn announce_client_change(&self, _client_id: &str) -> Result<(), StoreError> {
         Ok(())
     }
-    /// The client changes other processes announce, as they arrive (PostgreSQL: `LISTEN`);
-    /// `None` (the default) when the store has no such channel.
+    /// Tells the other processes that a tenant changed, as
+    /// [`announce_client_change`](Self::announce_client_change) does for clients.
+    async fn announce_tenant_change(&self, _tenant_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// The client and tenant changes other processes announce, as they arrive (PostgreSQL:
+    /// `LISTEN`); `None` (the default) when the store has no such channel.
     async fn client_changes(&self) -> Option<tokio::sync::mpsc::Receiver<ClientChange>> {
         None
     }

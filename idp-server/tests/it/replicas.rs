@@ -187,3 +187,82 @@ async fn client_changes_reach_the_other_replicas_cache_within_a_second() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Tenant changes across replicas, as client changes: a tenant's allowed scopes narrowed at
+/// one replica bind at the other within a second, although the other had the tenant in
+/// memory for five minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(idp_test_postgres), ignore = "needs IDP_TEST_POSTGRES_URL")]
+async fn tenant_changes_reach_the_other_replicas_cache_within_a_second() {
+    use idp_server::manage::{NewClient, NewTenant, TenantUpdate};
+    let Some(base) = postgres_url() else {
+        return;
+    };
+    let scratch = PgScratch::new(&base).await;
+    let replica = || {
+        let url = scratch.url();
+        async move {
+            TestServer::start_with(Arc::new(PostgresStore::connect(&url).await.unwrap()), |b| {
+                b.issuer(ISSUER).client_cache_ttl(Duration::from_secs(300))
+            })
+            .await
+        }
+    };
+    let a = replica().await;
+    let b = replica().await;
+    a.provider
+        .tenants()
+        .insert(NewTenant {
+            id: "acme".into(),
+            allowed_scopes: Some(vec!["read".into(), "write".into()]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    a.provider
+        .clients()
+        .insert(NewClient {
+            client_id: "acme-svc".into(),
+            secret: Some("acme-secret".into()),
+            tenant_id: Some("acme".into()),
+            allowed_scopes: vec!["read".into(), "write".into()],
+            grant_types: vec!["client_credentials".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(write(&b).await, 200, "b caches the tenant");
+    a.provider
+        .tenants()
+        .update(
+            "acme",
+            TenantUpdate {
+                allowed_scopes: Some(Some(vec!["read".into()])),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut narrowed = false;
+    for _ in 0..20 {
+        if write(&b).await == 400 {
+            narrowed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(narrowed, "the other replica still allows the dropped scope");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The status of a client_credentials request for scope `write` by acme's client at `s`.
+async fn write(s: &TestServer) -> u16 {
+    s.post_form(
+        "/oauth/token",
+        Some(("acme-svc", "acme-secret")),
+        &[("grant_type", "client_credentials"), ("scope", "write")],
+    )
+    .await
+    .0
+}

@@ -63,6 +63,12 @@ trait Dialect {
         Ok(())
     }
 
+    /// [`Store::announce_tenant_change`](super::Store::announce_tenant_change) for this
+    /// database: nothing unless it has a channel between processes.
+    async fn announce_tenant_change(&self, _tenant_id: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// [`Store::client_changes`](super::Store::client_changes) for this database.
     async fn client_changes(&self) -> Option<tokio::sync::mpsc::Receiver<super::ClientChange>> {
         None

@@ -147,6 +147,16 @@ impl Dialect for PostgresStore {
         Ok(())
     }
 
+    async fn announce_tenant_change(&self, tenant_id: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(TENANT_CHANNEL)
+            .bind(tenant_id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(())
+    }
+
     async fn client_changes(&self) -> Option<mpsc::Receiver<ClientChange>> {
         let mut listener = match PgListener::connect_with(&self.pool).await {
             Ok(l) => l,
@@ -155,7 +165,7 @@ impl Dialect for PostgresStore {
                 return None;
             }
         };
-        if let Err(e) = listener.listen(CLIENT_CHANNEL).await {
+        if let Err(e) = listener.listen_all([CLIENT_CHANNEL, TENANT_CHANNEL]).await {
             tracing::warn!(error = %e, "cannot listen for client changes; the client cache relies on its lifetime");
             return None;
         }
@@ -165,6 +175,9 @@ impl Dialect for PostgresStore {
                 let change = tokio::select! {
                     () = tx.closed() => return,
                     next = listener.try_recv() => match next {
+                        Ok(Some(n)) if n.channel() == TENANT_CHANNEL => {
+                            ClientChange::Tenant(n.payload().to_owned())
+                        }
                         Ok(Some(n)) => ClientChange::Client(n.payload().to_owned()),
                         // The connection was lost (the next call reconnects): whatever was
                         // announced meanwhile is unknown.
@@ -187,6 +200,8 @@ impl Dialect for PostgresStore {
 
 /// The channel client changes are announced on.
 const CLIENT_CHANNEL: &str = "idp_client_changed";
+/// The channel tenant changes are announced on.
+const TENANT_CHANNEL: &str = "idp_tenant_changed";
 
 super::shared::sql_store!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);
 super::two_factor::sql_two_factor!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);

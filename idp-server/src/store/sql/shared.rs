@@ -646,6 +646,10 @@ macro_rules! sql_store {
                     Dialect::announce_client_change(self, client_id).await
                 }
 
+                async fn announce_tenant_change(&self, tenant_id: &str) -> Result<(), StoreError> {
+                    Dialect::announce_tenant_change(self, tenant_id).await
+                }
+
                 async fn client_changes(
                     &self,
                 ) -> Option<tokio::sync::mpsc::Receiver<$crate::store::ClientChange>> {
