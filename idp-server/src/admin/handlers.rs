@@ -42,15 +42,44 @@ pub(crate) struct ListQuery {
     cursor: Option<String>,
 }
 
-/// One page of `items` (ordered by the store), after `cursor` (the id of the last item
-/// of the previous page): `{"items": [...], "next_cursor": ID|null}`.
+impl ListQuery {
+    /// The page size asked for, within bounds.
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+    }
+
+    /// How many records to read for a page: one more than it shows, to know whether a
+    /// next page exists.
+    fn read(&self) -> u32 {
+        u32::try_from(self.limit() + 1).unwrap_or(u32::MAX)
+    }
+}
+
+/// `{"items": [...], "next_cursor": ID|null}` from what was read after the cursor (the id
+/// of the last item of the previous page): up to [`ListQuery::read`] items, of which the
+/// page shows [`ListQuery::limit`].
+fn page_of<T>(
+    mut items: Vec<T>,
+    q: &ListQuery,
+    id: impl Fn(&T) -> &str,
+    render: impl Fn(&T) -> Value,
+) -> Value {
+    let limit = q.limit();
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = more
+        .then(|| items.last().map(|t| id(t).to_owned()))
+        .flatten();
+    json!({"items": items.iter().map(render).collect::<Vec<_>>(), "next_cursor": next})
+}
+
+/// One page of `items` held in memory (tenants, which are few), as [`page_of`].
 fn page<T>(
     items: Vec<T>,
     q: &ListQuery,
     id: impl Fn(&T) -> &str,
     render: impl Fn(&T) -> Value,
 ) -> Value {
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let start = match &q.cursor {
         Some(c) => items
             .iter()
@@ -58,12 +87,9 @@ fn page<T>(
             .map_or(items.len(), |i| i + 1),
         None => 0,
     };
-    let rest = &items[start.min(items.len())..];
-    let shown = &rest[..rest.len().min(limit)];
-    let next = (rest.len() > limit)
-        .then(|| shown.last().map(|t| id(t).to_owned()))
-        .flatten();
-    json!({"items": shown.iter().map(render).collect::<Vec<_>>(), "next_cursor": next})
+    let read = usize::try_from(q.read()).unwrap_or(usize::MAX);
+    let rest: Vec<T> = items.into_iter().skip(start).take(read).collect();
+    page_of(rest, q, id, render)
 }
 
 pub(crate) mod users {
@@ -142,8 +168,11 @@ pub(crate) mod users {
     ) -> Result<Response, ApiError> {
         let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
         let tenant = who.confine(q.tenant.clone())?;
-        let all = app.users().list(tenant.as_deref()).await?;
-        Ok(ok(StatusCode::OK, page(all, &q, |u| &u.id, render)))
+        let read = app
+            .users()
+            .list_after(tenant.as_deref(), q.cursor.as_deref(), q.read())
+            .await?;
+        Ok(ok(StatusCode::OK, page_of(read, &q, |u| &u.id, render)))
     }
 
     pub(crate) async fn create(
@@ -316,8 +345,14 @@ pub(crate) mod clients {
     ) -> Result<Response, ApiError> {
         let Query(q) = q.map_err(|e| ApiError::invalid(e.body_text()))?;
         let tenant = who.confine(q.tenant.clone())?;
-        let all = app.clients().list(tenant.as_deref()).await?;
-        Ok(ok(StatusCode::OK, page(all, &q, |c| &c.client_id, render)))
+        let read = app
+            .clients()
+            .list_after(tenant.as_deref(), q.cursor.as_deref(), q.read())
+            .await?;
+        Ok(ok(
+            StatusCode::OK,
+            page_of(read, &q, |c| &c.client_id, render),
+        ))
     }
 
     /// Registers a client; a confidential client's secret is generated and shown in this

@@ -182,6 +182,21 @@ impl<'a> Clients<'a> {
         Ok(self.ctx.store.list_clients(tenant_id).await?)
     }
 
+    /// One page of [`list`](Self::list): up to `limit` clients after the client
+    /// `after` (none: from the first), read from the store as a page.
+    pub async fn list_after(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Client>, Error> {
+        Ok(self
+            .ctx
+            .store
+            .list_clients_after(tenant_id, after, limit)
+            .await?)
+    }
+
     /// Applies `f` to the stored client and stores it; `event` names the change in the
     /// audit log.
     async fn modify(

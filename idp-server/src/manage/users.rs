@@ -137,6 +137,21 @@ impl<'a> Users<'a> {
         Ok(self.ctx.store.list_users(tenant_id).await?)
     }
 
+    /// One page of [`list`](Self::list): up to `limit` users after the user with id
+    /// `after` (none: from the first), read from the store as a page.
+    pub async fn list_after(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<User>, Error> {
+        Ok(self
+            .ctx
+            .store
+            .list_users_after(tenant_id, after, limit)
+            .await?)
+    }
+
     /// Applies `f` to the stored user and stores it; `event` names the change in the
     /// audit log.
     async fn modify(

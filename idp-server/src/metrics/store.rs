@@ -42,6 +42,32 @@ macro_rules! timed {
 
 #[async_trait]
 impl Store for TimedStore {
+    async fn list_users_after(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        timed!(
+            self,
+            "list_users_after",
+            self.inner.list_users_after(tenant_id, after, limit)
+        )
+    }
+
+    async fn list_clients_after(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Client>, StoreError> {
+        timed!(
+            self,
+            "list_clients_after",
+            self.inner.list_clients_after(tenant_id, after, limit)
+        )
+    }
+
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         timed!(self, "insert_user", self.inner.insert_user(user))
     }

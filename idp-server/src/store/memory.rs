@@ -11,6 +11,27 @@ use super::{
     RefreshTokenRecord, SessionRecord, SigningKeyRecord, Store, StoreError, Tenant, User,
 };
 
+/// Up to `limit` of `items` (already in list order) after the one whose id is `after`.
+fn page_after<T>(
+    items: Vec<T>,
+    after: Option<&str>,
+    limit: u32,
+    id: impl Fn(&T) -> &str,
+) -> Vec<T> {
+    let start = match after {
+        None => 0,
+        Some(a) => match items.iter().position(|t| id(t) == a) {
+            Some(i) => i + 1,
+            None => return Vec::new(),
+        },
+    };
+    items
+        .into_iter()
+        .skip(start)
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
+}
+
 #[derive(Debug, Default)]
 struct Inner {
     users: Vec<User>,
@@ -118,6 +139,16 @@ impl Store for MemoryStore {
         Ok(sorted(users, |u: &User| (u.created_at, u.id.clone())))
     }
 
+    async fn list_users_after(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let all = self.list_users(tenant_id).await?;
+        Ok(page_after(all, after, limit, |u| &u.id))
+    }
+
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         let mut g = self.lock();
         if !g.users.iter().any(|u| u.id == user.id) {
@@ -168,6 +199,16 @@ impl Store for MemoryStore {
         Ok(sorted(clients, |c: &Client| {
             (c.created_at, c.client_id.clone())
         }))
+    }
+
+    async fn list_clients_after(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Client>, StoreError> {
+        let all = self.list_clients(tenant_id).await?;
+        Ok(page_after(all, after, limit, |c| &c.client_id))
     }
 
     async fn update_client(&self, client: &Client) -> Result<(), StoreError> {

@@ -151,6 +151,16 @@ pub trait Store: TwoFactorStore + Send + Sync + fmt::Debug + 'static {
     ) -> Result<Option<User>, StoreError>;
     /// Users of one tenant (`Some`), or all users (`None`), ordered by creation then id.
     async fn list_users(&self, tenant_id: Option<&str>) -> Result<Vec<User>, StoreError>;
+    /// Up to `limit` users (of a tenant, or all) in the order of
+    /// [`list_users`](Self::list_users), after the user with id `after` (none: from the
+    /// first; an id that is not in the list: none). One page of a long list, read from the
+    /// database as such.
+    async fn list_users_after(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
     /// Replaces a user; `NotFound` if absent, `Conflict` on a taken e-mail.
     async fn update_user(&self, user: &User) -> Result<(), StoreError>;
     /// Deletes a user; whether it existed.
@@ -163,6 +173,14 @@ pub trait Store: TwoFactorStore + Send + Sync + fmt::Debug + 'static {
     async fn get_client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
     /// Clients of one tenant (`Some`), or all clients (`None`), ordered by creation then id.
     async fn list_clients(&self, tenant_id: Option<&str>) -> Result<Vec<Client>, StoreError>;
+    /// Up to `limit` clients after the client `after`, as
+    /// [`list_users_after`](Self::list_users_after) does for users.
+    async fn list_clients_after(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Client>, StoreError>;
     /// Replaces a client; `NotFound` if absent.
     async fn update_client(&self, client: &Client) -> Result<(), StoreError>;
     /// Deletes a client; whether it existed.

@@ -370,6 +370,35 @@ async fn users(s: &dyn Store) {
             "u-new"
         ]
     );
+    // Pages read from the store, in the same order.
+    let upage = |t: Option<&'static str>, after: Option<&'static str>, n: u32| async move {
+        s.list_users_after(t, after, n)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        upage(None, None, 3).await,
+        ["u-old-a", "u-old-b", "u-alice"]
+    );
+    assert_eq!(
+        upage(None, Some("u-alice"), 3).await,
+        ["u-alice-empty", "u-alice-globex", "u-alice-none"]
+    );
+    assert_eq!(upage(None, Some("u-plain"), 3).await, ["u-new"]);
+    assert!(upage(None, Some("u-new"), 3).await.is_empty());
+    assert!(upage(None, Some("u-nobody"), 3).await.is_empty());
+    assert_eq!(
+        upage(Some("acme"), Some("u-alice"), 2).await,
+        ["u-bob", "u-empty-scope"]
+    );
+    assert!(
+        upage(Some("acme"), Some("u-alice-globex"), 2)
+            .await
+            .is_empty()
+    );
 
     // Deleting frees the address.
     assert!(s.delete_user("u-bob").await.unwrap());
@@ -466,6 +495,23 @@ async fn clients(s: &dyn Store) {
         client_ids(&s.list_clients(None).await.unwrap()),
         ["svc", "post", "spa", "web", "cli"]
     );
+    // Pages read from the store, in the same order: after an id, up to a limit.
+    let page = |t: Option<&'static str>, after: Option<&'static str>, n: u32| async move {
+        s.list_clients_after(t, after, n)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.client_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(page(None, None, 2).await, ["svc", "post"]);
+    assert_eq!(page(None, Some("post"), 2).await, ["spa", "web"]);
+    assert_eq!(page(None, Some("web"), 9).await, ["cli"]);
+    assert!(page(None, Some("cli"), 9).await.is_empty());
+    assert!(page(None, Some("nobody"), 9).await.is_empty());
+    assert_eq!(page(Some("acme"), Some("post"), 9).await, ["spa", "web"]);
+    // A cursor of another tenant does not leak into this tenant's pages.
+    assert!(page(Some("acme"), Some("svc"), 9).await.is_empty());
 
     let mut changed = web.clone();
     changed

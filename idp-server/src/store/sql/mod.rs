@@ -126,6 +126,16 @@ const UPDATE_USER: &str = "UPDATE users SET tenant_id = $2, email = $3, email_ve
 const USER_BY_ID: &str = "SELECT * FROM users WHERE id = $1";
 const USERS_OF_TENANT: &str = "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id";
 const ALL_USERS: &str = "SELECT * FROM users ORDER BY created_at, id";
+// Keyset pages: after the row `after` in (created_at, id) order; an unknown `after` makes
+// the sub-select empty, the comparison unknown, and the page empty.
+const USERS_FIRST: &str = "SELECT * FROM users ORDER BY created_at, id LIMIT $1";
+const USERS_AFTER: &str = "SELECT * FROM users WHERE (created_at, id) > \
+     (SELECT created_at, id FROM users WHERE id = $1) ORDER BY created_at, id LIMIT $2";
+const TENANT_USERS_FIRST: &str =
+    "SELECT * FROM users WHERE tenant_id = $1 ORDER BY created_at, id LIMIT $2";
+const TENANT_USERS_AFTER: &str = "SELECT * FROM users WHERE tenant_id = $1 AND \
+     (created_at, id) > (SELECT created_at, id FROM users WHERE id = $2 AND tenant_id = $1) \
+     ORDER BY created_at, id LIMIT $3";
 const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
 
 const INSERT_CLIENT: &str = "INSERT INTO clients (client_id, tenant_id, name, secret_hash, \
@@ -142,6 +152,16 @@ const CLIENT_BY_ID: &str = "SELECT * FROM clients WHERE client_id = $1";
 const CLIENTS_OF_TENANT: &str =
     "SELECT * FROM clients WHERE tenant_id = $1 ORDER BY created_at, client_id";
 const ALL_CLIENTS: &str = "SELECT * FROM clients ORDER BY created_at, client_id";
+const CLIENTS_FIRST: &str = "SELECT * FROM clients ORDER BY created_at, client_id LIMIT $1";
+const CLIENTS_AFTER: &str = "SELECT * FROM clients WHERE (created_at, client_id) > \
+     (SELECT created_at, client_id FROM clients WHERE client_id = $1) \
+     ORDER BY created_at, client_id LIMIT $2";
+const TENANT_CLIENTS_FIRST: &str =
+    "SELECT * FROM clients WHERE tenant_id = $1 ORDER BY created_at, client_id LIMIT $2";
+const TENANT_CLIENTS_AFTER: &str = "SELECT * FROM clients WHERE tenant_id = $1 AND \
+     (created_at, client_id) > \
+     (SELECT created_at, client_id FROM clients WHERE client_id = $2 AND tenant_id = $1) \
+     ORDER BY created_at, client_id LIMIT $3";
 const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
 
 const INSERT_TENANT: &str = "INSERT INTO tenants (id, display_name, logo_url, allowed_scopes, \

@@ -77,6 +77,30 @@ macro_rules! sql_store {
                     self.all(query, user_from_row).await
                 }
 
+                async fn list_users_after(
+                    &self,
+                    tenant_id: Option<&str>,
+                    after: Option<&str>,
+                    limit: u32,
+                ) -> Result<Vec<User>, StoreError> {
+                    let limit = i64::from(limit);
+                    if tenant_id.is_some_and(|t| !Self::storable(t))
+                        || after.is_some_and(|a| !Self::storable(a))
+                    {
+                        return Ok(Vec::new());
+                    }
+                    let query = match (tenant_id, after) {
+                        (None, None) => sqlx::query(sql::USERS_FIRST).bind(limit),
+                        (None, Some(a)) => sqlx::query(sql::USERS_AFTER).bind(a).bind(limit),
+                        (Some(t), None) => sqlx::query(sql::TENANT_USERS_FIRST).bind(t).bind(limit),
+                        (Some(t), Some(a)) => sqlx::query(sql::TENANT_USERS_AFTER)
+                            .bind(t)
+                            .bind(a)
+                            .bind(limit),
+                    };
+                    self.all(query, user_from_row).await
+                }
+
                 async fn update_user(&self, user: &User) -> Result<(), StoreError> {
                     if !Self::storable(&user.id) {
                         return Err(StoreError::NotFound);
@@ -122,6 +146,32 @@ macro_rules! sql_store {
                         Some(t) if !Self::storable(t) => return Ok(Vec::new()),
                         Some(t) => sqlx::query(sql::CLIENTS_OF_TENANT).bind(t),
                         None => sqlx::query(sql::ALL_CLIENTS),
+                    };
+                    self.all(query, client_from_row).await
+                }
+
+                async fn list_clients_after(
+                    &self,
+                    tenant_id: Option<&str>,
+                    after: Option<&str>,
+                    limit: u32,
+                ) -> Result<Vec<Client>, StoreError> {
+                    let limit = i64::from(limit);
+                    if tenant_id.is_some_and(|t| !Self::storable(t))
+                        || after.is_some_and(|a| !Self::storable(a))
+                    {
+                        return Ok(Vec::new());
+                    }
+                    let query = match (tenant_id, after) {
+                        (None, None) => sqlx::query(sql::CLIENTS_FIRST).bind(limit),
+                        (None, Some(a)) => sqlx::query(sql::CLIENTS_AFTER).bind(a).bind(limit),
+                        (Some(t), None) => {
+                            sqlx::query(sql::TENANT_CLIENTS_FIRST).bind(t).bind(limit)
+                        }
+                        (Some(t), Some(a)) => sqlx::query(sql::TENANT_CLIENTS_AFTER)
+                            .bind(t)
+                            .bind(a)
+                            .bind(limit),
                     };
                     self.all(query, client_from_row).await
                 }
