@@ -16,6 +16,7 @@ use crate::hashing::verify_secret;
 use crate::secret_cache::Check;
 use crate::state::State;
 use crate::store::{AuthMethod, Client};
+use crate::web::form::single;
 
 /// How the request presented client credentials.
 #[derive(Debug)]
@@ -83,6 +84,21 @@ pub(crate) fn presented(
         }
         (None, None) => Ok(None),
     }
+}
+
+/// The authenticated client of a form-posted request (the device authorization,
+/// introspection and revocation endpoints): its credentials from the `Authorization` header
+/// or the form's `client_id` and `client_secret`, checked by [`authenticate`].
+pub(crate) async fn form_client(
+    state: &State,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+    addr: Option<IpAddr>,
+) -> Result<Arc<Client>, OAuthError> {
+    let client_id = single(pairs, "client_id")?;
+    let secret = single(pairs, "client_secret")?.map(ClientSecret::new);
+    let creds = presented(headers, client_id, secret.as_ref())?;
+    authenticate(state, creds, addr).await
 }
 
 /// Authenticates the client. Unknown client, disabled client, wrong secret and a method the

@@ -5,11 +5,9 @@ use std::net::IpAddr;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use idp_core::{
-    AccessTokenClaims, ClientSecret, IntrospectionResponse, TokenTypeHint, sha256_b64url,
-};
+use idp_core::{AccessTokenClaims, IntrospectionResponse, TokenTypeHint, sha256_b64url};
 
-use super::client_auth::{authenticate, presented};
+use super::client_auth::form_client;
 use crate::error::{OAuthError, no_store};
 use crate::state::State;
 use crate::store::Client;
@@ -31,12 +29,9 @@ async fn read(
     public_allowed: bool,
 ) -> Result<Request, OAuthError> {
     let pairs = form_pairs(headers, body, Bounds::of(&state.config))?;
-    let client_id = single(&pairs, "client_id")?;
-    let secret = single(&pairs, "client_secret")?.map(ClientSecret::new);
     let token = single(&pairs, "token")?.map(str::to_owned);
     let hint = single(&pairs, "token_type_hint")?.and_then(TokenTypeHint::parse);
-    let creds = presented(headers, client_id, secret.as_ref())?;
-    let client = authenticate(state, creds, addr).await?;
+    let client = form_client(state, headers, &pairs, addr).await?;
     if client.is_public() && !public_allowed {
         return Err(OAuthError::invalid_client(
             "introspection needs a confidential client",

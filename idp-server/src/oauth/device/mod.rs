@@ -17,7 +17,7 @@ use idp_core::{
     DeviceAuthorizationResponse, DeviceCode, ErrorCode, GrantType, Scope, sha256_b64url,
 };
 
-use super::client_auth::{authenticate, presented};
+use super::client_auth::form_client;
 use crate::error::{OAuthError, no_store};
 use crate::issuer::paths;
 use crate::state::State;
@@ -58,10 +58,7 @@ async fn handle(
         .await
         .map_err(OAuthError::too_many)?;
     let pairs = form_pairs(headers, body, Bounds::of(&state.config))?;
-    let client_id = single(&pairs, "client_id")?;
-    let secret = single(&pairs, "client_secret")?.map(idp_core::ClientSecret::new);
-    let creds = presented(headers, client_id, secret.as_ref())?;
-    let client = authenticate(state, creds, addr).await?;
+    let client = form_client(state, headers, &pairs, addr).await?;
     if !client.allows_grant(&GrantType::DeviceCode) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient)
             .describe("this client may not use the device authorization grant"));
