@@ -131,7 +131,10 @@ async fn register_verify_and_sign_in() {
 
     let m = mail(&sink).await;
     assert_eq!(m.recipients(), ["grace@example.com"]);
-    assert!(m.text().unwrap().contains("Grace Hopper"));
+    // The name typed at registration is not in the message: whoever typed it may not own
+    // the address, and the name is free text.
+    assert!(!m.text().unwrap().contains("Grace Hopper"));
+    assert!(!m.html().unwrap().contains("Grace Hopper"));
     let path = link(&m);
     assert!(path.starts_with("/account/verify?token="), "{path}");
     // Opening the link uses nothing (a mail scanner may fetch it); confirming does.
@@ -612,6 +615,12 @@ async fn a_new_address_is_used_once_confirmed() {
     assert_eq!(user.email, "ada@example.com");
     let m = mail(&sink).await;
     assert_eq!(m.recipients(), ["ada@lovelace.example"]);
+    // The new address's owner did not choose the account's name: it is not in the message.
+    assert!(
+        !m.text().unwrap().contains("Ada Lovelace"),
+        "{:?}",
+        m.text()
+    );
     let ok = follow_verification(&s, &b, &link(&m)).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     let user = s.provider.users().get(&id).await.unwrap().unwrap();

@@ -44,7 +44,7 @@ pub(super) async fn send(
     );
     app.store.insert_account_token(&rec).await?;
     let link = format!("{}?token={token}", app.issuer.endpoint(path));
-    let ctx = context(app, user).await?.link(link).expires_in(ttl);
+    let ctx = context(app, user, to).await?.link(link).expires_in(ttl);
     app.mail.send(kind, to, &ctx);
     Ok(())
 }
@@ -56,7 +56,7 @@ pub(super) async fn notify(app: &App, user: &User, kind: MailKind) -> Result<(),
         MailKind::AccountExists => paths::ACCOUNT_LOGIN,
         _ => paths::ACCOUNT_FORGOT,
     };
-    let ctx = context(app, user)
+    let ctx = context(app, user, &user.email)
         .await?
         .link(app.issuer.endpoint(path))
         .expires_in(Duration::ZERO);
@@ -65,16 +65,22 @@ pub(super) async fn notify(app: &App, user: &User, kind: MailKind) -> Result<(),
 }
 
 /// The message's context: the site (the user's tenant, or the provider) and the owner's
-/// stored name — never a name typed into a form by someone else.
-async fn context(app: &App, user: &User) -> Result<MailContext, Error> {
+/// stored name — never a name typed into a form by someone else. Until the address is
+/// verified, the stored name may be exactly that (anyone can register with anyone's
+/// address, and a name is free text an attacker could fill with a lure), so it is left out;
+/// and so it is in a message to another address (`to`: an address change), whose owner did
+/// not choose it.
+async fn context(app: &App, user: &User, to: &str) -> Result<MailContext, Error> {
     let tenant = match &user.tenant_id {
         Some(t) => app.tenant(t).await?,
         None => None,
     };
     let ctx = app.mail_context(tenant.as_deref());
     Ok(match &user.name {
-        Some(n) => ctx.user_name(n.clone()),
-        None => ctx,
+        Some(n) if user.email_verified && user.email.eq_ignore_ascii_case(to) => {
+            ctx.user_name(n.clone())
+        }
+        _ => ctx,
     })
 }
 
