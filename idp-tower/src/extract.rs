@@ -209,6 +209,14 @@ impl IntoResponse for InsufficientScope {
     }
 }
 
+/// The realm of the auth layer that ran for this request, if one did.
+fn realm_of(parts: &Parts) -> Option<Arc<str>> {
+    parts
+        .extensions
+        .get::<AuthState>()
+        .map(|s| s.realm().clone())
+}
+
 /// `Ok(None)` for an anonymous request; `Err` when the layer did not run or has another
 /// claims type.
 fn extract<C: Clone + Send + Sync + 'static>(
@@ -248,10 +256,7 @@ where
     type Rejection = ClaimsRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let realm = parts
-            .extensions
-            .get::<AuthState>()
-            .map(|s| s.realm().clone());
+        let realm = realm_of(parts);
         match extract::<C>(parts)? {
             Some(claims) => Ok(Self { claims, realm }),
             None => Err(ClaimsRejection {
@@ -273,10 +278,7 @@ where
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let realm = parts
-            .extensions
-            .get::<AuthState>()
-            .map(|s| s.realm().clone());
+        let realm = realm_of(parts);
         Ok(extract::<C>(parts)?.map(|claims| Self { claims, realm }))
     }
 }

@@ -154,11 +154,9 @@ pub(crate) mod users {
     }
 
     fn acting<'a>(app: &'a AppState, who: &Admin) -> crate::manage::Users<'a> {
-        let users = app.users().by(Actor::Admin(who.sub.clone()));
-        match who.addr {
-            Some(a) => users.from_addr(a),
-            None => users,
-        }
+        app.users()
+            .by(Actor::Admin(who.sub.clone()))
+            .from_addr(who.addr)
     }
 
     pub(crate) async fn list(
@@ -364,10 +362,10 @@ pub(crate) mod clients {
     ) -> Result<Response, ApiError> {
         let c: Create = parse(&body)?;
         let tenant_id = who.confine(c.tenant)?;
-        let mut clients = app.clients().by(Actor::Admin(who.sub.clone()));
-        if let Some(a) = who.addr {
-            clients = clients.from_addr(a);
-        }
+        let clients = app
+            .clients()
+            .by(Actor::Admin(who.sub.clone()))
+            .from_addr(who.addr);
         let created = clients
             .insert(NewClient {
                 client_id: c.client_id,

@@ -59,9 +59,10 @@ impl<'a> Clients<'a> {
         self
     }
 
-    /// The same clients, with changes made from `addr` (what hooks see).
-    pub fn from_addr(mut self, addr: IpAddr) -> Self {
-        self.client_addr = Some(addr);
+    /// The same clients, with changes made from `addr` (what hooks see); an
+    /// `Option<IpAddr>` is accepted as it is, `None` meaning the address is unknown.
+    pub fn from_addr(mut self, addr: impl Into<Option<IpAddr>>) -> Self {
+        self.client_addr = addr.into();
         self
     }
 

@@ -36,9 +36,10 @@ impl<'a> Users<'a> {
         self
     }
 
-    /// The same users, with changes made from `addr` (what hooks see).
-    pub fn from_addr(mut self, addr: IpAddr) -> Self {
-        self.client_addr = Some(addr);
+    /// The same users, with changes made from `addr` (what hooks see); an
+    /// `Option<IpAddr>` is accepted as it is, `None` meaning the address is unknown.
+    pub fn from_addr(mut self, addr: impl Into<Option<IpAddr>>) -> Self {
+        self.client_addr = addr.into();
         self
     }
 

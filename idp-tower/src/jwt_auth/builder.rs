@@ -346,7 +346,7 @@ impl<C> JwtAuthLayerBuilder<C> {
                 "the policy accepts expired tokens, which must never grant access",
             ));
         }
-        let name = self.source.name();
+        let introspecting = matches!(self.source, Source::Introspection(_));
         if self.well_known_set && !matches!(self.source, Source::Discover(_)) {
             return Err(Error::Config("well_known applies only to discover"));
         }
@@ -356,12 +356,12 @@ impl<C> JwtAuthLayerBuilder<C> {
                  have their own)",
             ));
         }
-        if self.introspection_ttl.is_some() && name != "introspection" {
+        if self.introspection_ttl.is_some() && !introspecting {
             return Err(Error::Config(
                 "introspection_cache_ttl applies only to introspection",
             ));
         }
-        if self.token_cache_set && name == "introspection" {
+        if self.token_cache_set && introspecting {
             return Err(Error::Config(
                 "the token cache does not apply to introspection (see introspection_cache_ttl)",
             ));
@@ -369,7 +369,7 @@ impl<C> JwtAuthLayerBuilder<C> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let tokens = match self.token_cache {
             None => None,
-            Some(_) if name == "introspection" => None,
+            Some(_) if introspecting => None,
             Some(0) => {
                 return Err(Error::Config(
                     "a token cache of 0 entries (turn it off with no_token_cache)",

@@ -25,7 +25,7 @@ pub(super) async fn send(
             paths::ACCOUNT_RESET,
             MailKind::ResetPassword,
         ),
-        _ => (
+        AccountTokenPurpose::VerifyEmail => (
             app.config.email_verification_ttl(),
             paths::ACCOUNT_VERIFY,
             MailKind::VerifyEmail,

@@ -15,6 +15,7 @@ mod public;
 mod sessions;
 mod two_factor;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -186,6 +187,26 @@ fn forged(app: &App) -> Response {
     )
 }
 
+/// The query's parameters (none when it is over the bounds).
+fn query(app: &App, raw: Option<String>) -> Pairs {
+    decode_pairs(raw.unwrap_or_default().as_bytes(), Bounds::of(&app.config)).unwrap_or_default()
+}
+
+/// The address limiter, then the query (GET pages without a session).
+async fn opened(app: &App, addr: Option<IpAddr>, raw: Option<String>) -> Step<Pairs> {
+    if let Err(wait) = app.limiters.address(addr).await {
+        return Err(too_many(app, wait));
+    }
+    Ok(query(app, raw))
+}
+
+/// The hidden `tenant` field a form carries back, when there is a tenant.
+fn hidden_tenant(tenant: Option<&str>) -> Vec<(String, String)> {
+    tenant
+        .map(|t| vec![("tenant".to_owned(), t.to_owned())])
+        .unwrap_or_default()
+}
+
 /// The tenant a sign-in is for: the `tenant` parameter, when given.
 fn tenant_param(pairs: &[(String, String)]) -> Option<String> {
     single(pairs, "tenant")
@@ -195,8 +216,7 @@ fn tenant_param(pairs: &[(String, String)]) -> Option<String> {
         .map(|t| t.chars().take(128).collect())
 }
 
-fn login_form<'a>(app: &'a App, params: &'a [(String, String)]) -> FormContext<'a> {
-    let _ = app;
+fn login_form(params: &[(String, String)]) -> FormContext<'_> {
     FormContext {
         tenant: None,
         action: paths::ACCOUNT_LOGIN,
@@ -213,24 +233,18 @@ async fn login_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(wait) = app.limiters.address(addr.0).await {
-        return too_many(&app, wait);
-    }
+    let pairs = match opened(&app, addr.0, query).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
     if let Ok(Some(_)) = session::current(&app, &headers).await {
         return see_other(&app, paths::ACCOUNT, None);
     }
-    let pairs = decode_pairs(
-        query.unwrap_or_default().as_bytes(),
-        Bounds::of(&app.config),
-    )
-    .unwrap_or_default();
-    let params: Vec<(String, String)> = tenant_param(&pairs)
-        .map(|t| vec![("tenant".to_owned(), t)])
-        .unwrap_or_default();
+    let params = hidden_tenant(tenant_param(&pairs).as_deref());
     login::page(
         &app,
         &headers,
-        login_form(&app, &params),
+        login_form(&params),
         StatusCode::OK,
         None,
         "",
@@ -258,11 +272,8 @@ async fn login_post(
         return forged(&app);
     }
     let tenant = tenant_param(&pairs);
-    let params: Vec<(String, String)> = tenant
-        .clone()
-        .map(|t| vec![("tenant".to_owned(), t)])
-        .unwrap_or_default();
-    let form = login_form(&app, &params);
+    let params = hidden_tenant(tenant.as_deref());
+    let form = login_form(&params);
     match login::sign_in(&app, &headers, &pairs, tenant.as_deref(), addr.0, form).await {
         Ok(SignIn::Done(_, cookie)) => see_other(&app, paths::ACCOUNT, Some(cookie)),
         Ok(SignIn::Refused(resp)) => resp,

@@ -89,10 +89,10 @@ pub(super) async fn post(
     if let Err(v) = password_policy::check(&new, email) {
         return refuse(v.0);
     }
-    let mut users = app.users().by(Actor::User(person.user.id.clone()));
-    if let Some(a) = addr.0 {
-        users = users.from_addr(a);
-    }
+    let users = app
+        .users()
+        .by(Actor::User(person.user.id.clone()))
+        .from_addr(addr.0);
     if let Err(e) = users.set_password(&person.user.id, new).await {
         return match e {
             crate::Error::InvalidInput(m) | crate::Error::Rejected(m) => refuse(&m),

@@ -93,10 +93,10 @@ pub(super) async fn post(
         name: Some(name),
         ..UserUpdate::default()
     };
-    let mut users = app.users().by(Actor::User(person.user.id.clone()));
-    if let Some(a) = addr.0 {
-        users = users.from_addr(a);
-    }
+    let users = app
+        .users()
+        .by(Actor::User(person.user.id.clone()))
+        .from_addr(addr.0);
     match users.update(&person.user.id, update).await {
         Ok(user) => {
             person.user = user;

@@ -16,7 +16,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use idp_core::Password;
 
-use super::{forged, links, read_form, tenant_param, too_many};
+use super::{forged, hidden_tenant, links, opened, read_form, tenant_param, too_many};
 use crate::account::csrf_page;
 use crate::issuer::paths;
 use crate::mail::MailKind;
@@ -24,7 +24,7 @@ use crate::manage::{Actor, NewUser, UserUpdate, password_policy};
 use crate::store::{AccountTokenPurpose, User};
 use crate::web::client_addr::ClientAddr;
 use crate::web::csrf::Purpose;
-use crate::web::form::{Bounds, Pairs, RawBody, decode_pairs, single};
+use crate::web::form::{Pairs, RawBody, single};
 use crate::web::{App, AppState, retry_after};
 
 const REGISTER: Purpose<'static> = Purpose::Public("register");
@@ -41,18 +41,6 @@ type Step<T> = Result<T, Response>;
 
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     single(pairs, name).ok().flatten().unwrap_or("")
-}
-
-fn query(app: &App, raw: Option<String>) -> Pairs {
-    decode_pairs(raw.unwrap_or_default().as_bytes(), Bounds::of(&app.config)).unwrap_or_default()
-}
-
-/// The address limiter, then the query (GET).
-async fn opened(app: &App, addr: Option<IpAddr>, raw: Option<String>) -> Step<Pairs> {
-    if let Err(wait) = app.limiters.address(addr).await {
-        return Err(too_many(app, wait));
-    }
-    Ok(query(app, raw))
 }
 
 /// The address limiter, then the form and its token (POST).
@@ -94,15 +82,15 @@ fn page(
 
 /// The page that says what happens next ("check your e-mail"), the same whatever the
 /// address.
-fn told(app: &App, headers: &HeaderMap, title: &str, message: &str) -> Response {
-    page(
-        app,
-        headers,
+fn told(app: &App, title: &str, message: &str) -> Response {
+    app.templates.render(
         "account_message.html",
-        paths::ACCOUNT_LOGIN,
-        Purpose::Login,
         StatusCode::OK,
-        minijinja::context! { title => title, message => message },
+        minijinja::context! {
+            login => app.issuer.endpoint(paths::ACCOUNT_LOGIN),
+            title => title,
+            message => message,
+        },
     )
 }
 
@@ -126,12 +114,6 @@ async fn registration_open(app: &App, tenant: Option<&str>) -> Result<bool, Resp
             Err(e) => Err(app.templates.server_error("register", e)),
         },
     }
-}
-
-fn hidden_tenant(tenant: Option<&str>) -> Vec<(String, String)> {
-    tenant
-        .map(|t| vec![("tenant".to_owned(), t.to_owned())])
-        .unwrap_or_default()
 }
 
 // ---- registration ----
@@ -273,10 +255,7 @@ async fn register(
         .find_by_email(tenant, email)
         .await
         .map_err(|e| app.templates.server_error("register", e))?;
-    let mut users = app.users().by(Actor::Registration);
-    if let Some(a) = addr {
-        users = users.from_addr(a);
-    }
+    let users = app.users().by(Actor::Registration).from_addr(addr);
     let user = match existing {
         Some(owner) => {
             // As long as creating an account takes, and the owner hears of it.
@@ -319,7 +298,6 @@ async fn register(
     }
     Ok(told(
         app,
-        headers,
         "Check your email",
         "We sent a message to the address you entered. Follow its link to confirm the address, then sign in.",
     ))
@@ -410,7 +388,6 @@ pub(super) async fn verify_post(
         }
         return told(
             &app,
-            &headers,
             "Check your email",
             "If an account with that address still needs confirming, we sent it a new link.",
         );
@@ -434,7 +411,6 @@ pub(super) async fn verify_post(
     match confirm_address(&app, &rec.user_id, &rec.email).await {
         Ok(true) => told(
             &app,
-            &headers,
             "Address confirmed",
             "Your email address is confirmed. You can sign in now.",
         ),
@@ -564,7 +540,6 @@ pub(super) async fn forgot_post(
     }
     told(
         &app,
-        &headers,
         "Check your email",
         "If an account uses that address, we sent it a link to choose a new password. The link works once, for a limited time.",
     )
@@ -649,7 +624,6 @@ pub(super) async fn reset_post(
     match set_new_password(&app, &user, password, &rec.email, addr).await {
         Ok(()) => told(
             &app,
-            &headers,
             "Password changed",
             "Your password was changed and every session was signed out. Sign in with the new password.",
         ),
@@ -667,10 +641,7 @@ async fn set_new_password(
     reached: &str,
     addr: Option<IpAddr>,
 ) -> Result<(), crate::Error> {
-    let mut users = app.users().by(Actor::User(user.id.clone()));
-    if let Some(a) = addr {
-        users = users.from_addr(a);
-    }
+    let users = app.users().by(Actor::User(user.id.clone())).from_addr(addr);
     users.set_password(&user.id, password).await?;
     app.store
         .delete_account_tokens(&user.id, AccountTokenPurpose::ResetPassword)

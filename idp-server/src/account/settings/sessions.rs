@@ -3,7 +3,7 @@
 //! never by its cookie, and only the person's own sessions can be ended.
 
 use axum::response::Response;
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 
 use super::{Person, enter, enter_form, render, see_other, when};
 use crate::account::session;
@@ -68,12 +68,14 @@ pub(super) async fn post(
             );
         }
     };
+    // This browser's own session is ended below, with its cookie.
     let mut this_one = false;
     for s in &ending {
-        if let Err(e) = app.revoker().end_session(s).await {
+        if s.sid == person.session.sid {
+            this_one = true;
+        } else if let Err(e) = app.revoker().end_session(s).await {
             return app.templates.server_error("account sessions", e);
         }
-        this_one |= s.sid == person.session.sid;
     }
     tracing::info!(target: "idp::audit", event = "sessions_ended_by_user", user_id = %person.user.id, count = ending.len(), "sessions ended from the account page");
     if this_one {
@@ -88,12 +90,7 @@ pub(super) async fn post(
         0 => "There was no other session.".to_owned(),
         n => format!("{n} sessions were signed out."),
     };
-    let mut resp = page(&app, &headers, &person, StatusCode::OK, None, Some(&notice)).await;
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        http::HeaderValue::from_static("no-store"),
-    );
-    resp
+    page(&app, &headers, &person, StatusCode::OK, None, Some(&notice)).await
 }
 
 async fn page(
